@@ -1,0 +1,73 @@
+"""SILog loss: conformance with the official SILogLoss, masking, fp32 under autocast."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from zoedam_lib.losses.silog import silog_loss
+
+
+@pytest.fixture(scope="module")
+def official(conformance_dir):
+    with open(conformance_dir / "silog_public.json") as f:
+        meta = json.load(f)
+    return meta, np.load(conformance_dir / "silog_public.npz")
+
+
+@pytest.mark.conformance
+def test_matches_official_masked_interpolated(official):
+    meta, a = official
+    t = lambda k: torch.from_numpy(a[k])[None, None]  # noqa: E731
+    loss = silog_loss(t("pred"), t("target"), t("mask"))
+    want = meta["main_case"]["expected_loss"]
+    assert abs(loss.item() - want) <= 1e-5 * want
+    as_dict = silog_loss({"metric_depth": t("pred")}, t("target")[:, 0], t("mask")[:, 0])
+    assert abs(as_dict.item() - want) <= 1e-5 * want
+
+
+@pytest.mark.conformance
+def test_matches_official_no_mask(official):
+    meta, a = official
+    loss = silog_loss(torch.from_numpy(a["pred_same_size"])[None, None],
+                      torch.from_numpy(a["target_full"])[None, None])
+    want = meta["variant_no_mask"]["expected_loss"]
+    assert abs(loss.item() - want) <= 1e-5 * want
+
+
+def test_beta_zero_is_scale_invariant_and_default_is_not():
+    torch.manual_seed(0)
+    target = torch.rand(2, 1, 16, 16) * 5 + 0.5
+    pred = target * torch.exp(0.1 * torch.randn_like(target))
+    assert silog_loss(pred * 3, target, beta=0.0).item() == pytest.approx(silog_loss(pred, target, beta=0.0).item(),
+                                                                         rel=1e-4)
+    assert silog_loss(pred * 3, target).item() > 2 * silog_loss(pred, target).item()
+
+
+def test_masked_pixels_are_ignored_even_if_nan():
+    target = torch.full((1, 1, 8, 8), 2.0)
+    target[..., :2] = float("nan")
+    mask = torch.isfinite(target)
+    pred = torch.full((1, 1, 8, 8), 2.0, requires_grad=True)
+    loss = silog_loss(pred, target, mask)
+    assert loss.item() < 1e-4
+    loss.backward()
+    assert torch.isfinite(pred.grad).all()
+
+
+def test_empty_mask_gives_zero_connected_loss():
+    pred = torch.ones(1, 1, 4, 4, requires_grad=True)
+    loss = silog_loss(pred, torch.ones(1, 1, 4, 4), torch.zeros(1, 1, 4, 4, dtype=torch.bool))
+    loss.backward()
+    assert loss.item() == 0.0 and pred.grad is not None
+
+
+def test_computed_in_fp32_under_autocast():
+    target = torch.rand(1, 1, 8, 8) + 0.5
+    pred = (target * 1.1).bfloat16()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = silog_loss(pred, target)
+    assert loss.dtype == torch.float32

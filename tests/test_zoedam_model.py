@@ -1,0 +1,128 @@
+"""ZoeDAM on the tiny test backbone: forward contract, config, parameter groups, predict."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from helpers import TINY_SIZE, tiny_zoedam
+from PIL import Image
+
+from zoedam_lib.errors import ConfigError
+from zoedam_lib.models.backbones import BACKBONES
+from zoedam_lib.models.zoedam import ZoeDAM, ZoeDAMConfig, network_size
+
+
+def test_forward_contract_any_input_size():
+    model = tiny_zoedam()
+    for h, w in [(48, 64), (100, 37), TINY_SIZE]:
+        with torch.no_grad():
+            out = model(torch.rand(2, 3, h, w), return_probs=True)
+        assert out["metric_depth"].shape == (2, 1, *TINY_SIZE)
+        assert out["rel_depth"].shape == (2, *TINY_SIZE)
+        assert out["bin_centers"].shape == out["probs"].shape == (2, 64, *TINY_SIZE)
+        assert torch.allclose(out["probs"].sum(1), torch.ones(2, *TINY_SIZE), atol=1e-5)
+        assert (out["metric_depth"] > 0).all()
+
+
+def test_rejects_non_rgb_input():
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+        tiny_zoedam()(torch.rand(1, 4, 56, 70))
+
+
+def test_metric_depth_is_probability_weighted_bin_centers():
+    model = tiny_zoedam()
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, 56, 70), return_probs=True)
+    manual = (out["probs"] * out["bin_centers"]).sum(1, keepdim=True)
+    assert torch.allclose(manual, out["metric_depth"], rtol=1e-5)
+
+
+def test_img_size_rounds_to_multiples_of_14_with_notice():
+    with pytest.warns(UserWarning, match="multiple of 14"):
+        cfg = ZoeDAMConfig(backbone="vitt", img_size=(480, 640))
+    assert cfg.img_size == (476, 644)
+    with pytest.raises(ConfigError):
+        ZoeDAMConfig(img_size=(0, 518))
+
+
+def test_config_rejects_unknown_backbone_and_family():
+    with pytest.raises(ConfigError, match="unknown backbone 'vitx'"):
+        ZoeDAMConfig(backbone="vitx")
+    with pytest.raises(ConfigError, match="layer_family"):
+        ZoeDAMConfig(layer_family="v3")
+
+
+def test_keep_aspect_ratio_sizes():
+    cfg = ZoeDAMConfig(keep_aspect_ratio=True)
+    assert network_size(480, 640, cfg) == (392, 518)
+    h, w = network_size(300, 900, cfg)
+    assert h % 14 == 0 and w % 14 == 0 and abs(w / h - 3) < 0.15
+    assert network_size(300, 900, ZoeDAMConfig()) == (392, 518)
+
+
+@pytest.mark.parametrize("family, expected", [("v1", {"vits": (8, 9, 10, 11), "vitl": (20, 21, 22, 23)}),
+                                              ("v2", {"vits": (2, 5, 8, 11), "vitb": (2, 5, 8, 11),
+                                                      "vitl": (4, 11, 17, 23)})])
+def test_feature_blocks_per_family(family, expected):
+    for name, layers in expected.items():
+        assert BACKBONES[name].layer_indices(family) == layers
+
+
+def test_backbone_table_widths():
+    assert (BACKBONES["vitb"].features, BACKBONES["vitb"].out_channels) == (128, (96, 192, 384, 768))
+    assert (BACKBONES["vitl"].features, BACKBONES["vitl"].out_channels) == (256, (256, 512, 1024, 1024))
+
+
+def test_parameter_groups_cover_every_parameter_once():
+    model = tiny_zoedam()
+    groups = model.param_groups(1.61e-4)
+    ids = [id(p) for g in groups for p in g["params"]]
+    assert len(ids) == len(set(ids)) == len(list(model.parameters()))
+    lrs = {g["name"]: g["lr"] for g in groups}
+    assert lrs["metric_head"] == pytest.approx(1.61e-4)
+    assert lrs["encoder"] == lrs["pos_embed"] == lrs["decoder"] == pytest.approx(1.61e-4 / 50)
+    assert model.param_groups(1.0, 10, 10, 1)[2]["lr"] == 1.0
+
+
+def test_gradients_reach_every_part():
+    model = tiny_zoedam().train()
+    out = model(torch.rand(2, 3, 56, 70))
+    out["metric_depth"].mean().backward()
+    for part in (model.encoder, model.decoder, model.head):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
+
+
+def test_head_stays_fp32_under_bf16_autocast():
+    model = tiny_zoedam()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(torch.rand(1, 3, 56, 70))
+    assert out["metric_depth"].dtype == torch.float32
+
+
+@pytest.mark.parametrize("kind", ["uint8", "uint16", "gray", "rgba", "pil", "tensor"])
+def test_predict_returns_input_resolution_in_range(kind):
+    model = tiny_zoedam()
+    rng = np.random.default_rng(0)
+    img8 = rng.integers(0, 255, (33, 47, 3), dtype=np.uint8)
+    image = {"uint8": img8, "uint16": img8.astype(np.uint16) * 257, "gray": img8[..., 0],
+             "rgba": np.dstack([img8, np.full((33, 47), 255, np.uint8)]), "pil": Image.fromarray(img8),
+             "tensor": torch.from_numpy(img8).permute(2, 0, 1).float() / 255}[kind]
+    depth = model.predict(image)
+    assert depth.shape == (33, 47) and depth.dtype == np.float32
+    assert np.all((depth >= 1e-3) & (depth <= 10))
+    if kind in ("uint16", "pil", "tensor"):
+        assert np.allclose(depth, model.predict(img8), atol=1e-5)
+
+
+def test_flip_tta_is_the_average_with_the_mirrored_prediction():
+    model = tiny_zoedam()
+    img = np.random.default_rng(1).random((56, 70, 3)).astype(np.float32)
+    plain, mirrored = model.predict(img), model.predict(img[:, ::-1].copy())[:, ::-1]
+    assert np.allclose(model.predict(img, flip_tta=True), 0.5 * (plain + mirrored), atol=1e-5)
+
+
+def test_parameter_counts_match_official_vits():
+    counts = ZoeDAM(ZoeDAMConfig(backbone="vits")).parameter_counts()
+    # official ZoeDepth(Depth Anything ViT-S): 25,029,570 parameters incl. DINOv2's unused mask_token (384)
+    assert counts["total"] == 25_029_570 - 384

@@ -1,0 +1,35 @@
+"""Errors a user can act on.
+
+Every error raised for bad input says what was expected and what to do next, so a notebook
+user never has to read a traceback from deep inside h5py or torch to find the cause.
+"""
+
+from __future__ import annotations
+
+
+class ZoeDAMError(Exception):
+    """Base class of the errors zoedam_lib raises for user-fixable problems."""
+
+
+class DataFileError(ZoeDAMError):
+    """A dataset file is missing, truncated or not in the expected layout."""
+
+
+class ImageReadError(ZoeDAMError):
+    """An image file cannot be decoded."""
+
+
+class CheckpointError(ZoeDAMError):
+    """A checkpoint is missing, corrupt, unsafe or does not fit the model."""
+
+
+class ConfigError(ZoeDAMError, ValueError):
+    """A parameter or configuration value is invalid."""
+
+
+class NonFiniteLossError(ZoeDAMError):
+    """Training produced too many NaN/inf losses in a row to continue."""
+
+
+class TrainingInterrupted(ZoeDAMError):
+    """Training was interrupted (SIGINT); a checkpoint was saved and the run can be resumed."""

@@ -1,0 +1,47 @@
+"""Inference on single images and batches, shared by every depth model in the project.
+
+Every model maps RGB in [0, 1] to ``{"metric_depth": (B, 1, h, w)}`` at its own output size;
+here predictions are optionally averaged with the horizontally flipped image's (the official
+evaluation's flip augmentation) and resized back to the input resolution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..images import to_float_image
+
+
+def infer(model: nn.Module, x: torch.Tensor, flip_tta: bool = False) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1] → (B, 1, h, w) metric depth at the model's output size."""
+    depth = model(x)["metric_depth"]
+    if flip_tta:
+        flipped = model(torch.flip(x, dims=[3]))["metric_depth"]
+        depth = 0.5 * (depth + torch.flip(flipped, dims=[3]))
+    return depth
+
+
+def model_depth_range(model: nn.Module) -> tuple[float, float]:
+    """The (min, max) depth a model is configured for (NYU's 1e-3…10 m by default)."""
+    cfg = getattr(model, "config", None)
+    return float(getattr(cfg, "min_depth", 1e-3)), float(getattr(cfg, "max_depth", 10.0))
+
+
+@torch.inference_mode()
+def predict_depth(model: nn.Module, image, flip_tta: bool = False,
+                  device: str | torch.device | None = None) -> np.ndarray:
+    """One image (numpy/PIL/tensor, any size and channel layout) → (H, W) float32 metres.
+
+    The prediction is resized to the input's resolution (bilinear, align_corners=True) and
+    clamped to the model's depth range.
+    """
+    x = to_float_image(image)[None]  # (1, 3, H, W)
+    device = device or next(model.parameters()).device
+    height, width = x.shape[-2:]
+    depth = infer(model, x.to(device), flip_tta)
+    depth = F.interpolate(depth.float(), size=(height, width), mode="bilinear", align_corners=True)
+    lo, hi = model_depth_range(model)
+    return depth.clamp(lo, hi)[0, 0].cpu().numpy()

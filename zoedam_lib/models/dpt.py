@@ -1,0 +1,114 @@
+"""DPT decoder as in Depth Anything (v1 and V2 share it), returning its features explicitly.
+
+The metric-bins head needs the decoder's multi-scale features. ZoeDepth fetched them with
+forward hooks writing into a dict; here the decoder returns them in a :class:`DPTFeatures`
+tuple. Module names follow the official checkpoints (``projects``, ``resize_layers``,
+``scratch.refinenet4`` ...) so their state dicts load without a key table; tensors in
+``forward`` are named after the paper's figure.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+HEAD_FEATURES_2 = 32  # width of the last decoder feature (the metric head's ``out_conv``)
+
+
+class DPTFeatures(NamedTuple):
+    """Decoder outputs; channel counts for a backbone with DPT width ``F``."""
+
+    rel_depth: torch.Tensor  # (B, H, W) relative depth (affine-invariant disparity), >= 0
+    out_conv: torch.Tensor  # (B, 32, H, W) last feature before the relative-depth projection
+    l4_rn: torch.Tensor  # (B, F, H/56, W/56) bottleneck
+    r4: torch.Tensor  # (B, F, H/14, W/14) fusion outputs, coarse to fine
+    r3: torch.Tensor  # (B, F, H/7, W/7)
+    r2: torch.Tensor  # (B, F, H/3.5, W/3.5)
+    r1: torch.Tensor  # (B, F, H/1.75, W/1.75)
+
+
+class ResidualConvUnit(nn.Module):
+    """relu → conv3×3 → relu → conv3×3, plus the un-activated input."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(features, features, 3, padding=1)
+        self.conv2 = nn.Conv2d(features, features, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(F.relu(self.conv1(F.relu(x)))) + x
+
+
+class FeatureFusionBlock(nn.Module):
+    """Fuse a coarser path with a skip feature, refine, upsample (align_corners=True), project."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.resConfUnit1 = ResidualConvUnit(features)
+        self.resConfUnit2 = ResidualConvUnit(features)
+        self.out_conv = nn.Conv2d(features, features, 1)
+
+    def forward(self, path: torch.Tensor, skip: torch.Tensor | None = None,
+                size: tuple[int, int] | torch.Size | None = None) -> torch.Tensor:
+        if skip is not None:
+            path = path + self.resConfUnit1(skip)
+        path = self.resConfUnit2(path)
+        if size is None:
+            path = F.interpolate(path, scale_factor=2, mode="bilinear", align_corners=True)
+        else:
+            path = F.interpolate(path, size=size, mode="bilinear", align_corners=True)
+        return self.out_conv(path)
+
+
+class DPTHead(nn.Module):
+    """Reassemble four ViT token maps to a 4-level pyramid, fuse coarse-to-fine, predict relative depth.
+
+    Args:
+        in_channels: ViT embedding width.
+        features: fusion width (64 / 128 / 256 for S / B / L).
+        out_channels: projection widths of the four reassembled maps.
+    """
+
+    def __init__(self, in_channels: int, features: int, out_channels: tuple[int, int, int, int]) -> None:
+        super().__init__()
+        self.projects = nn.ModuleList([nn.Conv2d(in_channels, c, 1) for c in out_channels])
+        self.resize_layers = nn.ModuleList([
+            nn.ConvTranspose2d(out_channels[0], out_channels[0], kernel_size=4, stride=4),  # ×4
+            nn.ConvTranspose2d(out_channels[1], out_channels[1], kernel_size=2, stride=2),  # ×2
+            nn.Identity(),  # ×1
+            nn.Conv2d(out_channels[3], out_channels[3], kernel_size=3, stride=2, padding=1),  # ×1/2
+        ])
+        self.scratch = nn.Module()
+        for i, c in enumerate(out_channels, start=1):
+            setattr(self.scratch, f"layer{i}_rn", nn.Conv2d(c, features, 3, padding=1, bias=False))
+        for i in range(1, 5):
+            setattr(self.scratch, f"refinenet{i}", FeatureFusionBlock(features))
+        self.scratch.output_conv1 = nn.Conv2d(features, features // 2, 3, padding=1)
+        self.scratch.output_conv2 = nn.Sequential(
+            nn.Conv2d(features // 2, HEAD_FEATURES_2, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(HEAD_FEATURES_2, 1, 1), nn.ReLU(), nn.Identity())
+
+    def forward(self, tokens: list[torch.Tensor], out_size: tuple[int, int]) -> DPTFeatures:
+        """``tokens``: four (B, C, h, w) maps with h, w the patch grid; ``out_size``: the network input size."""
+        s = self.scratch
+        layer_1, layer_2, layer_3, layer_4 = (
+            resize(project(t)) for t, project, resize in zip(tokens, self.projects, self.resize_layers, strict=True))
+        layer_1_rn, layer_2_rn = s.layer1_rn(layer_1), s.layer2_rn(layer_2)  # (B, F, 4h, 4w), (B, F, 2h, 2w)
+        layer_3_rn, layer_4_rn = s.layer3_rn(layer_3), s.layer4_rn(layer_4)  # (B, F, h, w), (B, F, h/2, w/2)
+        path_4 = s.refinenet4(layer_4_rn, size=layer_3_rn.shape[2:])
+        path_3 = s.refinenet3(path_4, layer_3_rn, size=layer_2_rn.shape[2:])
+        path_2 = s.refinenet2(path_3, layer_2_rn, size=layer_1_rn.shape[2:])
+        path_1 = s.refinenet1(path_2, layer_1_rn)  # (B, F, 8h, 8w)
+        out = s.output_conv1(path_1)  # (B, F/2, 8h, 8w)
+        h, w = tokens[0].shape[-2:]
+        out = F.interpolate(out, size=(h * 14, w * 14), mode="bilinear", align_corners=True)
+        conv2 = s.output_conv2
+        out_conv = conv2[1](conv2[0](out))  # (B, 32, 14h, 14w)
+        rel = conv2[3](conv2[2](out_conv))  # (B, 1, 14h, 14w)
+        if rel.shape[-2:] != tuple(out_size):
+            rel = F.interpolate(rel, size=out_size, mode="bilinear", align_corners=True)
+        rel_depth = F.relu(rel).squeeze(1)
+        return DPTFeatures(rel_depth, out_conv, layer_4_rn, path_4, path_3, path_2, path_1)

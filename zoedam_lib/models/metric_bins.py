@@ -1,0 +1,166 @@
+"""ZoeDepth's metric-bins module (Bhat et al. 2023, §3): seed bins, attractors, log-binomial output.
+
+The decoder's bottleneck predicts 64 depth-bin centres per pixel; four attractor stages move
+them at increasing resolution; a conditional log-binomial distribution over the bins, whose
+mode and temperature come from the last decoder feature and the relative depth, weights the
+centres into metric depth. Parameter names follow the official checkpoints.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _up(x: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
+
+
+class SeedBinRegressor(nn.Module):
+    """1×1 MLP from the bottleneck to ``n_bins`` positive (softplus) bin centres, unnormalised."""
+
+    def __init__(self, in_features: int, n_bins: int = 64, mlp_dim: int = 256) -> None:
+        super().__init__()
+        self._net = nn.Sequential(nn.Conv2d(in_features, mlp_dim, 1), nn.ReLU(),
+                                  nn.Conv2d(mlp_dim, n_bins, 1), nn.Softplus())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._net(x)
+
+
+class Projector(nn.Module):
+    """1×1 MLP embedding a decoder feature into the bin-embedding space."""
+
+    def __init__(self, in_features: int, out_features: int, mlp_dim: int = 128) -> None:
+        super().__init__()
+        self._net = nn.Sequential(nn.Conv2d(in_features, mlp_dim, 1), nn.ReLU(),
+                                  nn.Conv2d(mlp_dim, out_features, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._net(x)
+
+
+class AttractorLayer(nn.Module):
+    """Predict ``n_attractors`` attractor points and pull the (upsampled) bin centres towards them.
+
+    Inverse attractor: ``Δc = mean_a (a − c) / (1 + α·|a − c|^γ)``. The official layer stores the
+    configured α = 1000 but calls the distance function without it, so α = 300 is what official
+    checkpoints were trained with (conformance README §5.1); ``alpha`` defaults to that.
+    """
+
+    def __init__(self, in_features: int, n_attractors: int, mlp_dim: int = 128, alpha: float = 300.0,
+                 gamma: int = 2, kind: str = "mean", attractor_type: str = "inv") -> None:
+        super().__init__()
+        if kind not in ("mean", "sum") or attractor_type not in ("inv", "exp"):
+            raise ValueError(f"attractor kind must be mean|sum and type inv|exp, got {kind!r}, {attractor_type!r}")
+        self.alpha, self.gamma, self.kind, self.attractor_type = alpha, gamma, kind, attractor_type
+        self._net = nn.Sequential(nn.Conv2d(in_features, mlp_dim, 1), nn.ReLU(),
+                                  nn.Conv2d(mlp_dim, n_attractors, 1), nn.Softplus())
+
+    def forward(self, embedding: torch.Tensor, prev_centers: torch.Tensor,
+                prev_embedding: torch.Tensor) -> torch.Tensor:
+        """(B, E, h, w) embedding, coarser (B, n_bins, ·, ·) centres and embedding → (B, n_bins, h, w) centres."""
+        size = embedding.shape[-2:]
+        attractors = self._net(embedding + _up(prev_embedding, size))  # (B, A, h, w)
+        centers = _up(prev_centers, size)  # (B, n_bins, h, w)
+        dx = attractors.unsqueeze(2) - centers.unsqueeze(1)  # (B, A, n_bins, h, w)
+        if self.attractor_type == "inv":
+            pull = dx / (1 + self.alpha * dx.pow(self.gamma))
+        else:
+            pull = torch.exp(-self.alpha * dx.abs().pow(self.gamma)) * dx
+        delta = pull.mean(dim=1) if self.kind == "mean" else pull.sum(dim=1)
+        return centers + delta
+
+
+class LogBinomial(nn.Module):
+    """Softmax(log-binomial(k; K−1, p) / t) over K classes: a unimodal distribution with mode ≈ p·(K−1)."""
+
+    def __init__(self, n_classes: int = 64) -> None:
+        super().__init__()
+        self.K = n_classes
+        self.register_buffer("k_idx", torch.arange(0, n_classes).view(1, -1, 1, 1))
+        self.register_buffer("K_minus_1", torch.tensor([float(n_classes - 1)]).view(1, -1, 1, 1))
+
+    def forward(self, p: torch.Tensor, t: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
+        """``p`` (B, H, W) or (B, 1, H, W) in (0, 1), ``t`` (B, 1, H, W) temperature → (B, K, H, W) probs."""
+        if p.ndim == 3:
+            p = p.unsqueeze(1)
+        one_minus_p = torch.clamp(1 - p, eps, 1)
+        p = torch.clamp(p, eps, 1)
+        y = (_log_binom(self.K_minus_1, self.k_idx) + self.k_idx * torch.log(p)
+             + (self.K - 1 - self.k_idx) * torch.log(one_minus_p))
+        return torch.softmax(y / t, dim=1)
+
+
+def _log_binom(n: torch.Tensor, k: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Stirling-form log binomial coefficient, as ZoeDepth (float32)."""
+    n, k = n + eps, k + eps
+    return n * torch.log(n) - k * torch.log(k) - (n - k) * torch.log(n - k + eps)
+
+
+class ConditionalLogBinomial(nn.Module):
+    """Predict the log-binomial's p and temperature per pixel from a feature and a condition."""
+
+    def __init__(self, in_features: int, condition_dim: int, n_classes: int = 64, bottleneck_factor: int = 2,
+                 p_eps: float = 1e-4, max_temp: float = 50.0, min_temp: float = 0.0212) -> None:
+        super().__init__()
+        self.p_eps, self.max_temp, self.min_temp = p_eps, max_temp, min_temp
+        self.log_binomial_transform = LogBinomial(n_classes)
+        bottleneck = (in_features + condition_dim) // bottleneck_factor
+        self.mlp = nn.Sequential(nn.Conv2d(in_features + condition_dim, bottleneck, 1), nn.GELU(),
+                                 nn.Conv2d(bottleneck, 4, 1), nn.Softplus())
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        pt = self.mlp(torch.cat([x, cond], dim=1)) + self.p_eps  # (B, 4, H, W)
+        p = pt[:, 0] / (pt[:, 0] + pt[:, 1])
+        t = (pt[:, 2] / (pt[:, 2] + pt[:, 3])).unsqueeze(1)
+        t = (self.max_temp - self.min_temp) * t + self.min_temp
+        return self.log_binomial_transform(p, t)
+
+
+class MetricBinsHead(nn.Module):
+    """ZoeDepth's head on the DPT features → metric depth, bin centres and bin probabilities.
+
+    Args:
+        features: DPT fusion width (bottleneck and skip features all have it).
+        n_bins, bin_embedding_dim, n_attractors: ZoeDepth's bin setup (64, 128, [16, 8, 4, 1]).
+        attractor_alpha, attractor_gamma, attractor_kind, attractor_type: attractor distance function.
+        min_temp, max_temp: range of the log-binomial temperature.
+        last_features: channels of the decoder's last feature (``out_conv``), 32 in Depth Anything.
+    """
+
+    def __init__(self, features: int, n_bins: int = 64, bin_embedding_dim: int = 128,
+                 n_attractors: tuple[int, ...] = (16, 8, 4, 1), attractor_alpha: float = 300.0,
+                 attractor_gamma: int = 2, attractor_kind: str = "mean", attractor_type: str = "inv",
+                 min_temp: float = 0.0212, max_temp: float = 50.0, last_features: int = 32) -> None:
+        super().__init__()
+        self.conv2 = nn.Conv2d(features, features, 1)
+        self.seed_bin_regressor = SeedBinRegressor(features, n_bins)
+        self.seed_projector = Projector(features, bin_embedding_dim)
+        self.projectors = nn.ModuleList([Projector(features, bin_embedding_dim) for _ in n_attractors])
+        self.attractors = nn.ModuleList([
+            AttractorLayer(bin_embedding_dim, n, alpha=attractor_alpha, gamma=attractor_gamma,
+                           kind=attractor_kind, attractor_type=attractor_type) for n in n_attractors])
+        self.conditional_log_binomial = ConditionalLogBinomial(
+            last_features + 1, bin_embedding_dim, n_classes=n_bins, min_temp=min_temp, max_temp=max_temp)
+
+    def forward(self, out_conv: torch.Tensor, rel_depth: torch.Tensor, bottleneck: torch.Tensor,
+                blocks: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Decoder features → ``metric_depth`` (B, 1, H, W), ``bin_centers`` and ``probs`` (B, n_bins, H, W).
+
+        ``blocks`` are the fusion outputs r4, r3, r2, r1 (coarse to fine); H, W is ``out_conv``'s size.
+        """
+        x = self.conv2(bottleneck)
+        centers = self.seed_bin_regressor(x)  # (B, n_bins, h4, w4)
+        prev_embedding = self.seed_projector(x)
+        for projector, attractor, block in zip(self.projectors, self.attractors, blocks, strict=True):
+            embedding = projector(block)
+            centers = attractor(embedding, centers, prev_embedding)
+            prev_embedding = embedding
+        size = out_conv.shape[-2:]
+        last = torch.cat([out_conv, _up(rel_depth.unsqueeze(1), size)], dim=1)  # (B, 33, H, W)
+        probs = self.conditional_log_binomial(last, _up(prev_embedding, size))  # (B, n_bins, H, W)
+        centers = _up(centers, size)
+        metric_depth = torch.sum(probs * centers, dim=1, keepdim=True)
+        return metric_depth, centers, probs

@@ -1,0 +1,46 @@
+"""A plain table of model builders: name → (config class, model class).
+
+Our own checkpoints store the model name and its config; loading looks the builder up here.
+No ``import_module(f"...{name}")``: an unknown name is an error listing the known ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from torch import nn
+
+from ..config import from_dict
+from ..errors import ConfigError
+
+
+def _zoedam() -> tuple[type, type]:
+    from .zoedam import ZoeDAM, ZoeDAMConfig
+
+    return ZoeDAMConfig, ZoeDAM
+
+
+def _densedepth() -> tuple[type, type]:
+    from .densedepth import DenseDepth, DenseDepthConfig
+
+    return DenseDepthConfig, DenseDepth
+
+
+BUILDERS: dict[str, Callable[[], tuple[type, type]]] = {"zoedam": _zoedam, "densedepth": _densedepth}
+
+
+def build_model(name: str, config: Mapping[str, Any] | None = None) -> nn.Module:
+    """Build model ``name`` from a config dict (unknown fields are errors)."""
+    if name not in BUILDERS:
+        raise ConfigError(f"unknown model {name!r}; known models: {sorted(BUILDERS)}")
+    config_cls, model_cls = BUILDERS[name]()
+    return model_cls(from_dict(config_cls, config or {}))
+
+
+def model_name(model: nn.Module) -> str:
+    """The registry name of a model instance."""
+    for name, builder in BUILDERS.items():
+        if isinstance(model, builder()[1]):
+            return name
+    raise ConfigError(f"{type(model).__name__} is not a registered model ({sorted(BUILDERS)})")
