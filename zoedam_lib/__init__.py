@@ -5,11 +5,23 @@ Three lines to metric depth::
     from zoedam_lib import load_model
     model = load_model("depth_anything_metric_depth_indoor.pt")   # or our checkpoint dir, or a Hub id
     depth = model.predict(image)                                   # (H, W) metres
+
+Attributes are imported lazily, so ``import zoedam_lib.data.synthrooms`` (e.g. in the renderer's
+worker processes) does not pay for importing torch.
 """
 
-from .checkpoints import load_model, save_model
-from .metrics import compute_metrics
-from .seeding import seed_everything
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["load_model", "save_model", "compute_metrics", "seed_everything", "__version__"]
+_LAZY = {"load_model": "checkpoints", "save_model": "checkpoints", "compute_metrics": "metrics",
+         "seed_everything": "seeding", "setup_run": "run"}
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,74 @@
+"""Torch datasets over NYU-layout files: indexed (image, depth) samples for training and evaluation.
+
+Items are requested by ``(index, epoch)`` keys (see :class:`EpochBatchSampler`): the
+augmentation generator is derived from (seed, epoch, index), so loading is deterministic with
+any number of workers and a resumed run reproduces the interrupted one batch for batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from ..seeding import epoch_permutation, sample_rng
+from .augment import Transform
+from .nyu import NyuMat
+
+
+class DepthDataset(Dataset):
+    """Samples ``indices`` of an NYU-layout file as ``{"image", "depth", "index"}`` tensors.
+
+    ``image`` is float (3, H, W) in [0, 1], ``depth`` float (1, H, W) in metres (invalid values
+    kept; masks are computed by losses and metrics).
+    """
+
+    def __init__(self, mat: NyuMat, indices: Sequence[int], transform: Transform | None = None,
+                 seed: int = 0) -> None:
+        self.mat, self.indices, self.transform, self.seed = mat, list(indices), transform, seed
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        i, epoch = key if isinstance(key, tuple) else (key, 0)
+        index = self.indices[i]
+        image, depth = self.mat.read(index)
+        if self.transform is not None:
+            image, depth = self.transform(image, depth, sample_rng(self.seed, epoch, index))
+        return {"image": torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0),
+                "depth": torch.from_numpy(np.ascontiguousarray(depth, dtype=np.float32))[None],
+                "index": torch.tensor(index)}
+
+
+class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
+    """Batches of ``(position, epoch)`` keys in a per-epoch seeded order, sharded across ranks.
+
+    Every rank gets ``batch_size`` items per step and the same number of steps (incomplete last
+    batches are dropped); ``start_step`` skips the batches a resumed run has already done.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1,
+                 start_step: int = 0, max_steps: int | None = None) -> None:
+        self.n, self.batch_size, self.seed, self.epoch = n, batch_size, seed, epoch
+        self.rank, self.world_size, self.start_step = rank, world_size, start_step
+        self.max_steps = max_steps
+
+    @staticmethod
+    def steps_per_epoch(n: int, batch_size: int, world_size: int = 1, max_steps: int | None = None) -> int:
+        steps = n // (batch_size * world_size)
+        return min(steps, max_steps) if max_steps else steps
+
+    def __len__(self) -> int:
+        return self.steps_per_epoch(self.n, self.batch_size, self.world_size, self.max_steps) - self.start_step
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        order = epoch_permutation(self.n, self.seed, self.epoch)
+        global_batch = self.batch_size * self.world_size
+        total = self.steps_per_epoch(self.n, self.batch_size, self.world_size, self.max_steps)
+        for step in range(self.start_step, total):
+            chunk = order[step * global_batch:(step + 1) * global_batch]
+            mine = chunk[self.rank * self.batch_size:(self.rank + 1) * self.batch_size]
+            yield [(int(i), self.epoch) for i in mine]

@@ -1,0 +1,131 @@
+"""Train/test splits of an NYU-layout file, persisted as JSON so every notebook uses the same indices.
+
+Two kinds: the paper's seeded random split (400 test of 1449, the same ratio for other sizes)
+and NYU's official 795/654 split from ``splits.mat``. Indices are 0-based everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..atomic import atomic_write_json
+from ..errors import ConfigError, DataFileError
+from .nyu import NyuMat
+
+NYU_N = 1449
+PAPER_N_TEST = 400  # test images of the paper's random split of the 1449 labeled images
+SPLITS_MAT_URL = "https://horatio.cs.nyu.edu/mit/silberman/indoor_seg_sup/splits.mat"
+SPLIT_KINDS = ("paper", "official")
+
+
+@dataclass(frozen=True)
+class Split:
+    """A named train/test partition of item indices (0-based, sorted)."""
+
+    name: str  # e.g. "paper_seed0" or "official"
+    train: tuple[int, ...]  # indices of the training items
+    test: tuple[int, ...]  # indices of the test items
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "train", tuple(int(i) for i in self.train))
+        object.__setattr__(self, "test", tuple(int(i) for i in self.test))
+        if set(self.train) & set(self.test):
+            raise ConfigError(f"split {self.name!r}: train and test share indices")
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (lists of ints)."""
+        return {"name": self.name, "train": list(self.train), "test": list(self.test)}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Split:
+        """Inverse of :meth:`to_json`; extra keys (n, data_file, ...) are ignored."""
+        return cls(name=str(obj["name"]), train=tuple(obj["train"]), test=tuple(obj["test"]))
+
+
+def paper_split(n: int, seed: int = 0) -> Split:
+    """The paper's seeded random split: 400 test / 1049 train for 1449 items, same ratio otherwise."""
+    if n < 2:
+        raise ConfigError(f"a split needs at least 2 items, got n={n}")
+    n_test = min(max(round(n * PAPER_N_TEST / NYU_N), 1), n - 1)
+    perm = np.random.default_rng(seed).permutation(n)
+    return Split(name=f"paper_seed{seed}", train=tuple(np.sort(perm[n_test:])),
+                 test=tuple(np.sort(perm[:n_test])))
+
+
+def official_split(splits_mat_path: str | os.PathLike, n: int) -> Split:
+    """NYU's official 795 train / 654 test split from ``splits.mat`` (1-based → 0-based)."""
+    path = Path(splits_mat_path)
+    if not path.is_file():
+        raise DataFileError(f"official split file not found: {path}. Download it from {SPLITS_MAT_URL} "
+                            "(or `python -m zoedam_lib download-nyu`) and put it next to the labeled .mat.")
+    mat = _load_mat(path)
+    missing = [k for k in ("trainNdxs", "testNdxs") if k not in mat]
+    if missing:
+        found = sorted(k for k in mat if not k.startswith("__"))
+        raise DataFileError(f"{path} lacks {missing}; expected 'trainNdxs' and 'testNdxs' (1-based "
+                            f"indices) as in {SPLITS_MAT_URL}. Found: {found}")
+    train, test = (np.asarray(mat[k]).ravel().astype(np.int64) - 1 for k in ("trainNdxs", "testNdxs"))
+    both = np.concatenate([train, test])
+    if both.size and (both.min() < 0 or both.max() >= n):
+        raise DataFileError(f"{path} has indices from {both.min() + 1} to {both.max() + 1} (1-based), but "
+                            f"the data file has {n} items: the official split is for the {NYU_N}-image "
+                            "labeled file.")
+    return Split(name="official", train=tuple(np.sort(train)), test=tuple(np.sort(test)))
+
+
+def load_or_create_split(data_path: str | os.PathLike, kind: str, seed: int, split_dir: str | os.PathLike,
+                         splits_mat: str | os.PathLike | None = None) -> Split:
+    """The split of ``data_path``, read from ``split_dir`` if saved earlier, else made and saved.
+
+    Saving it means every notebook evaluates on exactly the same test images.
+    ``splits_mat`` (official kind only) defaults to ``splits.mat`` next to the data file.
+    """
+    if kind not in SPLIT_KINDS:
+        raise ConfigError(f"split kind must be one of {SPLIT_KINDS}, got {kind!r}")
+    with NyuMat(data_path) as data:
+        n, data_file = len(data), data.path
+    json_path = Path(split_dir) / f"{data_file.stem}_{kind}_seed{seed}.json"
+    if json_path.exists():
+        return _load_saved(json_path, n)
+    if kind == "paper":
+        split = paper_split(n, seed)
+    else:
+        split = official_split(splits_mat or data_file.parent / "splits.mat", n)
+    atomic_write_json(json_path, {**split.to_json(), "kind": kind, "seed": seed, "n": n,
+                                  "data_file": data_file.name})
+    return split
+
+
+def _load_saved(json_path: Path, n: int) -> Split:
+    try:
+        obj = json.loads(json_path.read_text(encoding="utf-8"))
+        split = Split.from_json(obj)
+        saved_n = int(obj["n"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataFileError(f"saved split {json_path} is unreadable ({e}); delete it to recreate it.") from e
+    if saved_n != n:
+        raise DataFileError(f"saved split {json_path} was made for {saved_n} items but the data file has "
+                            f"{n}; delete that JSON to make a split for the current data.")
+    return split
+
+
+def _load_mat(path: Path) -> dict[str, Any]:
+    """Variables of a MATLAB v5 file (scipy) or v7.3 file (h5py)."""
+    import h5py
+    import scipy.io
+
+    try:
+        try:
+            return scipy.io.loadmat(path)
+        except NotImplementedError:  # v7.3: scipy asks for an HDF5 reader
+            with h5py.File(path, "r") as f:
+                return {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
+    except (ValueError, OSError, TypeError) as e:
+        raise DataFileError(f"{path} is not a readable .mat file ({e}); "
+                            f"re-download it from {SPLITS_MAT_URL}.") from e

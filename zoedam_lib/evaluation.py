@@ -1,0 +1,81 @@
+"""Evaluation under the NYU protocol: per-image metrics, their mean, and what was skipped.
+
+Predictions are made at the model's resolution, averaged with the flipped image's prediction
+(flip TTA, on by default for final evaluation as in the official code; off for per-epoch
+validation), then resized to the ground truth inside :func:`compute_metrics`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from .inference.predict import infer
+from .metrics import METRIC_KEYS, MetricAccumulator
+
+
+@dataclass
+class EvalResult:
+    """Mean metrics over the images with valid ground truth, plus per-image rows."""
+
+    metrics: dict[str, float]
+    per_image: list[dict[str, float]] = field(default_factory=list)  # each with "index"
+    skipped: list[int] = field(default_factory=list)  # images without a valid pixel
+    flip_tta: bool = False
+
+    @property
+    def n_images(self) -> int:
+        return len(self.per_image)
+
+    def to_json(self) -> dict:
+        return {"metrics": self.metrics, "n_images": self.n_images, "n_skipped": len(self.skipped),
+                "skipped": self.skipped, "flip_tta": self.flip_tta}
+
+
+class _InOrder(Dataset):
+    def __init__(self, dataset: Dataset, limit: int | None) -> None:
+        self.dataset, self.n = dataset, min(len(dataset), limit or len(dataset))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        return self.dataset[(i, 0)]
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, dataset: Dataset, flip_tta: bool = True, batch_size: int = 4,
+             device: str | torch.device | None = None, max_images: int | None = None,
+             progress: bool = True, **metric_kwargs) -> EvalResult:
+    """Evaluate ``model`` on ``dataset`` (a DepthDataset without augmentation) image by image."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    acc = MetricAccumulator()
+    loader = DataLoader(_InOrder(dataset, max_images), batch_size=batch_size, shuffle=False)
+    for batch in tqdm(loader, desc="evaluate", leave=False, disable=not progress):
+        pred = infer(model, batch["image"].to(device), flip_tta).float().cpu()
+        for p, gt, index in zip(pred, batch["depth"], batch["index"].tolist(), strict=True):
+            acc.update(p, gt, name=index, **metric_kwargs)
+    model.train(was_training)
+    per_image = [{"index": int(name), **m} for name, m in zip(acc.names, acc.per_image, strict=True)]
+    return EvalResult(acc.mean(), per_image, [int(s) for s in acc.skipped], flip_tta)
+
+
+@torch.inference_mode()
+def predict_batch(model: nn.Module, images: torch.Tensor, flip_tta: bool = False,
+                  size: tuple[int, int] | None = None) -> torch.Tensor:
+    """(B, 3, H, W) images → (B, H, W) depth, resized to ``size`` (default: the input size)."""
+    model.eval()
+    device = next(model.parameters()).device
+    depth = infer(model, images.to(device), flip_tta).float()
+    depth = torch.nn.functional.interpolate(depth, size=size or images.shape[-2:], mode="bilinear",
+                                            align_corners=True)
+    return depth[:, 0].cpu()
+
+
+__all__ = ["EvalResult", "evaluate", "predict_batch", "METRIC_KEYS"]

@@ -1,0 +1,78 @@
+"""Train → checkpoint → evaluate → write the results row: the steps every learned model shares."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..checkpoints import save_model
+from ..config import to_dict
+from ..data.augment import Transform
+from ..data.datasets import DepthDataset
+from ..evaluation import EvalResult, evaluate
+from ..presets import Recipe
+from ..results import write_result
+from ..run import RunContext
+from ..training.trainer import LossFn, Trainer, TrainState
+
+VAL_KEYS = ("abs_rel", "rmse", "log_10", "a1")
+
+
+@dataclass
+class ExperimentResult:
+    """What a notebook shows after training one model."""
+
+    model: nn.Module
+    state: TrainState
+    evaluation: EvalResult
+    result_path: Path
+    checkpoint: Path
+    train_seconds: float
+
+
+def datasets(ctx: RunContext, recipe: Recipe, transform: Transform | None) -> tuple[DepthDataset, DepthDataset,
+                                                                                       DepthDataset]:
+    """(train with augmentation, full test, validation subset of test) datasets of a run."""
+    train_idx = list(ctx.split.train)[: recipe.n_train] if recipe.n_train else list(ctx.split.train)
+    test_idx = list(ctx.split.test)
+    val_idx = test_idx[: recipe.n_val] if recipe.n_val else test_idx
+    mat = ctx.open_data()
+    return (DepthDataset(mat, train_idx, transform, seed=recipe.train.seed), DepthDataset(mat, test_idx),
+            DepthDataset(mat, val_idx))
+
+
+def validator(val_set: DepthDataset, device: torch.device):
+    """Per-epoch validation (no flip TTA), on a subset of the test split: for monitoring curves only."""
+    def validate(model: nn.Module) -> dict[str, float]:
+        result = evaluate(model, val_set, flip_tta=False, device=device, progress=False)
+        return {k: result.metrics[k] for k in VAL_KEYS}
+    return validate
+
+
+def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: LossFn, recipe: Recipe,
+                         transform: Transform | None, param_groups: list[dict] | None = None,
+                         resume: bool = False, extra: dict[str, Any] | None = None,
+                         trainer_kwargs: dict[str, Any] | None = None) -> ExperimentResult:
+    """Train ``model`` under ``recipe``, save it, evaluate it on the test split, write its results JSON."""
+    train_set, test_set, val_set = datasets(ctx, recipe, transform)
+    run_dir = ctx.out_dir / "runs" / key
+    trainer = Trainer(model, loss_fn, train_set, recipe.train, run_dir, param_groups=param_groups,
+                      validate_fn=validator(val_set, ctx.device), device=ctx.device, **(trainer_kwargs or {}))
+    start = time.perf_counter()
+    state = trainer.fit(resume=resume)
+    seconds = time.perf_counter() - start
+    checkpoint = save_model(model, ctx.out_dir / "checkpoints" / key,
+                            extra={"data": ctx.data_label, "preset": ctx.preset, "recipe": to_dict(recipe)})
+    result = evaluate(model, test_set, flip_tta=recipe.flip_tta, device=ctx.device)
+    path = write_result(ctx.out_dir, key, data=ctx.data_label, data_kind=ctx.data_kind, preset=ctx.preset,
+                        split=ctx.split_name, seed=ctx.seed, metrics=result.metrics, n_test=result.n_images,
+                        per_image=result.per_image, n_skipped=len(result.skipped), flip_tta=result.flip_tta,
+                        recipe=to_dict(recipe), train_seconds=round(seconds, 1),
+                        history=str((run_dir / "history.json").relative_to(ctx.out_dir)),
+                        checkpoint=str(checkpoint.relative_to(ctx.out_dir)), **(extra or {}))
+    return ExperimentResult(model, state, result, path, checkpoint, seconds)

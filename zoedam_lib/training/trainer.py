@@ -1,0 +1,313 @@
+"""The trainer every learned model in the project uses (ZoeDAM, DenseDepth, the ZoeDAM+ student).
+
+ZoeDepth's recipe: AdamW, OneCycleLR (div_factor 1, final_div_factor 1e4, pct_start 0.7, cycled
+momentum), per-part learning rates, gradient clipping at 0.1, mixed precision. Around it, what
+keeps a user's hours safe: atomic checkpoints (``train_state.pt``, write then rename) at epoch
+ends and every ``checkpoint_every`` steps; ``resume`` continues exactly where it stopped (same
+data order, optimizer, scheduler, RNG); SIGINT saves and exits with a resume hint; non-finite
+losses skip the step and, too many in a row, stop with likely causes. Under ``torchrun`` it
+runs DDP and only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import signal
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from ..atomic import atomic_path, atomic_write_json
+from ..errors import CheckpointError, ConfigError, NonFiniteLossError, TrainingInterrupted
+from ..seeding import rng_state, set_rng_state
+from . import distributed as dist_utils
+from .amp import autocast_context, resolve_amp
+
+LossFn = Callable[[nn.Module, dict[str, torch.Tensor]], tuple[torch.Tensor, dict[str, float]]]
+ValidateFn = Callable[[nn.Module], dict[str, float]]
+STATE_FILE = "train_state.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; the defaults are the official ZoeDepth / Depth Anything NYU recipe."""
+
+    epochs: int = 5  # passes over the training split (0: no training)
+    batch_size: int = 4  # images per step and process
+    lr: float = 1.61e-4  # peak learning rate of the metric head (other parts divide it by their factor)
+    weight_decay: float = 0.01  # AdamW decoupled weight decay
+    div_factor: float = 1.0  # OneCycle start lr = lr / div_factor (1: no warm-up, as ZoeDepth)
+    final_div_factor: float = 1e4  # OneCycle final lr = start lr / final_div_factor
+    pct_start: float = 0.7  # fraction of steps spent increasing the lr
+    cycle_momentum: bool = True  # cycle Adam's beta1 between base and max momentum
+    base_momentum: float = 0.85
+    max_momentum: float = 0.95
+    clip_grad: float = 0.1  # max gradient norm (0: no clipping)
+    amp: str = "auto"  # auto | off | bf16 | fp16 (auto: bf16/fp16 on CUDA, fp32 on CPU)
+    num_workers: int = 0  # DataLoader workers (0 keeps CPU runs deterministic and simple)
+    seed: int = 0  # data order and augmentation seed
+    max_steps_per_epoch: int | None = None  # cap steps per epoch (quick runs, tests)
+    checkpoint_every: int = 0  # also checkpoint every N steps (0: only at epoch ends)
+    max_bad_steps: int = 20  # consecutive non-finite losses before stopping
+
+    def __post_init__(self) -> None:
+        checks = {"epochs": self.epochs >= 0, "batch_size": self.batch_size >= 1, "lr": self.lr > 0,
+                  "weight_decay": self.weight_decay >= 0, "clip_grad": self.clip_grad >= 0,
+                  "num_workers": self.num_workers >= 0, "checkpoint_every": self.checkpoint_every >= 0,
+                  "max_bad_steps": self.max_bad_steps >= 1, "pct_start": 0 < self.pct_start < 1}
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ConfigError("invalid training settings: " + ", ".join(f"{k}={getattr(self, k)!r}" for k in bad)
+                              + " (epochs >= 0, batch_size >= 1, lr > 0, 0 < pct_start < 1)")
+        resolve_amp(self.amp, torch.device("cpu"))  # validates the name
+
+
+@dataclass
+class TrainState:
+    """Where a run stands; saved in every checkpoint so ``resume`` continues exactly."""
+
+    epoch: int = 0  # epoch in progress (== epochs when done)
+    step_in_epoch: int = 0  # next step of that epoch
+    global_step: int = 0
+    epoch_loss_sum: float = 0.0
+    epoch_loss_count: int = 0
+    bad_steps: int = 0  # non-finite losses skipped so far
+    bad_in_row: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)  # one row per finished epoch
+    steps: list[list[float]] = field(default_factory=list)  # [global_step, epoch, loss, lr]
+
+
+class Trainer:
+    """Train ``model`` on ``train_set`` with ``loss_fn``; checkpoints and logs go to ``run_dir``.
+
+    Args:
+        model: the network (unwrapped; DDP wrapping happens inside under torchrun).
+        loss_fn: ``(model, batch) -> (loss, logs)``; called under autocast.
+        train_set: dataset indexed by ``(position, epoch)`` keys (see ``EpochBatchSampler``).
+        config: optimisation settings.
+        run_dir: folder for ``train_state.pt``, ``history.json`` and ``history.csv``.
+        param_groups: AdamW parameter groups with their peak ``lr`` (default: one group at ``config.lr``).
+        validate_fn: per-epoch validation returning metrics (rank 0 only).
+        device: where to train.
+    """
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn, train_set: Dataset, config: TrainConfig,
+                 run_dir: str | Path, param_groups: list[dict] | None = None,
+                 validate_fn: ValidateFn | None = None, device: str | torch.device = "cpu",
+                 progress: bool = True, extra_state: Callable[[], dict] | None = None,
+                 load_extra_state: Callable[[dict], None] | None = None) -> None:
+        self.model, self.loss_fn, self.train_set, self.config = model, loss_fn, train_set, config
+        self.run_dir = Path(run_dir)
+        self.device = torch.device(device)
+        self.validate_fn, self.progress = validate_fn, progress
+        self.extra_state, self.load_extra_state = extra_state, load_extra_state
+        self.rank, self.world = dist_utils.rank_and_world()
+        self.model.to(self.device)
+        groups = param_groups or [{"params": list(model.parameters()), "lr": config.lr}]
+        self.peak_lrs = [g["lr"] for g in groups]
+        self.optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+        self.steps_per_epoch = _steps_per_epoch(len(train_set), config, self.world)
+        if config.epochs > 0 and self.steps_per_epoch == 0:
+            raise ConfigError(f"the training split has {len(train_set)} images: not one full batch of "
+                              f"{config.batch_size} × {self.world} process(es); lower batch_size or use more data")
+        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            self.optimizer, max_lr=self.peak_lrs, total_steps=max(1, config.epochs * self.steps_per_epoch),
+            pct_start=config.pct_start, div_factor=config.div_factor, final_div_factor=config.final_div_factor,
+            cycle_momentum=config.cycle_momentum, base_momentum=config.base_momentum,
+            max_momentum=config.max_momentum)
+        self.amp_dtype = resolve_amp(config.amp, self.device)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.state = TrainState()
+        self.net: nn.Module = self.model
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def state_path(self) -> Path:
+        return self.run_dir / STATE_FILE
+
+    def fit(self, resume: bool = False) -> TrainState:
+        """Train for ``config.epochs``; with ``resume`` continue from ``run_dir/train_state.pt`` if present."""
+        if resume and self.state_path.exists():
+            self.load_checkpoint(self.state_path)
+        elif resume and self.rank == 0:
+            print(f"resume: no checkpoint at {self.state_path}; starting from scratch")
+        try:
+            with _sigterm_as_interrupt():
+                while self.state.epoch < self.config.epochs:
+                    self._run_epoch()
+        except KeyboardInterrupt:
+            self.save_checkpoint()
+            raise TrainingInterrupted(
+                f"training interrupted at epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}; "
+                f"checkpoint saved to {self.state_path}. Run the same command with resume enabled "
+                "(--resume, or resume=True) to continue exactly where it stopped.") from None
+        return self.state
+
+    def save_checkpoint(self) -> None:
+        """Write the full training state atomically (rank 0 only)."""
+        if self.rank != 0:
+            return
+        payload = {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+            "rng": rng_state(), "state": dataclasses.asdict(self.state),
+            "config": dataclasses.asdict(self.config), "world_size": self.world,
+            "extra": self.extra_state() if self.extra_state else {},
+        }
+        with atomic_path(self.state_path) as tmp:
+            torch.save(payload, tmp)
+        self._write_logs()
+
+    def load_checkpoint(self, path: Path) -> None:
+        """Restore model, optimizer, scheduler, scaler, RNG and progress from ``path``."""
+        try:
+            payload = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as exc:
+            raise CheckpointError(f"cannot resume from {path}: {exc.__class__.__name__}: {str(exc)[:200]}. The "
+                                  "file is damaged; delete it to start over (checkpoints are written atomically, "
+                                  "so this should only happen after disk corruption).") from None
+        saved = payload["config"]
+        for key in ("epochs", "batch_size", "seed", "max_steps_per_epoch"):
+            if saved.get(key) != getattr(self.config, key):
+                raise CheckpointError(f"cannot resume from {path}: it was trained with {key}={saved.get(key)!r}, "
+                                      f"this run asks for {getattr(self.config, key)!r}. Use the same settings, "
+                                      "or a new output directory to start a new run.")
+        if payload.get("world_size", 1) != self.world:
+            raise CheckpointError(f"{path} was written by a run with {payload.get('world_size')} process(es); "
+                                  f"resume it with the same number (this run has {self.world})")
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scheduler.load_state_dict(payload["scheduler"])
+        self.scaler.load_state_dict(payload["scaler"])
+        set_rng_state(payload["rng"])
+        self.state = TrainState(**payload["state"])
+        if self.load_extra_state and payload.get("extra"):
+            self.load_extra_state(payload["extra"])
+        if self.rank == 0:
+            print(f"resumed from {path}: epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}")
+
+    # ------------------------------------------------------------------ internals
+
+    def _run_epoch(self) -> None:
+        from ..data.datasets import EpochBatchSampler
+
+        cfg, st = self.config, self.state
+        sampler = EpochBatchSampler(len(self.train_set), cfg.batch_size, cfg.seed, st.epoch, self.rank, self.world,
+                                    start_step=st.step_in_epoch, max_steps=cfg.max_steps_per_epoch)
+        loader = DataLoader(self.train_set, batch_sampler=sampler, num_workers=cfg.num_workers,
+                            pin_memory=self.device.type == "cuda", persistent_workers=False)
+        self.net.train()
+        start = time.perf_counter()
+        bar = tqdm(loader, total=len(sampler), desc=f"epoch {st.epoch + 1}/{cfg.epochs}", leave=False,
+                   disable=not self.progress or self.rank != 0)
+        for batch in bar:
+            loss = self._step(batch)
+            if loss is not None:
+                bar.set_postfix(loss=f"{loss:.4f}")
+            if cfg.checkpoint_every and st.global_step % cfg.checkpoint_every == 0 \
+                    and st.step_in_epoch < self.steps_per_epoch:
+                self.save_checkpoint()
+        row = {"epoch": st.epoch + 1, "step": st.global_step,
+               "train_loss": st.epoch_loss_sum / max(1, st.epoch_loss_count),
+               "lr": self.optimizer.param_groups[-1]["lr"], "bad_steps": st.bad_steps,
+               "seconds": round(time.perf_counter() - start, 2)}
+        if self.validate_fn is not None:
+            if self.rank == 0:
+                row.update({f"val_{k}": v for k, v in self.validate_fn(self.model).items()})
+            dist_utils.barrier()
+        st.history.append(row)
+        st.epoch, st.step_in_epoch, st.epoch_loss_sum, st.epoch_loss_count = st.epoch + 1, 0, 0.0, 0
+        self.save_checkpoint()
+        if self.rank == 0 and self.progress:
+            print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+
+    def _step(self, batch: dict[str, torch.Tensor]) -> float | None:
+        cfg, st = self.config, self.state
+        batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+                 for k, v in batch.items()}
+        with autocast_context(self.device, self.amp_dtype):
+            loss, _ = self.loss_fn(self.net, batch)
+        finite = dist_utils.all_ranks_true(bool(torch.isfinite(loss).item()), self.device)
+        value = None
+        if finite:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+            if cfg.clip_grad > 0:
+                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            value = float(loss.item())
+            st.bad_in_row = 0
+            st.epoch_loss_sum += value
+            st.epoch_loss_count += 1
+        else:
+            st.bad_steps += 1
+            st.bad_in_row += 1
+            if self.rank == 0:
+                print(f"warning: non-finite loss at step {st.global_step + 1} skipped "
+                      f"({st.bad_in_row} in a row, {st.bad_steps} in total)")
+            if st.bad_in_row >= cfg.max_bad_steps:
+                self.save_checkpoint()
+                raise NonFiniteLossError(
+                    f"{st.bad_in_row} non-finite losses in a row (step {st.global_step + 1}); stopping. Likely "
+                    "causes: a learning rate too high (lower lr), fp16 overflow (use amp='bf16' or 'off'), or "
+                    "invalid ground truth (NaN/inf/negative depths that the mask does not remove). The last "
+                    f"checkpoint is {self.state_path}.")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        st.step_in_epoch += 1
+        st.global_step += 1
+        st.steps.append([st.global_step, st.epoch + 1, value if value is not None else math.nan,
+                         self.optimizer.param_groups[-1]["lr"]])
+        return value
+
+    def _write_logs(self) -> None:
+        atomic_write_json(self.run_dir / "history.json", {"epochs": self.state.history, "steps": self.state.steps})
+        if self.state.history:
+            keys = list(dict.fromkeys(k for row in self.state.history for k in row))
+            with atomic_path(self.run_dir / "history.csv") as tmp, open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=keys)
+                writer.writeheader()
+                writer.writerows(self.state.history)
+
+
+def _steps_per_epoch(n: int, config: TrainConfig, world: int) -> int:
+    from ..data.datasets import EpochBatchSampler
+
+    return EpochBatchSampler.steps_per_epoch(n, config.batch_size, world, config.max_steps_per_epoch)
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """Treat SIGTERM (cluster pre-emption) like Ctrl-C, so the run checkpoints before it dies."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
