@@ -27,7 +27,14 @@ def _densedepth() -> tuple[type, type]:
     return DenseDepthConfig, DenseDepth
 
 
-BUILDERS: dict[str, Callable[[], tuple[type, type]]] = {"zoedam": _zoedam, "densedepth": _densedepth}
+def _average() -> tuple[type, type]:
+    from .average import AverageDepth, AverageDepthConfig
+
+    return AverageDepthConfig, AverageDepth
+
+
+BUILDERS: dict[str, Callable[[], tuple[type, type]]] = {"zoedam": _zoedam, "densedepth": _densedepth,
+                                                        "average": _average}
 
 
 def build_model(name: str, config: Mapping[str, Any] | None = None) -> nn.Module:
@@ -39,8 +46,8 @@ def build_model(name: str, config: Mapping[str, Any] | None = None) -> nn.Module
 
 
 def model_name(model: nn.Module) -> str:
-    """The registry name of a model instance."""
-    for name, builder in BUILDERS.items():
-        if isinstance(model, builder()[1]):
-            return name
-    raise ConfigError(f"{type(model).__name__} is not a registered model ({sorted(BUILDERS)})")
+    """The registry name of a model instance (its class's ``registry_name``)."""
+    name = getattr(type(model), "registry_name", None)
+    if name not in BUILDERS:
+        raise ConfigError(f"{type(model).__name__} is not a registered model ({sorted(BUILDERS)})")
+    return name

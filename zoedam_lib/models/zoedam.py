@@ -90,6 +90,8 @@ class ZoeDAM(nn.Module):
         config: architecture; see :class:`ZoeDAMConfig`.
     """
 
+    registry_name = "zoedam"
+
     def __init__(self, config: ZoeDAMConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or ZoeDAMConfig()
