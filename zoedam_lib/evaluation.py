@@ -78,4 +78,24 @@ def predict_batch(model: nn.Module, images: torch.Tensor, flip_tta: bool = False
     return depth[:, 0].cpu()
 
 
-__all__ = ["EvalResult", "evaluate", "predict_batch", "METRIC_KEYS"]
+def example_indices(test_indices: list[int] | tuple[int, ...], n: int, seed: int) -> list[int]:
+    """The same ``n`` test images in every notebook (for figures), chosen by ``seed``."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, 6])
+    return sorted(rng.choice(np.asarray(test_indices), size=min(n, len(test_indices)), replace=False).tolist())
+
+
+def predict_examples(model: nn.Module, mat, indices: list[int], flip_tta: bool = False):
+    """(images uint8, ground truths, predictions at ground-truth size) of the given items, for figures."""
+    images, gts, preds = [], [], []
+    for i in indices:
+        image, depth = mat.read(i)
+        x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+        preds.append(predict_batch(model, x, flip_tta, size=depth.shape)[0].numpy())
+        images.append(image)
+        gts.append(depth)
+    return images, gts, preds
+
+
+__all__ = ["EvalResult", "evaluate", "predict_batch", "example_indices", "predict_examples", "METRIC_KEYS"]

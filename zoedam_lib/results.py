@@ -70,3 +70,14 @@ def load_results(out_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
         except (json.JSONDecodeError, KeyError) as exc:
             print(f"skipping {path}: not a results file ({exc.__class__.__name__})")
     return found
+
+
+def markdown_table(rows: dict[str, dict[str, float]], keys: tuple[str, ...] = METRIC_KEYS, digits: int = 3,
+                   first: str = "model") -> str:
+    """A markdown table, one row per entry; missing values print as "–"."""
+    head = f"| {first} | " + " | ".join(keys) + " |\n|---|" + "---:|" * len(keys)
+    lines = [head]
+    for name, metrics in rows.items():
+        cells = [f"{metrics[k]:.{digits}f}" if k in metrics and metrics[k] == metrics[k] else "–" for k in keys]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -176,3 +176,9 @@ class ZoeDAM(nn.Module):
             if not math.isfinite(g["lr"]) or g["lr"] <= 0:
                 raise ConfigError(f"learning rate of {g['name']} must be positive, got {g['lr']}")
         return groups
+
+
+def parameter_table(backbones: tuple[str, ...] = ("vits", "vitb", "vitl")) -> dict[str, dict[str, int]]:
+    """Parameter counts per part for each backbone, built on the meta device (no memory, no time)."""
+    with torch.device("meta"):
+        return {b: ZoeDAM(ZoeDAMConfig(backbone=b)).parameter_counts() for b in backbones}

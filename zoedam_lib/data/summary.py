@@ -1,0 +1,52 @@
+"""What notebook 01 shows about a dataset: sizes, depth statistics, samples and augmentations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..atomic import atomic_write_json
+from ..run import RunContext
+from .augment import ChannelPermutation, HorizontalFlip, PhotometricJitter
+from .nyu import NyuMat, valid_depth_mask
+
+
+def depth_values(mat: NyuMat, indices: Sequence[int], stride: int = 4) -> np.ndarray:
+    """Valid depth values of the given items, subsampled every ``stride`` pixels (for histograms)."""
+    chunks = []
+    for i in indices:
+        depth = mat.read_depth(int(i))[::stride, ::stride]
+        chunks.append(depth[valid_depth_mask(depth)])
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+
+
+def data_summary(ctx: RunContext, stride: int = 4) -> dict:
+    """Sizes and depth statistics per split; written to ``<out_dir>/data_summary.json``."""
+    with ctx.open_data() as mat:
+        summary = {"data": ctx.data_label, "data_kind": ctx.data_kind, "n_images": len(mat),
+                   "height": mat.height, "width": mat.width, "split": ctx.split_name, "seed": ctx.seed}
+        for name, idx in (("train", ctx.split.train), ("test", ctx.split.test)):
+            values = depth_values(mat, idx, stride)
+            summary[name] = {"n_images": len(idx), "depth_min": float(values.min()), "depth_max": float(values.max()),
+                             "depth_mean": float(values.mean()), "depth_median": float(np.median(values))}
+    atomic_write_json(ctx.out_dir / "data_summary.json", summary)
+    return summary
+
+
+def summary_rows(summary: dict) -> list[tuple[str, str, str]]:
+    """(quantity, train, test) rows, rounded for printing."""
+    rows = [("images", str(summary["train"]["n_images"]), str(summary["test"]["n_images"]))]
+    for key in ("depth_min", "depth_median", "depth_mean", "depth_max"):
+        rows.append((f"{key.replace('_', ' ')} [m]", f"{summary['train'][key]:.2f}", f"{summary['test'][key]:.2f}"))
+    return rows
+
+
+def augmentation_examples(image: np.ndarray, depth: np.ndarray, seed: int = 0) -> list[tuple[str, np.ndarray]]:
+    """The labeled-data augmentations of notebooks 03/04 applied (forced on) to one sample."""
+    rng = np.random.default_rng(seed)
+    flipped, flipped_depth = HorizontalFlip(1.0)(image, depth, rng)
+    return [("original", image), ("depth", depth),
+            ("flip (both)", flipped), ("flipped depth", flipped_depth),
+            ("channel permutation", ChannelPermutation(1.0)(image, depth, np.random.default_rng(seed + 3))[0]),
+            ("photometric jitter", PhotometricJitter(1.0)(image, depth, rng)[0])]
