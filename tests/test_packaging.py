@@ -13,7 +13,7 @@ else:  # Python 3.10: pip vendors the same parser
     from pip._vendor import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
-CONDA_TO_PIP = {"pytorch": "torch"}
+CONDA_TO_PIP = {"pytorch": "torch", "python-lmdb": "lmdb"}
 
 
 def _name(requirement: str) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
 from ..checkpoints import save_model
 from ..config import to_dict
@@ -57,9 +59,16 @@ def validator(val_set: DepthDataset, device: torch.device):
 def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: LossFn, recipe: Recipe,
                          transform: Transform | None, param_groups: list[dict] | None = None,
                          resume: bool = False, extra: dict[str, Any] | None = None,
-                         trainer_kwargs: dict[str, Any] | None = None) -> ExperimentResult:
-    """Train ``model`` under ``recipe``, save it, evaluate it on the test split, write its results JSON."""
+                         trainer_kwargs: dict[str, Any] | None = None,
+                         train_set_fn: Callable[[DepthDataset], Dataset] | None = None,
+                         checkpoint_extra: dict[str, Any] | None = None) -> ExperimentResult:
+    """Train ``model`` under ``recipe``, save it, evaluate it on the test split, write its results JSON.
+
+    ``train_set_fn`` wraps the labeled training set (ZoeDAM+ adds unlabeled images to each item).
+    """
     train_set, test_set, val_set = datasets(ctx, recipe, transform)
+    if train_set_fn is not None:
+        train_set = train_set_fn(train_set)
     run_dir = ctx.out_dir / "runs" / key
     trainer = Trainer(model, loss_fn, train_set, recipe.train, run_dir, param_groups=param_groups,
                       validate_fn=validator(val_set, ctx.device), device=ctx.device, **(trainer_kwargs or {}))
@@ -67,7 +76,8 @@ def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: L
     state = trainer.fit(resume=resume)
     seconds = time.perf_counter() - start
     checkpoint = save_model(model, ctx.out_dir / "checkpoints" / key,
-                            extra={"data": ctx.data_label, "preset": ctx.preset, "recipe": to_dict(recipe)})
+                            extra={"data": ctx.data_label, "preset": ctx.preset, "recipe": to_dict(recipe),
+                                   **(checkpoint_extra or {})})
     result = evaluate(model, test_set, flip_tta=recipe.flip_tta, device=ctx.device)
     path = write_result(ctx.out_dir, key, data=ctx.data_label, data_kind=ctx.data_kind, preset=ctx.preset,
                         split=ctx.split_name, seed=ctx.seed, metrics=result.metrics, n_test=result.n_images,

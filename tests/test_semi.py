@@ -1,0 +1,403 @@
+"""ZoeDAM+ machinery: CutMix loss (eqs. (3)–(5)), clean teacher/labeled inputs, affine-invariant and
+feature-alignment losses, unlabeled images, the pseudo-label cache, and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+from helpers import TINY_SIZE, tiny_zoedam
+from PIL import Image
+
+from zoedam_lib.checkpoints import save_model
+from zoedam_lib.data.datasets import DepthDataset
+from zoedam_lib.data.nyu import NyuMat
+from zoedam_lib.data.synthrooms import generate_synthrooms
+from zoedam_lib.data.unlabeled import UnlabeledImages
+from zoedam_lib.errors import CheckpointError, ConfigError, DataFileError
+from zoedam_lib.losses.affine_invariant import affine_invariant_loss
+from zoedam_lib.losses.feature_alignment import feature_alignment_loss
+from zoedam_lib.presets import recipe_for
+from zoedam_lib.semi.cutmix import apply_cutmix, cutmix_box, cutmix_loss
+from zoedam_lib.semi.perturb import StrongPerturbConfig, strong_perturb
+from zoedam_lib.semi.pseudo_labels import PseudoLabelCache, teacher_predict
+from zoedam_lib.semi.student import SemiSupervisedDataset, ZoeDAMPlusLossConfig, make_student_step
+
+H, W = TINY_SIZE
+
+
+def depth_maps(b: int, seed: int, size: tuple[int, int] = (H, W)) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return 0.5 + 5 * torch.rand(b, 1, *size, generator=g)
+
+
+# --------------------------------------------------------------------------- losses
+
+
+def test_affine_invariant_loss_ignores_scale_and_shift_of_disparity():
+    target = depth_maps(3, 0)
+    for scale, shift in ((1.0, 0.0), (3.0, 0.0), (0.2, 0.5), (7.0, 2.0)):
+        pred = 1.0 / (scale / target + shift)  # disparity scale·d + shift, back to depth
+        assert affine_invariant_loss(pred, target) < 1e-5
+    assert affine_invariant_loss(depth_maps(3, 1), target) > 0.1  # another structure
+    assert affine_invariant_loss(target.flip(-1), target) > 0.1
+
+
+def test_affine_invariant_loss_matches_median_and_mean_deviation_by_hand():
+    pred, target = depth_maps(1, 2, (4, 5)), depth_maps(1, 3, (4, 5))
+
+    def norm(d):
+        d = 1 / d.flatten()
+        t = d.sort().values[(d.numel() - 1) // 2]
+        return (d - t) / (d - t).abs().mean()
+    expected = (norm(pred) - norm(target)).abs().mean()
+    assert torch.allclose(affine_invariant_loss(pred, target), expected, atol=1e-6)
+
+
+def test_affine_invariant_loss_masks_bad_pixels_without_nan_gradients():
+    pred = depth_maps(3, 4).requires_grad_()
+    target = depth_maps(3, 5)
+    mask = torch.rand(3, 1, H, W, generator=torch.Generator().manual_seed(6)) > 0.3
+    mask[1] = False  # no valid pixel
+    mask[2] = False
+    mask[2, 0, 0, 0] = True  # a single valid pixel
+    target[~mask] = float("nan")
+    n_bad = int((~mask[0]).sum())
+    target[0][~mask[0]] = torch.tensor([0.0, float("inf"), -1.0, float("nan")]).repeat(n_bad)[:n_bad]
+    per_image = affine_invariant_loss(pred, target, mask, reduction="none")
+    assert torch.isfinite(per_image).all() and per_image[0] > 0 and per_image[1] == 0 and per_image[2] == 0
+    per_image.sum().backward()
+    assert torch.isfinite(pred.grad).all()
+    assert pred.grad[1:].abs().sum() == 0 and pred.grad[0][~mask[0]].abs().sum() == 0
+    clean = affine_invariant_loss(pred[:1], torch.where(mask[:1], target[:1], torch.ones_like(target[:1])), mask[:1])
+    assert torch.allclose(per_image[0], clean)
+
+
+def test_feature_alignment_excludes_patches_above_the_margin():
+    g = torch.Generator().manual_seed(0)
+    frozen = torch.randn(1, 8, 2, 3, generator=g)
+    student = torch.randn(1, 8, 2, 3, generator=g)
+    student[..., 0, :] = frozen[..., 0, :] + 0.01 * student[..., 0, :]  # row 0 already aligned (cos ≈ 1)
+    student.requires_grad_()
+    loss = feature_alignment_loss(student, frozen, margin=0.85)
+    cos = torch.nn.functional.cosine_similarity(student, frozen, dim=1)
+    assert (cos[0, 0] > 0.85).all() and (cos[0, 1] < 0.85).all()
+    assert torch.allclose(loss, (1 - cos[0, 1]).mean())
+    loss.backward()
+    assert student.grad[..., 0, :].abs().sum() == 0 and student.grad[..., 1, :].abs().sum() > 0
+    assert feature_alignment_loss(frozen.clone(), frozen) == 0  # every patch above the margin
+
+
+# --------------------------------------------------------------------------- CutMix
+
+
+def test_cutmix_box_is_one_rectangle_of_unimatch_size_with_probability_p():
+    masks = cutmix_box(200, 60, 80, p=0.5, generator=torch.Generator().manual_seed(0))
+    has_box = masks.flatten(1).any(1)
+    assert 70 < int(has_box.sum()) < 130
+    for m in masks[has_box][:, 0]:
+        rows, cols = m.any(1).nonzero(), m.any(0).nonzero()
+        assert m[rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()  # filled bounding box
+        assert 0.01 <= float(m.float().mean()) <= 0.41
+    again = cutmix_box(200, 60, 80, p=0.5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(masks, again)
+    assert not cutmix_box(5, 60, 80, p=0.0).any() and cutmix_box(5, 60, 80, p=1.0).flatten(1).any(1).all()
+
+
+def test_apply_cutmix_pastes_u_a_inside_the_box_onto_u_b():
+    u_a, u_b = torch.zeros(2, 3, 6, 7), torch.ones(2, 3, 6, 7)
+    mask = torch.zeros(2, 1, 6, 7, dtype=torch.bool)
+    mask[0, :, 1:3, 2:5] = True
+    mixed = apply_cutmix(u_a, u_b, mask)
+    assert torch.equal(mixed[0][:, 1:3, 2:5], u_a[0][:, 1:3, 2:5])
+    assert mixed[0].sum() == 3 * (42 - 6) and torch.equal(mixed[1], u_b[1])
+
+
+@pytest.mark.parametrize("loss", ["affine", "l1"])
+def test_cutmix_loss_is_the_area_weighted_sum_of_the_two_region_losses(loss):
+    pred, target_a, target_b = depth_maps(4, 10), depth_maps(4, 11), depth_maps(4, 12)
+    mask = cutmix_box(4, H, W, p=1.0, generator=torch.Generator().manual_seed(3))
+    mask[3] = False  # no CutMix for the last image
+    valid = torch.rand(4, 1, H, W, generator=torch.Generator().manual_seed(4)) > 0.1
+
+    def l1(p, t, m):
+        return torch.stack([(pi[mi] - ti[mi]).abs().mean() if mi.any() else pi.sum() * 0
+                            for pi, ti, mi in zip(p, t, m, strict=True)])
+
+    def affine(p, t, m):
+        return affine_invariant_loss(p, t, m, reduction="none")
+    fn = affine if loss == "affine" else l1
+
+    expected = []
+    for i in range(4):  # by hand: each region's pixels extracted and scored on their own
+        m, v = mask[i, 0], valid[i, 0]
+        area = float(m.float().mean())
+
+        def region(sel, target, i=i):
+            p, t = pred[i, 0][sel], target[i, 0][sel]
+            if loss == "l1":
+                return (p - t).abs().mean() if sel.any() else torch.tensor(0.0)
+            return affine_invariant_loss(p.view(1, 1, 1, -1), t.view(1, 1, 1, -1))
+        expected.append(area * region(m & v, target_a) + (1 - area) * region(~m & v, target_b))
+    got = cutmix_loss(pred, target_a, target_b, mask, valid, fn)
+    assert torch.allclose(got, torch.stack(expected).mean(), atol=1e-6)
+    # an image without CutMix is scored against T(u_b) alone
+    alone = cutmix_loss(pred[3:], target_a[3:], target_b[3:], mask[3:], valid[3:], fn)
+    assert torch.allclose(alone, fn(pred[3:], target_b[3:], valid[3:]).mean(), atol=1e-6)
+
+
+def test_strong_perturb_is_deterministic_per_generator_and_stays_in_range():
+    x = torch.rand(4, 3, H, W, generator=torch.Generator().manual_seed(0))
+    cfg = StrongPerturbConfig(jitter_p=1.0, blur_p=1.0)
+    a = strong_perturb(x, cfg, torch.Generator().manual_seed(5))
+    assert torch.equal(a, strong_perturb(x, cfg, torch.Generator().manual_seed(5)))
+    assert not torch.equal(a, strong_perturb(x, cfg, torch.Generator().manual_seed(6)))
+    assert a.min() >= 0 and a.max() <= 1 and (a - x).abs().flatten(1).mean(1).min() > 1e-3
+
+
+# --------------------------------------------------------------------------- the student step
+
+
+def spy(model, calls):
+    forward = model.forward
+
+    def recording(x, *args, **kwargs):
+        calls.append(x.detach().clone())
+        return forward(x, *args, **kwargs)
+    model.forward = recording
+    return model
+
+
+def semi_batch(ratio: int = 2, b: int = 2) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return {"image": torch.rand(b, 3, H, W, generator=g), "depth": depth_maps(b, 1),
+            "u_image": torch.rand(b, ratio, 3, H, W, generator=g), "index": torch.arange(b)}
+
+
+def test_perturbations_never_touch_the_teacher_input_or_the_labeled_batch():
+    batch = semi_batch()
+    original = {k: v.clone() for k, v in batch.items()}
+    teacher_calls, student_calls = [], []
+    teacher, student = spy(tiny_zoedam(1), teacher_calls), spy(tiny_zoedam(2).train(), student_calls)
+    cfg = ZoeDAMPlusLossConfig(cutmix_p=1.0, perturb=StrongPerturbConfig(jitter_p=1.0, blur_p=1.0))
+    loss, logs = make_student_step(cfg, teacher=teacher)(student, batch)
+    clean_u = original["u_image"].flatten(0, 1)
+    assert len(teacher_calls) == 1 and torch.equal(teacher_calls[0], clean_u)  # T sees clean images
+    seen = torch.cat(student_calls)
+    assert torch.equal(seen[:2], original["image"])  # labeled images reach the student untouched
+    assert (seen[2:] - clean_u).abs().flatten(1).mean(1).min() > 1e-3  # unlabeled ones are perturbed
+    assert all(torch.equal(batch[k], original[k]) for k in batch)  # nothing modified in place
+    assert torch.isfinite(loss) and {"loss_labeled", "loss_unlabeled"} <= set(logs)
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in student.parameters() if p.grad is not None)
+
+
+def test_student_step_uses_cached_pseudo_labels_and_options():
+    batch = semi_batch()
+    teacher = tiny_zoedam(1)
+    batch["u_pseudo"] = teacher_predict(teacher, batch["u_image"].flatten(0, 1)).unflatten(0, (2, 2))
+    student = tiny_zoedam(2).train()
+    base, _ = make_student_step(ZoeDAMPlusLossConfig())(student, batch)
+    frozen = tiny_zoedam(3).encoder.requires_grad_(False)
+    cfg = ZoeDAMPlusLossConfig(metric_pseudo=True, feature_alignment=True)
+    loss, logs = make_student_step(cfg, frozen_encoder=frozen)(student, batch)
+    assert torch.isfinite(base) and torch.isfinite(loss) and logs["loss_feature"] > 0
+    loss.backward()
+    assert student.encoder.vit.pos_embed.grad is not None
+
+
+# --------------------------------------------------------------------------- unlabeled images
+
+
+def write_images(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(folder / "a_rgb.jpg")
+    Image.fromarray(rng.integers(0, 255, (30, 40), dtype=np.uint8)).save(folder / "b_gray.png")
+    Image.fromarray(rng.integers(0, 255, (30, 40, 4), dtype=np.uint8), "RGBA").save(folder / "c_rgba.png")
+    Image.fromarray(rng.integers(0, 65535, (30, 40), dtype=np.uint16)).save(folder / "d_16bit.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° on display
+    Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(folder / "e_exif.jpg", exif=exif)
+    (folder / "f_random.jpg").write_bytes(rng.bytes(500))
+    (folder / "g_truncated.jpg").write_bytes((folder / "a_rgb.jpg").read_bytes()[:300])
+    (folder / ".hidden.jpg").write_bytes(b"not an image")
+    (folder / "notes.txt").write_text("ignored")
+    sub = folder / "sub"
+    sub.mkdir()
+    Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(sub / "h_nested.bmp")
+
+
+def test_unlabeled_images_convert_every_kind_and_replace_unreadable_files(tmp_path, capsys):
+    write_images(tmp_path / "imgs")
+    raw = UnlabeledImages(tmp_path / "imgs")
+    names = [e.source.rsplit("/", 1)[-1] for e in raw.entries]
+    assert names == ["a_rgb.jpg", "b_gray.png", "c_rgba.png", "d_16bit.png", "e_exif.jpg", "f_random.jpg",
+                     "g_truncated.jpg", "h_nested.bmp"]
+    assert raw[4]["image"].shape == (3, 40, 30)  # EXIF orientation applied
+    assert raw[3]["image"].max() > 0.5 and raw[3]["image"].dtype == torch.float32  # 16-bit scaled to [0, 1]
+    data = UnlabeledImages(tmp_path / "imgs", size=(28, 35))
+    items = [data[(i, 3)] for i in range(len(data))] + [data[5]]
+    assert all(it["image"].shape == (3, 28, 35) and 0 <= it["image"].min() <= it["image"].max() <= 1
+               for it in items)
+    assert torch.equal(items[5]["image"], data.load(7)) and torch.equal(items[6]["image"], data.load(7))
+    assert int(items[5]["index"]) == 5
+    assert len(data.skipped) == 2 and "2 unreadable" in data.report()
+    assert capsys.readouterr().out.count("unreadable unlabeled image") == 1  # reported once
+
+
+def test_unlabeled_subset_is_seeded_and_reproducible(tmp_path):
+    write_images(tmp_path / "imgs")
+    pick = [e.source for e in UnlabeledImages(tmp_path / "imgs", n=3, seed=0).entries]
+    assert pick == [e.source for e in UnlabeledImages(tmp_path / "imgs", n=3, seed=0).entries]
+    assert len(pick) == 3 and pick == sorted(pick)
+    assert any(pick != [e.source for e in UnlabeledImages(tmp_path / "imgs", n=3, seed=s).entries]
+               for s in range(1, 6))
+    with pytest.warns(UserWarning, match="using all"):
+        assert len(UnlabeledImages(tmp_path / "imgs", n=100)) == 8
+
+
+def test_unlabeled_folder_errors_say_what_was_looked_for(tmp_path, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataFileError, match=r"no unlabeled images in .*empty.*\.jpg"):
+        UnlabeledImages(tmp_path / "empty")
+    with pytest.raises(DataFileError, match=r"not found: .*missing"):
+        UnlabeledImages([tmp_path / "missing", tmp_path / "empty"])
+    (tmp_path / "lsun").mkdir()
+    (tmp_path / "lsun" / "data.mdb").write_bytes(b"")
+    monkeypatch.setitem(sys.modules, "lmdb", None)
+    with pytest.raises(DataFileError, match="pip install lmdb"):
+        UnlabeledImages(tmp_path / "lsun")
+
+
+def test_lsun_lmdb_records_are_read_when_lmdb_is_installed(tmp_path):
+    import lmdb  # a dev dependency: LSUN ships as LMDB databases
+    write_images(tmp_path / "imgs")
+    (tmp_path / "lsun").mkdir()
+    env = lmdb.open(str(tmp_path / "lsun" / "bedroom_train_lmdb"), map_size=1 << 24)
+    with env.begin(write=True) as txn:
+        txn.put(b"k1", (tmp_path / "imgs" / "a_rgb.jpg").read_bytes())
+        txn.put(b"k0", (tmp_path / "imgs" / "e_exif.jpg").read_bytes())
+        txn.put(b"k2", b"broken record")
+    env.close()
+    data = UnlabeledImages([tmp_path / "lsun"], size=None)
+    assert [e.key for e in data.entries] == [b"k0", b"k1", b"k2"]
+    assert data[0]["image"].shape == (3, 40, 30) and data[1]["image"].shape == (3, 30, 40)
+    assert torch.equal(data[2]["image"], data[0]["image"]) and len(data.skipped) == 1
+
+
+# --------------------------------------------------------------------------- pseudo-label cache
+
+
+def counting(teacher, counter, fail_after=None):
+    forward = teacher.forward
+
+    def wrapped(x, *args, **kwargs):
+        if fail_after is not None and counter["images"] + len(x) > fail_after:
+            raise RuntimeError("simulated crash")
+        counter["images"] += len(x)
+        return forward(x, *args, **kwargs)
+    teacher.forward = wrapped
+    return teacher
+
+
+def test_pseudo_label_cache_reuses_recomputes_and_resumes(tmp_path):
+    write_images(tmp_path / "imgs")
+    images = UnlabeledImages(tmp_path / "imgs", n=5, seed=1, size=TINY_SIZE)
+    calls = {"images": 0}
+    cache = PseudoLabelCache(tmp_path / "cache", counting(tiny_zoedam(1), calls), images, batch_size=2,
+                             progress=False)
+    assert cache.build() == 5 and calls["images"] == 5
+    label = cache.get(0)
+    assert label.shape == (1, *TINY_SIZE) and label.dtype == torch.float32
+    expected = teacher_predict(tiny_zoedam(1), images[0]["image"][None])[0]
+    assert torch.allclose(label, expected, rtol=2e-3)  # float16 storage
+    manifest = json.loads((cache.dir / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["n"] == 5
+
+    calls = {"images": 0}
+    again = PseudoLabelCache(tmp_path / "cache", counting(tiny_zoedam(1), calls), images, progress=False)
+    assert again.dir == cache.dir and again.build() == 0 and calls["images"] == 0
+
+    other = PseudoLabelCache(tmp_path / "cache", tiny_zoedam(2), images, progress=False)  # another teacher
+    assert other.dir != cache.dir and other.build() == 5
+    assert not torch.equal(other.get(0), cache.get(0))
+    fewer = UnlabeledImages(tmp_path / "imgs", n=4, seed=1, size=TINY_SIZE)
+    assert PseudoLabelCache(tmp_path / "cache", tiny_zoedam(1), fewer, progress=False).dir != cache.dir
+
+    # interrupted after 2 images; a crash between write and rename leaves only a temp file
+    calls = {"images": 0}
+    broken = PseudoLabelCache(tmp_path / "c2", counting(tiny_zoedam(1), calls, fail_after=2), images,
+                              batch_size=1, progress=False)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        broken.build()
+    assert sorted(p.name for p in broken.dir.glob("*.npy")) == ["000000.npy", "000001.npy"]
+    (broken.dir / ".000002.npy.x1y2.tmp").write_bytes(b"half written")
+    calls = {"images": 0}
+    resumed = PseudoLabelCache(tmp_path / "c2", counting(tiny_zoedam(1), calls), images, progress=False)
+    assert resumed.build() == 3 and calls["images"] == 3
+    assert not list(resumed.dir.glob("*.tmp"))
+    for i in range(5):
+        assert torch.equal(resumed.get(i), cache.get(i))
+
+
+# --------------------------------------------------------------------------- dataset and end to end
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    return generate_synthrooms(root, n=24, size=(60, 80), n_unlabeled=12, workers=1, progress=False)
+
+
+def test_semi_supervised_dataset_deals_unlabeled_images_deterministically(synth):
+    labeled = DepthDataset(NyuMat(synth), range(6))
+    images = UnlabeledImages(synth.parent / "unlabeled", size=TINY_SIZE)
+    data = SemiSupervisedDataset(labeled, images, None, ratio=2, seed=0)
+    item = data[(1, 0)]
+    assert item["u_image"].shape == (2, 3, *TINY_SIZE) and torch.equal(item["image"], labeled[(1, 0)]["image"])
+    assert data.unlabeled_indices(1, 0) == SemiSupervisedDataset(labeled, images, None, 2, 0).unlabeled_indices(1, 0)
+    epoch0 = [j for i in range(6) for j in data.unlabeled_indices(i, 0)]
+    assert sorted(epoch0) == list(range(12))  # 6 × 2 slots cover the 12 images once
+    assert epoch0 != [j for i in range(6) for j in data.unlabeled_indices(i, 1)]
+
+
+def test_run_zoedam_plus_end_to_end(synth, tmp_path):
+    from zoedam_lib.experiments.zoedam_plus import run_zoedam_plus
+    from zoedam_lib.run import setup_run
+
+    ctx = setup_run(data_path=synth, out_dir=tmp_path / "run", device="cpu", preset="cpu", verbose=False)
+    with pytest.raises(CheckpointError, match="run notebook 04"):
+        run_zoedam_plus(ctx)
+    save_model(tiny_zoedam(1), ctx.out_dir / "checkpoints" / "zoedam_vits")
+    recipe = recipe_for("zoedam_plus", "cpu", epochs=1, batch_size=2, img_size=TINY_SIZE, n_val=4, n_unlabeled=8)
+    recipe.train.max_steps_per_epoch = 2
+    result = run_zoedam_plus(ctx, recipe=recipe, student_init="teacher")
+    record = json.loads((ctx.out_dir / "results" / "zoedam_plus.json").read_text())
+    assert set(record["metrics"]) >= {"abs_rel", "rmse"} and set(record["teacher_metrics"]) >= {"abs_rel", "rmse"}
+    assert record["unlabeled"]["n_images"] == 8 and record["pseudo_labels"] == "cache"
+    assert result.teacher_evaluation.metrics == record["teacher_metrics"]
+    ex = result.example_inputs(3)
+    assert ex["mixed"].shape == (3, 3, *TINY_SIZE) and ex["mask"].flatten(1).any(1).all()
+    assert torch.equal(ex["mixed"][ex["mask"].expand(-1, 3, -1, -1)],
+                       ex["perturbed"][ex["partner"]][ex["mask"].expand(-1, 3, -1, -1)])
+
+
+def test_student_starts_as_the_teacher_did_or_as_its_copy(tmp_path, capsys):
+    from zoedam_lib.experiments.zoedam_plus import build_student
+
+    teacher = tiny_zoedam(1)
+    path = save_model(teacher, tmp_path / "checkpoints" / "zoedam_vits")
+    copy_, _ = build_student(teacher, str(path), path, "teacher", (28, 42))
+    assert copy_.config.img_size == (28, 42)
+    assert all(torch.equal(v, teacher.state_dict()[k]) for k, v in copy_.state_dict().items())
+    with pytest.raises(ConfigError, match="student_init=.teacher."):
+        build_student(teacher, str(path), path, "pretrained", TINY_SIZE)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "zoedam_vits.json").write_text(json.dumps({"pretrained": None, "decoder": "pretrained"}))
+    fresh, init = build_student(teacher, str(path), path, "pretrained", TINY_SIZE)  # teacher began random
+    assert "RANDOM" in init and "!!!" in capsys.readouterr().out
+    assert not torch.equal(fresh.encoder.vit.pos_embed, teacher.encoder.vit.pos_embed)

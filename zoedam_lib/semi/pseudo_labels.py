@@ -1,0 +1,136 @@
+"""The teacher's pseudo-labels for the unlabeled images (paper §3.3: "we then utilize model T to
+assign pseudo-depth labels").
+
+The teacher sees only CLEAN images (§3.3.1), in eval mode. Its predictions do not change during
+student training, so they are computed once and cached per image as float16 ``.npy`` files in a
+folder named after a fingerprint of everything they depend on: the teacher's weights and
+config (including its network size) and the image list (paths, sizes, mtimes, resize). A
+changed teacher or image list therefore gets a fresh folder, an unchanged one is reused, and an
+interrupted computation resumes where it stopped. Every entry is written to a temporary file
+and renamed, so a crash leaves at most a temp file (ignored, then deleted), never a bad entry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..atomic import atomic_path, atomic_write_json
+from ..data.unlabeled import UnlabeledImages
+from ..errors import DataFileError
+
+CACHE_VERSION = 1  # bump when what an entry holds changes
+MANIFEST = "manifest.json"
+
+
+def teacher_predict(teacher: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Teacher metric depth (B, 1, h, w) float32 on clean images, in eval mode and without gradients.
+
+    The result is a normal tensor (cloned out of inference mode) so losses may save it for backward.
+    """
+    was_training = teacher.training
+    teacher.eval()
+    try:
+        with torch.inference_mode():
+            depth = teacher(images)["metric_depth"].float()
+    finally:
+        teacher.train(was_training)
+    return depth.clone()
+
+
+def fingerprint(teacher: nn.Module, images: UnlabeledImages) -> str:
+    """sha256 of the teacher's state dict bytes, its config, the image listing and the resize size."""
+    h = hashlib.sha256(f"zoedam_plus pseudo-labels v{CACHE_VERSION}".encode())
+    for name, tensor in sorted(teacher.state_dict().items()):
+        t = tensor.detach().cpu().contiguous().reshape(-1)
+        h.update(f"{name}|{t.dtype}|{tuple(tensor.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes())
+    config = getattr(teacher, "config", None)
+    meta = {"model": type(teacher).__name__,
+            "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else repr(config),
+            "images": images.listing(), "image_size": images.size}
+    h.update(json.dumps(meta, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+class PseudoLabelCache:
+    """Teacher metric depth per unlabeled image, computed once (:meth:`build`) and read with :meth:`get`.
+
+    Args:
+        cache_dir: parent folder; entries go to ``cache_dir/<fingerprint[:16]>/NNNNNN.npy``.
+        teacher: the trained ZoeDAM teacher (moved to ``device``).
+        images: the unlabeled images; entry ``i`` is the teacher's prediction on ``images[i]``.
+        device: where the teacher runs.
+        batch_size: images per teacher forward.
+        progress: show a progress bar while building.
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike, teacher: nn.Module, images: UnlabeledImages,
+                 device: str | torch.device = "cpu", batch_size: int = 8, progress: bool = True) -> None:
+        self.teacher, self.images, self.device = teacher, images, torch.device(device)
+        self.batch_size, self.progress = max(1, int(batch_size)), progress
+        self.fingerprint = fingerprint(teacher, images)
+        self.dir = Path(cache_dir) / self.fingerprint[:16]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def path(self, i: int) -> Path:
+        return self.dir / f"{i:06d}.npy"
+
+    def missing(self) -> list[int]:
+        """Indices without a finished entry."""
+        return [i for i in range(len(self)) if not self.path(i).is_file()]
+
+    def build(self) -> int:
+        """Compute the missing entries (all on first use, none when reused); returns how many were computed."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.dir.glob(".*.tmp"):  # left by a crash between write and rename
+            stale.unlink(missing_ok=True)
+        todo = self.missing()
+        self._write_manifest(complete=not todo)
+        if not todo:
+            return 0
+        self.teacher.to(self.device)
+        chunks = [todo[k:k + self.batch_size] for k in range(0, len(todo), self.batch_size)]
+        for chunk in tqdm(chunks, desc="teacher pseudo-labels", leave=False, disable=not self.progress):
+            x = torch.stack([self.images[i]["image"] for i in chunk]).to(self.device)  # clean images
+            depth = teacher_predict(self.teacher, x).cpu().numpy().astype(np.float16)  # (b, 1, h, w)
+            for i, d in zip(chunk, depth, strict=True):
+                with atomic_path(self.path(i)) as tmp, open(tmp, "wb") as f:
+                    np.save(f, d)
+        self._write_manifest(complete=True)
+        return len(todo)
+
+    def get(self, i: int) -> torch.Tensor:
+        """Pseudo-label of image ``i`` as float32 (1, h, w) metres (h, w: the teacher's network size)."""
+        path = self.path(i)
+        if not path.is_file():
+            raise DataFileError(f"pseudo-label {i} is missing from {self.dir}; call PseudoLabelCache.build() "
+                                "before training")
+        try:
+            return torch.from_numpy(np.load(path).astype(np.float32))
+        except (ValueError, OSError, EOFError) as exc:
+            raise DataFileError(f"cannot read pseudo-label {path} ({exc.__class__.__name__}); delete the folder "
+                                f"{self.dir} to recompute it") from None
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["teacher"] = None  # DataLoader workers only read entries; never ship the teacher to them
+        return state
+
+    def _write_manifest(self, complete: bool) -> None:
+        config = getattr(self.teacher, "config", None)
+        atomic_write_json(self.dir / MANIFEST, {
+            "version": CACHE_VERSION, "fingerprint": self.fingerprint, "n": len(self), "complete": complete,
+            "dtype": "float16", "teacher": type(self.teacher).__name__,
+            "teacher_config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else None,
+            "image_size": self.images.size, "images": self.images.listing()})
