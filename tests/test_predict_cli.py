@@ -1,0 +1,218 @@
+"""``zoedam predict`` on a folder of ordinary, awkward photos: sizes, modes, EXIF, corrupt files, names."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from helpers import tiny_zoedam
+from PIL import Image
+from test_writers import read_ply
+
+from zoedam_lib.checkpoints import load_model, save_model
+from zoedam_lib.cli import main
+from zoedam_lib.images import read_image
+from zoedam_lib.inference.cli import assign_names, safe_stem
+from zoedam_lib.inference.predict import predict_depth
+from zoedam_lib.inference.writers import read_depth_png16
+
+ROOT = Path(__file__).resolve().parents[1]
+# one thread: on a busy shared CPU, torch's waiting worker threads slow a tiny model down ~100×
+SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+# displayed (H, W) of every readable photo, by output stem
+EXPECTED = {"a": (30, 40), "b": (61, 17), "gray": (25, 25), "rgba": (20, 33), "deep16": (45, 30),
+            "rotated": (40, 20), "tiny": (1, 1), "a-1": (24, 24)}
+
+
+def _photo(rng: np.random.Generator, h: int, w: int) -> Image.Image:
+    return Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and much faster so when other jobs share the CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    return save_model(tiny_zoedam(), tmp_path_factory.mktemp("ckpt") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    """A folder as users have them: mixed formats, sizes, modes, an EXIF rotation, junk."""
+    rng = np.random.default_rng(0)
+    d = tmp_path_factory.mktemp("photos")
+    _photo(rng, 30, 40).save(d / "a.jpg", quality=90)
+    _photo(rng, 61, 17).save(d / "b.PNG")  # upper-case extension
+    Image.fromarray(rng.integers(0, 256, (25, 25), dtype=np.uint8), "L").save(d / "gray.png")
+    Image.fromarray(rng.integers(0, 256, (20, 33, 4), dtype=np.uint8), "RGBA").save(d / "rgba.png")
+    Image.fromarray(rng.integers(0, 65536, (45, 30), dtype=np.uint16)).save(d / "deep16.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise for display
+    _photo(rng, 20, 40).save(d / "rotated.jpg", exif=exif.tobytes())  # stored 40 wide, displayed 20 wide
+    _photo(rng, 1, 1).save(d / "tiny.png")
+    (d / "corrupt.jpg").write_bytes(rng.integers(0, 256, 500, dtype=np.uint8).tobytes())
+    (d / "notes.txt").write_text("not an image\n")
+    (d / ".hidden.jpg").write_bytes(b"AppleDouble junk")
+    (d / "sub").mkdir()
+    _photo(rng, 24, 24).save(d / "sub" / "a.png")  # same stem as a.jpg
+    return d
+
+
+def check_outputs(out: Path, expected: dict[str, tuple[int, int]], ply: bool) -> None:
+    for name, shape in expected.items():
+        depth = read_depth_png16(out / f"{name}_depth.png")
+        assert depth.shape == shape, name
+        assert np.isfinite(depth).all() and (depth > 0).all() and (depth <= 10.0).all(), name
+        with Image.open(out / f"{name}_color.png") as img:
+            assert (img.mode, img.size[::-1]) == ("RGB", shape), name
+        if ply:
+            header = (out / f"{name}.ply").read_bytes().split(b"end_header")[0].decode()
+            assert f"element vertex {shape[0] * shape[1]}\n" in header, name
+    made = {p.name for p in out.iterdir()}
+    assert made == {f"{n}{s}" for n in expected for s in ("_depth.png", "_color.png", *((".ply",) if ply else ()))}
+
+
+def test_predict_folder_in_process(photos, checkpoint, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["predict", str(photos), "--checkpoint", str(checkpoint), "--out", str(out), "--ply",
+                 "--device", "cpu", "--batch-size", "3"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = captured.out.strip().splitlines()[-1]
+    assert summary.startswith("done 8 images, skipped 1 (") and "corrupt.jpg: unreadable image" in summary
+    assert "notes.txt" not in captured.out + captured.err and ".hidden" not in captured.out + captured.err
+    check_outputs(out, EXPECTED, ply=True)
+    # batched prediction at the network size equals the library's one-image path (to the millimetre)
+    model = load_model(checkpoint)
+    for name, file in (("rotated", "rotated.jpg"), ("b", "b.PNG"), ("deep16", "deep16.png")):
+        ref = predict_depth(model, read_image(photos / file))
+        assert np.abs(read_depth_png16(out / f"{name}_depth.png") - ref).max() <= 0.0005 + 1e-6
+
+
+def test_predict_subprocess_matches_in_process(photos, checkpoint, tmp_path):
+    """The installed entry point, a different batch size and flip TTA: same images, same names."""
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "zoedam_lib", "predict", str(photos), "--checkpoint",
+                           str(checkpoint), "--out", str(out), "--flip-tta", "--batch-size", "1", "--device", "cpu"],
+                          capture_output=True, text=True, env=SUBPROCESS_ENV, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "done 8 images, skipped 1" in proc.stdout
+    check_outputs(out, EXPECTED, ply=False)
+
+
+def test_ply_intrinsics_given_or_nyu_scaled(checkpoint, tmp_path):
+    _photo(np.random.default_rng(3), 4, 6).save(tmp_path / "p.png")
+    base = ["predict", str(tmp_path / "p.png"), "--checkpoint", str(checkpoint), "--ply", "--device", "cpu"]
+    assert main([*base, "--out", str(tmp_path / "nyu")]) == 0
+    header, _ = read_ply(tmp_path / "nyu" / "p.ply")
+    fx, fy, cx, cy = 518.86 * 6 / 640, 519.47 * 4 / 480, 325.58 * 6 / 640, 253.74 * 4 / 480
+    line = next(h for h in header if h.startswith("comment intrinsics")).split()
+    assert [float(t) for t in line[3::2]] == pytest.approx([fx, fy, cx, cy])
+    assert main([*base, "--out", str(tmp_path / "given"), "--intrinsics", "10", "20", "0", "0"]) == 0
+    _, verts = read_ply(tmp_path / "given" / "p.ply")
+    depth = read_depth_png16(tmp_path / "given" / "p_depth.png")
+    assert len(verts) == 24 and verts[0]["x"] == 0 and verts[0]["y"] == 0
+    v = verts[3 * 6 + 5]  # pixel (u=5, v=3)
+    assert np.isclose(v["x"], 5 * v["z"] / 10) and np.isclose(v["y"], 3 * v["z"] / 20)
+    assert abs(v["z"] - depth[3, 5]) <= 0.0005 + 1e-6
+
+
+def test_sanitised_and_unique_names():
+    assert safe_stem("../../evil.jpg") == "evil"
+    assert safe_stem("..\\..\\evil.jpg") == "evil"
+    assert safe_stem("..jpg") == "image" and safe_stem("...") == "image"
+    assert safe_stem(".bashrc.png") == "bashrc"
+    assert safe_stem("my photo (1).jpg") == "my_photo_1_"
+    assert safe_stem("café.jpg") == "café"
+    paths = [Path("a/x.jpg"), Path("b/x.png"), Path("c/X.jpeg"), Path("x-1.jpg"), Path("y.png")]
+    assert assign_names(paths) == ["x", "x-1", "X-2", "x-1-1", "y"]
+
+
+def test_hostile_path_stays_inside_out(checkpoint, tmp_path, monkeypatch, capsys):
+    _photo(np.random.default_rng(1), 10, 12).save(tmp_path / "evil.jpg")
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    code = main(["predict", "../../evil.jpg", "--checkpoint", str(checkpoint), "--out", "out", "--device", "cpu"])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (work / "out").iterdir()) == ["evil_color.png", "evil_depth.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "evil.jpg"]
+
+
+def test_explicit_files_are_tried_and_reported(photos, checkpoint, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["predict", str(photos / "tiny.png"), str(photos / "notes.txt"), str(tmp_path / "gone.jpg"),
+                 str(photos / "tiny.png"), "--checkpoint", str(checkpoint), "--out", str(out), "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = captured.out.strip().splitlines()[-1]
+    assert summary.startswith("done 1 images, skipped 2 (")
+    assert "gone.jpg: not found" in summary and "notes.txt: unreadable image" in summary
+    assert sorted(p.name for p in out.iterdir()) == ["tiny_color.png", "tiny_depth.png"]
+
+
+def test_output_folder_inside_input_folder_is_not_read_back(checkpoint, tmp_path, capsys):
+    _photo(np.random.default_rng(2), 8, 8).save(tmp_path / "p.jpg")
+    args = ["predict", str(tmp_path), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "depth")]
+    assert main(args) == 0 and main(args) == 0
+    assert "done 1 images, skipped 0" in capsys.readouterr().out.strip().splitlines()[-1]
+    assert sorted(p.name for p in (tmp_path / "depth").iterdir()) == ["p_color.png", "p_depth.png"]
+
+
+@pytest.mark.parametrize("case", ["missing", "empty_folder", "only_corrupt", "bad_checkpoint"])
+def test_nothing_to_do_exits_2_with_a_message(case, photos, checkpoint, tmp_path, capsys):
+    inputs = {"missing": [str(tmp_path / "nope.jpg")], "empty_folder": [str(tmp_path)],
+              "only_corrupt": [str(photos / "corrupt.jpg")], "bad_checkpoint": [str(photos / "tiny.png")]}[case]
+    ckpt = str(tmp_path / "no_such_ckpt") if case == "bad_checkpoint" else str(checkpoint)
+    assert main(["predict", *inputs, "--checkpoint", ckpt, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    expected = {"missing": "no input images (", "empty_folder": "no input images (",
+                "only_corrupt": "none of the 1 input files could be read", "bad_checkpoint": "checkpoint not found"}
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: ") and expected[case] in last
+    if case == "missing":
+        assert "nope.jpg: not found" in err
+
+
+_MEMORY_SCRIPT = """
+import json, os, resource, sys
+from zoedam_lib.cli import main
+import zoedam_lib.inference.cli, zoedam_lib.checkpoints  # imports before the baseline
+with open("/proc/self/statm") as f:  # resident now, not the high-water mark of the imports
+    before = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024
+code = main(sys.argv[1:])
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"code": code, "baseline_mb": before / 1024, "peak_mb": after / 1024}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="measures resident memory through Linux /proc")
+def test_huge_photo_is_processed_within_memory(checkpoint, tmp_path):
+    """An 8000×6000 photo: resized to the network size without full-size float copies of the input."""
+    Image.new("RGB", (8000, 6000), (120, 140, 90)).save(tmp_path / "huge.jpg", quality=80)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, "predict", str(tmp_path / "huge.jpg"),
+                           "--checkpoint", str(checkpoint), "--out", str(out), "--device", "cpu"],
+                          capture_output=True, text=True, env=SUBPROCESS_ENV, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"8000x6000: baseline {stats['baseline_mb']:.0f} MB, peak RSS {stats['peak_mb']:.0f} MB")
+    assert stats["code"] == 0
+    # input 144 MB (uint8) + depth 192 MB (float32) + outputs; full-size float copies of the RGB input
+    # (576 MB each) would push the increase far beyond this bound
+    assert stats["peak_mb"] - stats["baseline_mb"] < 1200
+    depth = read_depth_png16(out / "huge_depth.png")
+    assert depth.shape == (6000, 8000) and np.isfinite(depth).all() and (depth > 0).all()

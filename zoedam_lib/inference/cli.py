@@ -1,0 +1,232 @@
+"""``zoedam predict``: metric depth for a user's own photos, written as 16-bit PNG, colour PNG and PLY.
+
+Real photo folders hold every size, aspect, bit depth and orientation, plus the odd corrupt file.
+So: every image is resized on the CPU to the network size (bilinear, align_corners=True, exactly
+the model's own preprocessing) and images of any size share a batch; predictions go back to each
+image's resolution. An unreadable file is reported and skipped, and each image's outputs are
+written (atomically) as soon as it is done, so a crash late in a folder loses nothing finished.
+Output names come from the input's file name only, sanitised, so they always land inside ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from ..errors import ConfigError, ImageReadError
+from ..images import IMAGE_EXTENSIONS, read_image
+from .predict import infer, model_depth_range
+from .writers import write_color_png, write_depth_png16, write_ply
+
+_UNSAFE_CHARS = re.compile(r"[^\w.-]+")
+_MAX_STEM = 100  # characters; leaves room for suffixes within the usual 255-byte file-name limit
+
+
+@dataclass
+class _Loaded:
+    """An image read and resized, waiting in the batch."""
+
+    path: Path
+    name: str  # output stem
+    x: torch.Tensor  # (3, h, w) network input in [0, 1]
+    size: tuple[int, int]  # the image's (H, W) after EXIF rotation
+    rgb: np.ndarray | None  # (H, W, 3) kept only when a PLY is written
+
+
+def collect_inputs(inputs: Sequence[str | os.PathLike], exclude: Path | None = None
+                   ) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files to predict, in a deterministic order, and the inputs skipped as (name, reason).
+
+    Files named explicitly are always tried (whatever their extension). Folders are searched
+    recursively for :data:`IMAGE_EXTENSIONS` (case-insensitive), sorted by relative path; other
+    files, hidden files and anything under ``exclude`` (the output folder) are ignored silently.
+    A path given twice, or found twice, is predicted once.
+    """
+    files: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    seen: set[Path] = set()
+    excluded = exclude.resolve() if exclude is not None else None
+
+    def add(path: Path) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            files.append(path)
+
+    for item in inputs:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                     and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                     and (excluded is None or not p.resolve().is_relative_to(excluded))]
+            for p in sorted(found, key=lambda p: p.relative_to(path).as_posix()):
+                add(p)
+        elif path.is_file():
+            add(path)
+        else:
+            skipped.append((str(item), "not found"))
+    return files, skipped
+
+
+def safe_stem(path: str | os.PathLike) -> str:
+    """An output stem from a file name that cannot leave the output folder or hide itself.
+
+    Only the last path component is used; characters other than letters, digits, ``.``, ``-``
+    and ``_`` become ``_``; leading dots are dropped (no ``..``, no hidden files).
+    """
+    stem = _UNSAFE_CHARS.sub("_", Path(os.fspath(path).replace("\\", "/")).stem)
+    stem = stem.lstrip(".")[:_MAX_STEM]
+    return stem or "image"
+
+
+def assign_names(paths: Sequence[Path]) -> list[str]:
+    """Unique output stems in input order: the second ``x`` becomes ``x-1``, the third ``x-2``.
+
+    Compared case-insensitively, so outputs do not overwrite each other on macOS/Windows either.
+    """
+    used: set[str] = set()
+    names = []
+    for path in paths:
+        stem = candidate = safe_stem(path)
+        k = 0
+        while candidate.casefold() in used:
+            k += 1
+            candidate = f"{stem}-{k}"
+        used.add(candidate.casefold())
+        names.append(candidate)
+    return names
+
+
+def input_size(model: nn.Module, height: int, width: int) -> tuple[int, int]:
+    """The (h, w) a model resizes an (height, width) image to; the image's own size if it has none."""
+    from ..models.zoedam import ZoeDAMConfig, network_size
+
+    cfg = getattr(model, "config", None)
+    if isinstance(cfg, ZoeDAMConfig):
+        return network_size(height, width, cfg)
+    size = getattr(cfg, "img_size", None)
+    return (int(size[0]), int(size[1])) if size is not None else (height, width)
+
+
+def _bilinear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices i0, i1 and weight of i1 for bilinear resampling with align_corners=True (as torch)."""
+    scale = np.float32(n_in - 1) / np.float32(n_out - 1) if n_out > 1 else np.float32(0)
+    src = scale * np.arange(n_out, dtype=np.float32)
+    i0 = np.minimum(src.astype(np.int64), n_in - 1)
+    lam = np.clip(src - i0, 0, 1).astype(np.float32)
+    return i0, np.minimum(i0 + 1, n_in - 1), lam
+
+
+def resize_for_network(image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    """uint8/uint16 (H, W, 3) → float32 (3, h, w) in [0, 1], bilinear with align_corners=True.
+
+    Equals ``F.interpolate(to_float_image(image)[None], size, mode="bilinear", align_corners=True)``
+    (to float rounding), but only the four source pixels of each output pixel are converted to
+    float, so an 8000×6000 photo never exists as a 576 MB float copy.
+    """
+    scale = 65535.0 if image.dtype == np.uint16 else 255.0
+    y0, y1, ly = _bilinear_taps(image.shape[0], size[0])
+    x0, x1, lx = _bilinear_taps(image.shape[1], size[1])
+    top, bottom = image[y0], image[y1]  # (h, W, 3) each, still integers
+
+    def tap(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return rows[:, cols].astype(np.float32) / np.float32(scale)  # (h, w, 3)
+
+    lx, ly = lx[None, :, None], ly[:, None, None]
+    out = (tap(top, x0) * (1 - lx) + tap(top, x1) * lx) * (1 - ly) + (tap(bottom, x0) * (1 - lx)
+                                                                       + tap(bottom, x1) * lx) * ly
+    return torch.from_numpy(out).permute(2, 0, 1).contiguous()
+
+
+def _predict_batch(model: nn.Module, batch: list[_Loaded], args: argparse.Namespace, out_dir: Path,
+                   device: torch.device) -> None:
+    """Run one batch and write each image's outputs at its own resolution."""
+    x = torch.stack([item.x for item in batch]).to(device)  # (B, 3, h, w)
+    depth = infer(model, x, flip_tta=args.flip_tta).float().cpu()  # (B, 1, h', w')
+    lo, hi = model_depth_range(model)
+    for item, pred in zip(batch, depth, strict=True):
+        full = F.interpolate(pred[None], size=item.size, mode="bilinear", align_corners=True)
+        depth_m = full.clamp_(lo, hi)[0, 0].numpy()  # (H, W) metres
+        write_depth_png16(out_dir / f"{item.name}_depth.png", depth_m)
+        write_color_png(out_dir / f"{item.name}_color.png", depth_m)
+        if item.rgb is not None:
+            from ..data.synthrooms import scaled_intrinsics
+
+            intrinsics = args.intrinsics or scaled_intrinsics(*item.size)
+            write_ply(out_dir / f"{item.name}.ply", depth_m, item.rgb, intrinsics)
+
+
+def _flush(model: nn.Module, batch: list[_Loaded], args: argparse.Namespace, out_dir: Path,
+           device: torch.device, bar: tqdm) -> int:
+    """Predict and write the pending batch, then empty it; returns how many images it held."""
+    n = len(batch)
+    if n:
+        _predict_batch(model, batch, args, out_dir, device)
+        batch.clear()
+        bar.update(n)
+    return n
+
+
+def _reason(exc: ImageReadError) -> str:
+    """A short reason for the summary line (the full message is printed when the file is skipped)."""
+    cause = exc.__context__
+    if isinstance(cause, FileNotFoundError):
+        return "not found"
+    return f"unreadable image ({type(cause).__name__})" if cause is not None else "unreadable image"
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Predict every input image and write its outputs; 0 when every readable image is done."""
+    from ..checkpoints import load_model
+    from ..run import resolve_device
+
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
+    out_dir = Path(args.out).expanduser()
+    files, skipped = collect_inputs(args.inputs, exclude=out_dir)
+    if not files:
+        missing = "; ".join(f"{name}: {why}" for name, why in skipped) or "folders without image files"
+        raise ConfigError(f"no input images ({missing}). Pass image files or folders containing "
+                          f"{'/'.join(IMAGE_EXTENSIONS)} files.")
+    device = resolve_device(args.device)
+    model = load_model(args.checkpoint, device=device)
+    report = getattr(model, "load_report", None)
+    print(f"{report.summary() if report else args.checkpoint} | device {device} | {len(files)} input files "
+          f"-> {out_dir}", flush=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    done, batch = 0, []
+    with torch.inference_mode(), tqdm(total=len(files), unit="img", desc="predict", file=sys.stderr) as bar:
+        for path, name in zip(files, assign_names(files), strict=True):
+            try:
+                image = read_image(path)  # (H, W, 3) uint8/uint16, EXIF-rotated
+            except ImageReadError as exc:
+                skipped.append((str(path), _reason(exc)))
+                tqdm.write(f"skipped {exc}", file=sys.stderr)
+                bar.update(1)
+                continue
+            x = resize_for_network(image, input_size(model, *image.shape[:2]))
+            item = _Loaded(path, name, x, image.shape[:2], image if args.ply else None)
+            del image
+            if batch and batch[0].x.shape != x.shape:  # only keep_aspect_ratio models vary the size
+                done += _flush(model, batch, args, out_dir, device, bar)
+            batch.append(item)
+            if len(batch) == args.batch_size:
+                done += _flush(model, batch, args, out_dir, device, bar)
+        done += _flush(model, batch, args, out_dir, device, bar)
+    reasons = "; ".join(f"{name}: {why}" for name, why in skipped)
+    print(f"done {done} images, skipped {len(skipped)}{f' ({reasons})' if skipped else ''}")
+    if done == 0:
+        raise ImageReadError(f"none of the {len(files)} input files could be read as an image; expected "
+                             f"{'/'.join(IMAGE_EXTENSIONS)} files")
+    return 0
