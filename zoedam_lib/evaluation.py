@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from .inference.predict import infer
 from .metrics import METRIC_KEYS, MetricAccumulator
+from .progress import tqdm
 
 
 @dataclass

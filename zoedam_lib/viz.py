@@ -153,3 +153,29 @@ def error_by_depth(table: Mapping[str, Sequence[float]], edges: Sequence[float],
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def cutmix_figure(examples: Mapping[str, np.ndarray]) -> Figure:
+    """The student's unlabeled inputs (like the paper's Fig. 5): clean, perturbed, CutMix, mask, targets.
+
+    ``examples`` holds tensors/arrays ``clean``, ``perturbed``, ``mixed`` (B, 3, H, W), ``mask``
+    (B, 1, H, W) and the teacher's ``pseudo`` / ``pseudo_mixed`` depth (B, 1, H, W).
+    """
+    ex = {k: np.asarray(v) for k, v in examples.items()}
+    n = ex["clean"].shape[0]
+    vmax = float(np.nanmax(ex["pseudo"]))
+    titles = ("clean (teacher input)", "strongly perturbed", "CutMix (student input)", "mask M",
+              "T(clean)", "target T(u_a)⊙M + T(u_b)⊙(1−M)")
+    fig, axes = plt.subplots(n, 6, figsize=(14, 1.9 * n), squeeze=False)
+    for i in range(n):
+        for j, key in enumerate(("clean", "perturbed", "mixed")):
+            axes[i, j].imshow(np.clip(ex[key][i].transpose(1, 2, 0), 0, 1))
+        axes[i, 3].imshow(ex["mask"][i, 0], cmap="gray", vmin=0, vmax=1)
+        im = _depth_axes(axes[i, 4], ex["pseudo"][i, 0], 0.0, vmax)
+        _depth_axes(axes[i, 5], ex["pseudo_mixed"][i, 0], 0.0, vmax)
+        for j in range(6):
+            axes[i, j].axis("off")
+            if i == 0:
+                axes[i, j].set_title(titles[j], fontsize=8)
+    fig.colorbar(im, ax=axes[:, 4:].ravel().tolist(), label="teacher depth [m]", shrink=0.7)
+    return fig

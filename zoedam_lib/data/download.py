@@ -14,9 +14,8 @@ import urllib.request
 from http.client import HTTPException, HTTPResponse
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from ..errors import DataFileError
+from ..progress import tqdm
 from .nyu import NYU_LABELED_SIZE, NYU_LABELED_URL
 from .splits import SPLITS_MAT_URL
 

@@ -50,3 +50,26 @@ def augmentation_examples(image: np.ndarray, depth: np.ndarray, seed: int = 0) -
             ("flip (both)", flipped), ("flipped depth", flipped_depth),
             ("channel permutation", ChannelPermutation(1.0)(image, depth, np.random.default_rng(seed + 3))[0]),
             ("photometric jitter", PhotometricJitter(1.0)(image, depth, rng)[0])]
+
+
+def strong_perturbation_examples(image_a: np.ndarray, image_b: np.ndarray, seed: int = 0,
+                                 config=None) -> list[tuple[str, np.ndarray]]:
+    """ZoeDAM+'s student-side augmentations on two unlabeled images: jitter, grayscale, blur, CutMix."""
+    import torch
+
+    from ..semi.cutmix import apply_cutmix, cutmix_box
+    from ..semi.perturb import StrongPerturbConfig, perturb_one
+
+    cfg = config or StrongPerturbConfig()
+    a, b = (torch.from_numpy(x).permute(2, 0, 1).float() / 255 for x in (image_a, image_b))
+    gen = torch.Generator().manual_seed(seed)
+    forced = {"jitter": StrongPerturbConfig(jitter_p=1.0, grayscale_p=0.0, blur_p=0.0),
+              "grayscale": StrongPerturbConfig(jitter_p=0.0, grayscale_p=1.0, blur_p=0.0),
+              "blur": StrongPerturbConfig(jitter_p=0.0, grayscale_p=0.0, blur_p=1.0,
+                                          blur_sigma=(cfg.blur_sigma[1], cfg.blur_sigma[1]))}
+    items = [("unlabeled u_b", b)]
+    items += [(f"{name}", perturb_one(b, c, gen)) for name, c in forced.items()]
+    mask = cutmix_box(1, *b.shape[-2:], p=1.0, generator=gen)
+    mixed = apply_cutmix(perturb_one(a, cfg, gen)[None], perturb_one(b, cfg, gen)[None], mask)[0]
+    items.append(("CutMix: u_a pasted into u_b", mixed))
+    return [(title, t.permute(1, 2, 0).clamp(0, 1).numpy()) for title, t in items]

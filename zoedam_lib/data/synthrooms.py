@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
 
 from ..atomic import atomic_write_json
 from ..errors import ConfigError
+from ..progress import tqdm
 from .matfile import NyuMatWriter
 from .synthrooms_layout import sample_scene
 from .synthrooms_scene import cast_rays

@@ -149,12 +149,14 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
                     n_unlabeled: int | None = None, cutmix_p: float | None = None, unlabeled_ratio: int | None = None,
                     pseudo_labels: str = "cache", student_init: str | None = None, epochs: int | None = None,
                     batch_size: int | None = None, lr: float | None = None, resume: bool = False,
-                    recipe: Recipe | None = None, loss_config: ZoeDAMPlusLossConfig | None = None) -> ZoeDAMPlusResult:
+                    recipe: Recipe | None = None, loss_config: ZoeDAMPlusLossConfig | None = None,
+                    key: str = KEY) -> ZoeDAMPlusResult:
     """Train the ZoeDAM+ student, evaluate student and teacher, write ``results/zoedam_plus.json``.
 
     ``None`` arguments keep the recipe's value (``cutmix_p``: the loss config's, 0.5 by default).
     ``pseudo_labels``: ``cache`` (computed once under ``out_dir/pseudo_labels``) or ``on_the_fly``
-    (the teacher predicts inside every step).
+    (the teacher predicts inside every step). ``key`` names the results row (variants beside the
+    paper's ZoeDAM+, e.g. with feature alignment, get their own).
     """
     if pseudo_labels not in PSEUDO_MODES:
         raise ConfigError(f"pseudo_labels must be one of {PSEUDO_MODES}, got {pseudo_labels!r}")
@@ -179,7 +181,7 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
     _, test_set, _ = datasets(ctx, recipe, None)
     teacher_eval = evaluate(teacher_model, test_set, flip_tta=recipe.flip_tta, device=ctx.device)
     experiment = train_evaluate_write(
-        ctx, KEY, student, make_student_step(cfg, teacher=teacher_model if cache is None else None,
+        ctx, key, student, make_student_step(cfg, teacher=teacher_model if cache is None else None,
                                              frozen_encoder=frozen),
         recipe, zoedepth_augmentation(), param_groups=student.param_groups(recipe.train.lr, **factors),
         resume=resume,

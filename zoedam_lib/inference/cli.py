@@ -22,10 +22,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from ..errors import ConfigError, ImageReadError
 from ..images import IMAGE_EXTENSIONS, read_image
+from ..progress import tqdm
 from .predict import infer, model_depth_range
 from .writers import write_color_png, write_depth_png16, write_ply
 

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..atomic import atomic_path, atomic_write_json
 from ..data.unlabeled import UnlabeledImages
 from ..errors import DataFileError
+from ..progress import tqdm
 
 CACHE_VERSION = 1  # bump when what an entry holds changes
 MANIFEST = "manifest.json"

@@ -26,10 +26,10 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from ..atomic import atomic_path, atomic_write_json
 from ..errors import CheckpointError, ConfigError, NonFiniteLossError, TrainingInterrupted
+from ..progress import tqdm
 from ..seeding import rng_state, set_rng_state
 from . import distributed as dist_utils
 from .amp import autocast_context, resolve_amp

@@ -1,0 +1,44 @@
+"""``python -m zoedam_lib eval``: any loadable checkpoint on a run's test split, results JSON included.
+
+This is how an official Depth Anything metric checkpoint (or one trained elsewhere) gets a row
+in ``06_results`` measured with exactly the same protocol as the models trained here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from ..checkpoints import load_model
+from ..data.datasets import DepthDataset
+from ..evaluation import EvalResult, evaluate
+from ..results import markdown_table, write_result
+from ..run import setup_run
+
+
+def results_key(checkpoint: str, model) -> str:
+    """A results key from the checkpoint: our directories keep their name, other files their stem."""
+    name = Path(checkpoint).name
+    if not name:
+        name = type(model).__name__.lower()
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem if "." in name else name)
+
+
+def run_eval(args: argparse.Namespace) -> EvalResult:
+    """Evaluate ``args.checkpoint`` on the test split of ``args.data`` and write ``results/<name>.json``."""
+    ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset)
+    model = load_model(args.checkpoint, device=ctx.device)
+    report = getattr(model, "load_report", None)
+    if report is not None and report.random_parts:
+        print(f"warning: {report.summary()}")
+    with ctx.open_data() as mat:
+        result = evaluate(model, DepthDataset(mat, ctx.split.test), flip_tta=not args.no_flip_tta, device=ctx.device)
+    key = args.name or results_key(args.checkpoint, model)
+    path = write_result(ctx.out_dir, key, data=ctx.data_label, data_kind=ctx.data_kind, preset=ctx.preset,
+                        split=ctx.split_name, seed=ctx.seed, metrics=result.metrics, n_test=result.n_images,
+                        per_image=result.per_image, n_skipped=len(result.skipped), flip_tta=result.flip_tta,
+                        checkpoint=str(args.checkpoint), init=report.summary() if report else "")
+    print(markdown_table({key: result.metrics}))
+    print(f"{result.n_images} images ({len(result.skipped)} without valid pixels skipped); wrote {path}")
+    return result
