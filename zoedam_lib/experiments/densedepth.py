@@ -21,9 +21,6 @@ from ..presets import Recipe, recipe_for
 from ..run import RunContext
 from .common import ExperimentResult, train_evaluate_write
 
-# Decoder width per preset: the paper's full-width decoder (its 42.6M parameters); on CPU the
-# Keras code's default "half features", which cuts the decoder's cost about fourfold.
-
 
 def densedepth_step(model: nn.Module, batch: dict[str, torch.Tensor], lam: float = 0.1) -> tuple[torch.Tensor, dict]:
     """One training step's loss: eq. (1) on the normalised prediction against valid ground truth."""
