@@ -20,6 +20,7 @@ from ..evaluation import EvalResult, evaluate
 from ..presets import Recipe
 from ..results import write_result
 from ..run import RunContext
+from ..training import distributed as dist_utils
 from ..training.trainer import LossFn, Trainer, TrainState
 
 VAL_KEYS = ("abs_rel", "rmse", "log_10", "a1")
@@ -31,9 +32,9 @@ class ExperimentResult:
 
     model: nn.Module
     state: TrainState
-    evaluation: EvalResult
-    result_path: Path
-    checkpoint: Path
+    evaluation: EvalResult | None  # None on DDP ranks other than 0 (they neither evaluate nor write)
+    result_path: Path | None
+    checkpoint: Path | None
     train_seconds: float
 
 
@@ -75,6 +76,8 @@ def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: L
     start = time.perf_counter()
     state = trainer.fit(resume=resume)
     seconds = time.perf_counter() - start
+    if not dist_utils.is_main_process():
+        return ExperimentResult(model, state, None, None, None, seconds)
     checkpoint = save_model(model, ctx.out_dir / "checkpoints" / key,
                             extra={"data": ctx.data_label, "preset": ctx.preset, "recipe": to_dict(recipe),
                                    **(checkpoint_extra or {})})

@@ -33,6 +33,7 @@ from ..semi.cutmix import apply_cutmix, cutmix_box
 from ..semi.perturb import strong_perturb
 from ..semi.pseudo_labels import PseudoLabelCache, teacher_predict
 from ..semi.student import SemiSupervisedDataset, ZoeDAMPlusLossConfig, make_student_step
+from ..training import distributed as dist_utils
 from .common import ExperimentResult, datasets, train_evaluate_write
 from .zoedam import build_zoedam, lr_factors
 
@@ -47,7 +48,7 @@ class ZoeDAMPlusResult:
     """The student's training result, the teacher's evaluation, and what is needed for figures."""
 
     student: ExperimentResult
-    teacher_evaluation: EvalResult
+    teacher_evaluation: EvalResult | None  # None on DDP ranks other than 0
     teacher: ZoeDAM
     unlabeled: UnlabeledImages
     pseudo: PseudoLabelCache | None  # None in on-the-fly mode
@@ -172,14 +173,18 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
     if pseudo_labels == "cache":
         cache = PseudoLabelCache(ctx.out_dir / "pseudo_labels", teacher_model, images, ctx.device,
                                  batch_size=recipe.train.batch_size * recipe.unlabeled_ratio)
-        computed = cache.build()
-        print(f"teacher pseudo-labels: {computed} computed, {len(cache) - computed} reused ({cache.dir})")
+        if dist_utils.is_main_process():  # one rank computes; the others find every entry done
+            computed = cache.build()
+            print(f"teacher pseudo-labels: {computed} computed, {len(cache) - computed} reused ({cache.dir})")
+        dist_utils.barrier()
+        cache.build()
     frozen = None
     if cfg.feature_alignment:  # Depth Anything's frozen DINOv2: the student's encoder as initialised
         frozen = copy.deepcopy(student.encoder).to(ctx.device).eval().requires_grad_(False)
     factors = lr_factors(student, recipe)
     _, test_set, _ = datasets(ctx, recipe, None)
-    teacher_eval = evaluate(teacher_model, test_set, flip_tta=recipe.flip_tta, device=ctx.device)
+    teacher_eval = (evaluate(teacher_model, test_set, flip_tta=recipe.flip_tta, device=ctx.device)
+                    if dist_utils.is_main_process() else None)
     experiment = train_evaluate_write(
         ctx, key, student, make_student_step(cfg, teacher=teacher_model if cache is None else None,
                                              frozen_encoder=frozen),
@@ -188,7 +193,8 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
         train_set_fn=lambda labeled: SemiSupervisedDataset(labeled, images, cache, ratio=recipe.unlabeled_ratio,
                                                            seed=recipe.train.seed),
         checkpoint_extra={"teacher": source},
-        extra={"teacher_metrics": teacher_eval.metrics, "teacher": source, "student_init": recipe.student_init,
+        extra={"teacher_metrics": teacher_eval.metrics if teacher_eval else None, "teacher": source,
+               "student_init": recipe.student_init,
                "init": init, "unlabeled": {"dirs": [str(d) for d in images.dirs], "n_images": len(images),
                                            "n_found": images.n_found, "unreadable": images.skipped},
                "pseudo_labels": pseudo_labels, "pseudo_label_dir": str(cache.dir) if cache is not None else None,

@@ -86,6 +86,9 @@ class DPTHead(nn.Module):
             setattr(self.scratch, f"layer{i}_rn", nn.Conv2d(c, features, 3, padding=1, bias=False))
         for i in range(1, 5):
             setattr(self.scratch, f"refinenet{i}", FeatureFusionBlock(features))
+        # refinenet4 has no skip input, so its first residual unit never runs (as in the official model,
+        # whose checkpoints still carry it). Frozen, it is not an "unused parameter" for DDP.
+        self.scratch.refinenet4.resConfUnit1.requires_grad_(False)
         self.scratch.output_conv1 = nn.Conv2d(features, features // 2, 3, padding=1)
         self.scratch.output_conv2 = nn.Sequential(
             nn.Conv2d(features // 2, HEAD_FEATURES_2, 3, padding=1), nn.ReLU(),
