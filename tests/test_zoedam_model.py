@@ -126,3 +126,27 @@ def test_parameter_counts_match_official_vits():
     counts = ZoeDAM(ZoeDAMConfig(backbone="vits")).parameter_counts()
     # official ZoeDepth(Depth Anything ViT-S): 25,029,570 parameters incl. DINOv2's unused mask_token (384)
     assert counts["total"] == 25_029_570 - 384
+
+
+def test_log_binomial_equals_zoedepths_literal_formula():
+    from zoedam_lib.models.metric_bins import LogBinomial, _log_binom
+
+    torch.manual_seed(0)
+    lb = LogBinomial(64)
+    p = torch.rand(2, 1, 5, 7)
+    t = torch.rand(2, 1, 5, 7) * 5 + 0.05
+    k = lb.k_idx
+    y = _log_binom(lb.K_minus_1, k) + k * torch.log(p.clamp(1e-4, 1)) + (63 - k) * torch.log((1 - p).clamp(1e-4, 1))
+    assert torch.allclose(lb(p, t), torch.softmax(y / t, dim=1), atol=1e-6, rtol=1e-4)
+
+
+def test_conditional_log_binomial_commutes_projection_and_upsampling():
+    from zoedam_lib.models.metric_bins import ConditionalLogBinomial, _up
+
+    torch.manual_seed(0)
+    clb = ConditionalLogBinomial(33, 128, 64)
+    x, cond = torch.rand(1, 33, 20, 26), torch.rand(1, 128, 11, 15)
+    pt = clb.mlp(torch.cat([x, _up(cond, (20, 26))], 1)) + clb.p_eps  # upsample first, as ZoeDepth
+    p = pt[:, 0] / (pt[:, 0] + pt[:, 1])
+    t = (clb.max_temp - clb.min_temp) * (pt[:, 2] / (pt[:, 2] + pt[:, 3])).unsqueeze(1) + clb.min_temp
+    assert torch.allclose(clb(x, cond), clb.log_binomial_transform(p, t), atol=1e-6, rtol=1e-4)

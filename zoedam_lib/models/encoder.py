@@ -59,16 +59,16 @@ class DinoV2Encoder(nn.Module):
     Args:
         spec: backbone shape from :data:`BACKBONES`.
         layers: indices of the four blocks whose outputs feed the DPT decoder.
+        layer_scale_init: initial LayerScale γ (1.0 as the official hub build; loaded weights replace it).
     """
 
-    def __init__(self, spec: BackboneSpec, layers: tuple[int, ...]) -> None:
+    def __init__(self, spec: BackboneSpec, layers: tuple[int, ...], layer_scale_init: float = 1.0) -> None:
         super().__init__()
         self.spec = spec
         self.layers = tuple(layers)
         img = spec.pos_grid * spec.patch_size
-        # init_values=1.0 as the official hub build (LayerScale present; trained values replace it)
         self.vit = _DinoV2ViT(img_size=img, patch_size=spec.patch_size, embed_dim=spec.embed_dim,
-                              depth=spec.depth, num_heads=spec.num_heads, mlp_ratio=4.0, init_values=1.0,
+                              depth=spec.depth, num_heads=spec.num_heads, mlp_ratio=4.0, init_values=layer_scale_init,
                               num_classes=0, dynamic_img_size=True, norm_layer=partial(nn.LayerNorm, eps=1e-6))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -46,6 +46,7 @@ class ZoeDAMConfig:
     max_temp: float = 50.0
     min_depth: float = 1e-3  # valid depth range in metres (predict() clamps to it)
     max_depth: float = 10.0
+    layer_scale_init: float = 1.0  # LayerScale γ of a randomly initialised ViT (official hub build: 1.0)
 
     def __post_init__(self) -> None:
         get_backbone(self.backbone)
@@ -96,7 +97,7 @@ class ZoeDAM(nn.Module):
         super().__init__()
         self.config = config = config or ZoeDAMConfig()
         spec = get_backbone(config.backbone)
-        self.encoder = DinoV2Encoder(spec, spec.layer_indices(config.layer_family))
+        self.encoder = DinoV2Encoder(spec, spec.layer_indices(config.layer_family), config.layer_scale_init)
         self.decoder = DPTHead(spec.embed_dim, spec.features, spec.out_channels)
         self.head = MetricBinsHead(
             spec.features, n_bins=config.n_bins, bin_embedding_dim=config.bin_embedding_dim,

@@ -1,0 +1,162 @@
+"""``python -m zoedam_lib bench``: inference, training, data and evaluation figures in one run.
+
+Every case runs in a fresh process (peak memory is its own), the same machine, one after the
+other; times are medians of repeated runs after warm-up. Ratios against the transformers peer
+are computed within the run, so machine drift cancels. Writes JSON and ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import sys
+
+import torch
+
+from .atomic import atomic_write_bytes, atomic_write_json
+
+TARGETS = {"infer_fp32_vs_peer": 1.2, "infer_fast_vs_peer": 0.5, "train_step_vs_forward": 3.5,
+           "forward_efficiency": 0.5, "loader_images_per_s": 200, "loader_peak_rss_mb": 1000}
+
+
+def run_case(name: str, args: dict | None = None, timeout: int = 600) -> dict:
+    """Run one case in a child process and return its JSON (or an ``error``)."""
+    proc = subprocess.run([sys.executable, "-m", "zoedam_lib.bench_cases", name, json.dumps(args or {})],
+                          capture_output=True, text=True, timeout=timeout)
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            return json.loads(line[len("BENCH_JSON "):])
+    return {"error": (proc.stderr or proc.stdout)[-500:]}
+
+
+def machine_info() -> dict:
+    """What the figures were measured on."""
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
+            "cpu_capability": getattr(torch.backends.cpu, "get_cpu_capability", lambda: "?")(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def collect(quick: bool, vitb: bool = False, progress=print) -> dict:
+    """Run all cases and derive the keyed figures and target ratios."""
+    reps = 3 if quick else 10
+    cases = {}
+    plan = [("matmul", {"repeats": reps}), ("infer_fp32", ("infer", {"repeats": reps})),
+            ("infer_fast", ("infer", {"repeats": reps, "fast": True})), ("peer_fp32", ("peer", {"repeats": reps})),
+            ("peer_bf16", ("peer", {"repeats": reps, "bf16": True})),
+            ("train_fp32", ("train", {"repeats": 2 if quick else 3})),
+            ("train_bf16", ("train", {"repeats": 2 if quick else 3, "bf16": True})),
+            ("metrics", {"n": 100 if quick else 400}), ("synthrooms", {"n": 40 if quick else 100}),
+            ("loader", {"n": 300 if quick else 1449})]
+    if vitb:
+        plan.insert(3, ("infer_vitb_fp32", ("infer", {"repeats": reps, "backbone": "vitb"})))
+    for key, spec in plan:
+        name, args = spec if isinstance(spec, tuple) else (key, spec)
+        progress(f"bench: {key} …")
+        cases[key] = run_case(name, args)
+    out = {"machine": machine_info(), "quick": quick, "created": _dt.datetime.now().isoformat(timespec="seconds"),
+           "cases": cases}
+    get = lambda case, *keys: _dig(cases, case, *keys)  # noqa: E731
+    out.update({
+        "infer_fp32_ms": get("infer_fp32", "median_ms"), "infer_fast_ms": get("infer_fast", "median_ms"),
+        "peer_fp32_ms": get("peer_fp32", "median_ms"), "peer_bf16_ms": get("peer_bf16", "median_ms"),
+        "train_step_ms": get("train_fp32", "step", "median_ms"),
+        "forward_ms": get("train_fp32", "forward", "median_ms"),
+        "train_step_bf16_ms": get("train_bf16", "step", "median_ms"),
+        "loader_images_per_s": get("loader", "images_per_s"), "loader_peak_rss_mb": get("loader", "peak_rss_mb"),
+        "matmul_peak_gflops": get("matmul", "fp32_gflops"), "forward_gflops": get("infer_fp32", "gflops"),
+        "metrics_images_per_s": get("metrics", "images_per_s"),
+        "synthrooms_images_per_s": get("synthrooms", "images_per_s")})
+    if out["forward_gflops"] and out["infer_fp32_ms"]:
+        out["forward_gflops_per_s"] = out["forward_gflops"] / (out["infer_fp32_ms"] / 1000)
+    out["ratios"] = _ratios(out)
+    return out
+
+
+def _dig(d: dict, *keys):
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def _ratio(a, b):
+    return a / b if a and b else None
+
+
+def _ratios(o: dict) -> dict:
+    return {"infer_fp32_vs_peer": _ratio(o["infer_fp32_ms"], o["peer_fp32_ms"]),
+            "infer_fast_vs_peer": _ratio(o["infer_fast_ms"], o["peer_fp32_ms"]),
+            "train_step_vs_forward": _ratio(o["train_step_ms"], o["forward_ms"]),
+            "forward_efficiency": _ratio(o.get("forward_gflops_per_s"), o["matmul_peak_gflops"])}
+
+
+def markdown(o: dict, command: str) -> str:
+    """The benchmark table with the command and machine that produced it."""
+    m, r = o["machine"], o["ratios"]
+
+    def f(v, fmt="{:.1f}"):
+        return "n/a" if v is None else fmt.format(v)
+
+    def verdict(key, value, lower=True):
+        if value is None:
+            return "n/a"
+        ok = value <= TARGETS[key] if lower else value >= TARGETS[key]
+        return "met" if ok else "**not met**"
+
+    rows = [
+        ("ZoeDAM-S forward fp32, 480x640 → metric depth [ms]", f(o["infer_fp32_ms"]), ""),
+        ("ZoeDAM-S forward, fast path [ms]", f(o["infer_fast_ms"]), ""),
+        ("transformers DepthAnything-S metric, fp32, 392x518 [ms]", f(o["peer_fp32_ms"]), ""),
+        ("transformers DepthAnything-S metric, bf16 [ms]", f(o["peer_bf16_ms"]), ""),
+        ("ours fp32 ÷ peer fp32", f(r["infer_fp32_vs_peer"], "{:.2f}"),
+         f"≤ 1.2: {verdict('infer_fp32_vs_peer', r['infer_fp32_vs_peer'])}"),
+        ("ours fast ÷ peer fp32", f(r["infer_fast_vs_peer"], "{:.2f}"),
+         f"≤ 0.5: {verdict('infer_fast_vs_peer', r['infer_fast_vs_peer'])}"),
+        ("forward FLOPs [GFLOP] / achieved [GFLOP/s]", f"{f(o['forward_gflops'])} / {f(o.get('forward_gflops_per_s'))}",
+         ""),
+        ("dense fp32 matmul peak [GFLOP/s]", f(o["matmul_peak_gflops"]), ""),
+        ("forward compute efficiency", f(r["forward_efficiency"], "{:.0%}"),
+         f"≥ 50%: {verdict('forward_efficiency', r['forward_efficiency'], lower=False)}"),
+        ("training step fp32, 392x518, batch 4 [ms]", f(o["train_step_ms"]), ""),
+        ("training step bf16 autocast [ms]", f(o.get("train_step_bf16_ms")), ""),
+        ("step ÷ forward (fp32)", f(r["train_step_vs_forward"], "{:.2f}"),
+         f"≤ 3.5: {verdict('train_step_vs_forward', r['train_step_vs_forward'])}"),
+        ("NYU-layout loader, 480x640 [images/s]", f(o["loader_images_per_s"]),
+         f"≥ 200: {verdict('loader_images_per_s', o['loader_images_per_s'], lower=False)}"),
+        ("loader peak RSS [MB]", f(o["loader_peak_rss_mb"]),
+         f"< 1000: {verdict('loader_peak_rss_mb', o['loader_peak_rss_mb'])}"),
+        ("SynthRooms generation, 240x320 [images/s]", f(o["synthrooms_images_per_s"]), ""),
+        ("metrics, 480x640 GT [images/s]", f(o["metrics_images_per_s"]), ""),
+    ]
+    peak = {k: _dig(o["cases"], k, "peak_rss_mb") for k in ("infer_fp32", "infer_fast", "peer_fp32", "train_fp32")}
+    lines = ["# Benchmarks", "", f"Produced by `{command}` on {o['created']}.", "",
+             f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} with {m['torch_threads']} threads "
+             f"(CPU capability {m['cpu_capability']}), Python {m['python']}; GPU: {m['cuda'] or 'none'}.",
+             "Times are medians after warm-up; each case ran in its own process.", "",
+             "| figure | value | target |", "|---|---:|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    lines += ["", "Peak RSS per case [MB]: " + ", ".join(f"{k} {f(v, '{:.0f}')}" for k, v in peak.items()), ""]
+    return "\n".join(lines)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Entry point of the ``bench`` command."""
+    command = "python -m zoedam_lib bench" + (" --quick" if args.quick else "") + (" --vitb" if args.vitb else "")
+    out = collect(args.quick, args.vitb)
+    atomic_write_json(args.json, out)
+    text = markdown(out, command)
+    atomic_write_bytes(args.markdown, text.encode("utf-8"))
+    print(text)
+    print(f"wrote {args.json} and {args.markdown}")
+    return 0
