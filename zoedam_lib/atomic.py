@@ -65,8 +65,9 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``target`` as a whole when the block succeeds.
 
     Multi-file outputs (weights + config) must never be seen half-updated. The old directory is
-    moved aside, the new one renamed in, then the old one deleted; a crash in between leaves
-    ``<target>.old`` complete, which :func:`recover_dir` puts back.
+    moved aside, the new one renamed in, then the old one deleted. A failure in between puts the
+    old one back at once; a kill in between leaves ``<target>.old`` complete, which
+    :func:`recover_dir` puts back (``load_model`` calls it before reading a checkpoint).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +88,7 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+        recover_dir(target)  # an error between the two renames must not leave the target missing
 
 
 def recover_dir(target: str | os.PathLike) -> Path:

@@ -32,7 +32,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .atomic import atomic_dir
+from .atomic import atomic_dir, recover_dir
 from .config import to_dict
 from .errors import CheckpointError, ConfigError
 from .models.backbones import EMBED_DIM_TO_BACKBONE
@@ -96,14 +96,18 @@ class LoadReport:
 
 
 def resolve_source(source: str | os.PathLike) -> Path:
-    """A local path for ``source``: an existing path, or a known name / Hub id downloaded (when online)."""
-    path = Path(source).expanduser()
+    """A local path for ``source``: an existing path, or a known name / Hub id downloaded (when online).
+
+    A checkpoint directory whose replacement was killed half-way (only ``<dir>.old`` left, see
+    :func:`zoedam_lib.atomic.atomic_dir`) is restored first, so the previous weights still load.
+    """
+    path = recover_dir(Path(source).expanduser())
     if path.exists():
         return path
     name = str(source)
     stem = Path(name).name.rsplit(".", 1)[0]
     if stem in KNOWN_WEIGHTS and (name == stem or not path.parent.exists() or path.suffix):
-        return _download(KNOWN_WEIGHTS[stem], name)
+        return _download(KNOWN_WEIGHTS[stem], name, stem)
     if re.fullmatch(r"[\w.-]+/[\w.-]+", name) and not name.startswith("."):
         return _snapshot(name)
     hint = ""
@@ -113,16 +117,21 @@ def resolve_source(source: str | os.PathLike) -> Path:
                           f"directory, a known name ({', '.join(sorted(KNOWN_WEIGHTS))}) or a Hub id.")
 
 
-def _download(hub: HubFile, requested: str) -> Path:
+def _download(hub: HubFile, requested: str, name: str) -> Path:
+    """Fetch known weights ``name``; offline, say which file to download and where to put it.
+
+    The suggested local file is named after ``name``, not the Hub file: timm's DINOv2 weights are
+    all called ``model.safetensors``, and three of them must not be told to share one path.
+    """
     try:
         from huggingface_hub import hf_hub_download
 
         return Path(hf_hub_download(hub.repo_id, hub.filename, repo_type=hub.repo_type))
     except Exception as exc:  # offline, hub errors, missing package: one actionable message
-        filename = Path(hub.filename).name
+        local = f"checkpoints/{name}{Path(hub.filename).suffix}"
         raise CheckpointError(
             f"could not fetch {requested!r} ({exc.__class__.__name__}). Download {hub.url} on a machine with "
-            f"internet, put it at checkpoints/{filename}, and pass that path instead.") from None
+            f"internet, put it at {local}, and pass that path instead.") from None
 
 
 def _snapshot(repo_id: str) -> Path:
@@ -170,14 +179,25 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"refused to load {path}: it contains Python objects other than tensors, and loading it could run "
-            f"arbitrary code ({str(exc).splitlines()[0][:200]}). Only plain state dicts are accepted; if you "
-            "trust the file, re-save its state_dict with torch.save(sd) or as safetensors.") from None
+        raise CheckpointError(  # other objects (code) and non-pickles (an HTML page, garbage) both land here
+            f"refused to load {path}: it is not a plain state dict of tensors ({refusal_reason(exc)}). Python "
+            "objects other than tensors could run arbitrary code when loaded, so only plain state dicts are "
+            "accepted: if you trust the file, re-save its state_dict with torch.save(sd) or as safetensors; if "
+            "it is a download, check that it is complete and download it again.") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         raise CheckpointError(f"cannot read {path}: {exc.__class__.__name__}: {str(exc)[:200]}. The file is "
                               "truncated or not a PyTorch checkpoint; download it again.") from None
     return _unwrap_state_dict(obj, path), meta
+
+
+def refusal_reason(exc: pickle.UnpicklingError) -> str:
+    """What ``torch.load(weights_only=True)`` refused (e.g. ``GLOBAL posix.system``), in one line.
+
+    Not torch's first line: it advises re-running with ``weights_only=False``, which is exactly
+    what must not be done with an untrusted file (and, cut short, reads as an instruction).
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if "nsupported" in line]
+    return lines[0][:200] if lines else exc.__class__.__name__
 
 
 def _unwrap_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:

@@ -58,8 +58,11 @@ def _paper(model: str) -> Recipe:
 
 def _cpu(model: str) -> Recipe:
     if model == "zoedam":
-        return Recipe("cpu", (126, 168), TrainConfig(epochs=5, batch_size=8, lr=1e-3, weight_decay=0.01,
-                                                     div_factor=10.0, pct_start=0.3),
+        # Everything starts random (offline): 98x126 network input (7x9 patches), batch 4, warm-up to
+        # lr 5e-4 for all parts, 4 epochs — ~4-5 min on 2 cores; beats the average baseline on every
+        # SynthRooms metric (AbsRel ~0.20 vs 0.34).
+        return Recipe("cpu", (98, 126), TrainConfig(epochs=4, batch_size=4, lr=5e-4, weight_decay=0.01,
+                                                    div_factor=10.0, pct_start=0.3),
                       encoder_lr_factor=1.0, pos_embed_lr_factor=1.0, decoder_lr_factor=1.0, n_val=48)
     if model == "densedepth":
         # Random encoder (offline), half-width decoder, 64x96 input:
@@ -69,7 +72,7 @@ def _cpu(model: str) -> Recipe:
                                                      clip_grad=1.0),
                       encoder_lr_factor=1.0, pos_embed_lr_factor=1.0, decoder_lr_factor=1.0, n_val=48,
                       decoder_width=0.5)
-    return Recipe("cpu", (126, 168), TrainConfig(epochs=2, batch_size=4, lr=2e-4, weight_decay=0.01,
+    return Recipe("cpu", (98, 126), TrainConfig(epochs=2, batch_size=4, lr=2e-4, weight_decay=0.01,
                                                  div_factor=1.0, pct_start=0.3),
                   encoder_lr_factor=1.0, pos_embed_lr_factor=1.0, decoder_lr_factor=1.0, n_val=48,
                   student_init="teacher", n_unlabeled=300)

@@ -18,9 +18,11 @@ def in_notebook() -> bool:
     return "ipykernel" in sys.modules
 
 
-def tqdm(*args: Any, **kwargs: Any) -> _tqdm:
+class tqdm(_tqdm):  # noqa: N801 - a drop-in for tqdm.tqdm
     """``tqdm.tqdm`` with notebook-friendly defaults (``mininterval`` 10 s in a kernel)."""
-    if in_notebook():
-        kwargs.setdefault("mininterval", 10.0)
-        kwargs.setdefault("ncols", 100)
-    return _tqdm(*args, **kwargs)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if in_notebook():
+            kwargs.setdefault("mininterval", 10.0)
+            kwargs.setdefault("ncols", 100)
+        super().__init__(*args, **kwargs)

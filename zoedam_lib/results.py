@@ -6,6 +6,7 @@ all and sets them beside the paper's *reported* numbers, never mixing the two.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import json
@@ -38,7 +39,11 @@ TABLE3 = ("zoedepth", "zoedam_vits", "zoedam_vitb", "zoedam_vitl", "zoedam_plus"
 def write_result(out_dir: str | os.PathLike, key: str, *, data: str, data_kind: str, preset: str, split: str,
                  seed: int, metrics: dict[str, float], n_test: int, per_image: list[dict] | None = None,
                  **extra: Any) -> Path:
-    """Write ``<out_dir>/results/<key>.json`` (and per-image metrics as CSV), atomically."""
+    """Write ``<out_dir>/results/<key>.json`` (and per-image metrics as CSV), atomically.
+
+    The CSV is moved into place only after the JSON was written, so a failed write (a full disk)
+    leaves the previous pair intact, not an old JSON beside a new CSV.
+    """
     results = Path(out_dir) / "results"
     missing = [k for k in METRIC_KEYS if k not in metrics]
     if missing:
@@ -48,15 +53,16 @@ def write_result(out_dir: str | os.PathLike, key: str, *, data: str, data_kind: 
               "metrics": {k: float(metrics[k]) for k in METRIC_KEYS},
               "created": _dt.datetime.now().isoformat(timespec="seconds"),
               "versions": {"torch": torch.__version__, "python": platform.python_version()}, **extra}
-    if per_image:
-        per_image_path = results / f"{key}_per_image.csv"
-        with atomic_path(per_image_path) as tmp, open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(per_image[0]))
-            writer.writeheader()
-            writer.writerows(per_image)
-        record["per_image"] = per_image_path.name
     path = results / f"{key}.json"
-    atomic_write_json(path, record)
+    with contextlib.ExitStack() as pending:
+        if per_image:
+            per_image_path = results / f"{key}_per_image.csv"
+            with open(pending.enter_context(atomic_path(per_image_path)), "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=list(per_image[0]))
+                writer.writeheader()
+                writer.writerows(per_image)
+            record["per_image"] = per_image_path.name
+        atomic_write_json(path, record)
     return path
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..atomic import recover_dir
 from ..checkpoints import LoadReport, load_model
 from ..config import replace, to_dict
 from ..data.augment import zoedepth_augmentation
@@ -96,7 +97,7 @@ def load_teacher(ctx: RunContext, teacher: str | os.PathLike | nn.Module | None)
         model, source = teacher, "the teacher model passed in"
     else:
         path = Path(teacher) if teacher is not None else ctx.out_dir / "checkpoints" / TEACHER_KEY
-        if not path.exists():
+        if not recover_dir(path).exists():  # a save of the teacher killed half-way leaves <path>.old
             raise CheckpointError(f"ZoeDAM+ teacher checkpoint not found at {path}: run notebook 04 (ZoeDAM) first "
                                   "or pass teacher=<path of a trained ZoeDAM checkpoint>")
         model, source = load_model(path), str(path)

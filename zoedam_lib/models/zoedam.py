@@ -46,7 +46,7 @@ class ZoeDAMConfig:
     max_temp: float = 50.0
     min_depth: float = 1e-3  # valid depth range in metres (predict() clamps to it)
     max_depth: float = 10.0
-    layer_scale_init: float = 1.0  # LayerScale γ of a randomly initialised ViT (official hub build: 1.0)
+    layer_scale_init: float = 0.1  # LayerScale γ of a randomly initialised ViT (loaded weights replace it)
 
     def __post_init__(self) -> None:
         get_backbone(self.backbone)

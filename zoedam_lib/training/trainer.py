@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
+import pickle
 import signal
 import time
 from collections.abc import Callable
@@ -28,11 +29,12 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
 from ..atomic import atomic_path, atomic_write_json
+from ..checkpoints import refusal_reason
 from ..errors import CheckpointError, ConfigError, NonFiniteLossError, TrainingInterrupted
 from ..progress import tqdm
 from ..seeding import rng_state, set_rng_state
 from . import distributed as dist_utils
-from .amp import autocast_context, resolve_amp
+from .amp import AMP_CHOICES, autocast_context, resolve_amp
 
 LossFn = Callable[[nn.Module, dict[str, torch.Tensor]], tuple[torch.Tensor, dict[str, float]]]
 ValidateFn = Callable[[nn.Module], dict[str, float]]
@@ -70,7 +72,10 @@ class TrainConfig:
         if bad:
             raise ConfigError("invalid training settings: " + ", ".join(f"{k}={getattr(self, k)!r}" for k in bad)
                               + " (epochs >= 0, batch_size >= 1, lr > 0, 0 < pct_start < 1)")
-        resolve_amp(self.amp, torch.device("cpu"))  # validates the name
+        # the name only: whether fp16/bf16 can run depends on the device, which the Trainer checks
+        # (validating against the CPU here rejected amp='fp16' for CUDA runs too)
+        if self.amp not in AMP_CHOICES:
+            raise ConfigError(f"amp must be one of {AMP_CHOICES}, got {self.amp!r}")
 
 
 @dataclass
@@ -177,8 +182,9 @@ class Trainer:
         """Restore model, optimizer, scheduler, scaler, RNG and progress from ``path``."""
         try:
             payload = torch.load(path, map_location=self.device, weights_only=True)
-        except Exception as exc:
-            raise CheckpointError(f"cannot resume from {path}: {exc.__class__.__name__}: {str(exc)[:200]}. The "
+        except Exception as exc:  # (torch's own advice for a refused pickle, weights_only=False, is left out)
+            reason = refusal_reason(exc) if isinstance(exc, pickle.UnpicklingError) else str(exc)[:200]
+            raise CheckpointError(f"cannot resume from {path}: {exc.__class__.__name__}: {reason}. The "
                                   "file is damaged; delete it to start over (checkpoints are written atomically, "
                                   "so this should only happen after disk corruption).") from None
         saved = payload["config"]
