@@ -52,3 +52,86 @@ def dinov2_keys(model: ZoeDAM, chunked: bool = False) -> dict[str, torch.Tensor]
                 k = f"blocks.{i // 2}.{i}." + k.split(".", 2)[2]
             out[k] = v
     return out
+
+
+# --------------------------------------------------------------------------- training on a learnable toy set
+
+
+class RampData(torch.utils.data.Dataset):
+    """Images whose brightness encodes a depth ramp: learnable in a few steps."""
+
+    def __init__(self, n: int = 12, size: tuple[int, int] = (28, 35)) -> None:
+        g = torch.Generator().manual_seed(0)
+        self.depth = 1 + 4 * torch.rand(n, 1, 1, 1, generator=g) * torch.linspace(0.5, 1, size[0]).view(1, 1, -1, 1)
+        self.depth = self.depth.expand(n, 1, *size).contiguous()
+        self.image = (self.depth / 5).expand(n, 3, *size).contiguous()
+
+    def __len__(self) -> int:
+        return len(self.depth)
+
+    def __getitem__(self, key):
+        i, _ = key
+        return {"image": self.image[i], "depth": self.depth[i], "index": torch.tensor(i)}
+
+
+def ramp_silog_step(model, batch):
+    """Trainer loss function: SILog of the metric prediction on the ramp data."""
+    from zoedam_lib.losses.silog import silog_loss
+
+    out = model(batch["image"])
+    mask = batch["depth"] > 1e-3
+    return silog_loss(out, batch["depth"], mask), {}
+
+
+def make_trainer(tmp, cfg=None, seed=0, loss_fn=ramp_silog_step, **kw):
+    """A Trainer of a tiny ZoeDAM on RampData (2 epochs × 3 steps, checkpoint every 2 steps by default)."""
+    from zoedam_lib.training.trainer import TrainConfig, Trainer
+
+    model = tiny_zoedam(seed, img_size=(28, 42))
+    cfg = cfg or TrainConfig(epochs=2, batch_size=4, lr=1e-3, checkpoint_every=2)
+    return Trainer(model, loss_fn, RampData(), cfg, tmp, param_groups=model.param_groups(cfg.lr, 1, 1, 1),
+                   progress=False, **kw)
+
+
+def weights(model) -> dict[str, torch.Tensor]:
+    """A copy of the model's state dict."""
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+# --------------------------------------------------------------------------- unlabeled images and the teacher
+
+
+def write_images(folder):
+    """A folder of unlabeled images as found in the wild: every mode, an EXIF rotation, broken files, junk."""
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(folder / "a_rgb.jpg")
+    Image.fromarray(rng.integers(0, 255, (30, 40), dtype=np.uint8)).save(folder / "b_gray.png")
+    Image.fromarray(rng.integers(0, 255, (30, 40, 4), dtype=np.uint8), "RGBA").save(folder / "c_rgba.png")
+    Image.fromarray(rng.integers(0, 65535, (30, 40), dtype=np.uint16)).save(folder / "d_16bit.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° on display
+    Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(folder / "e_exif.jpg", exif=exif)
+    (folder / "f_random.jpg").write_bytes(rng.bytes(500))
+    (folder / "g_truncated.jpg").write_bytes((folder / "a_rgb.jpg").read_bytes()[:300])
+    (folder / ".hidden.jpg").write_bytes(b"not an image")
+    (folder / "notes.txt").write_text("ignored")
+    sub = folder / "sub"
+    sub.mkdir()
+    Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(sub / "h_nested.bmp")
+
+
+def counting(teacher, counter, fail_after=None):
+    """Count the images ``teacher`` sees in ``counter["images"]``; crash once more than ``fail_after`` were asked."""
+    forward = teacher.forward
+
+    def wrapped(x, *args, **kwargs):
+        if fail_after is not None and counter["images"] + len(x) > fail_after:
+            raise RuntimeError("simulated crash")
+        counter["images"] += len(x)
+        return forward(x, *args, **kwargs)
+    teacher.forward = wrapped
+    return teacher

@@ -45,11 +45,3 @@ def test_data_modules_do_not_import_torch():
     code = "import sys, zoedam_lib.data.synthrooms, zoedam_lib.data.nyu; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-
-
-def test_cli_reports_user_errors_without_traceback(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "zoedam_lib", "train", "--data", str(tmp_path / "missing.mat"),
-                          "--out", str(tmp_path / "run")], capture_output=True, text=True)
-    assert out.returncode == 2
-    assert "Traceback" not in out.stderr
-    assert "download-nyu" in out.stderr

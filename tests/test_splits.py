@@ -111,5 +111,3 @@ def test_official_split_via_load_or_create(tmp_path: Path) -> None:
     split = load_or_create_split(data, "official", seed=0, split_dir=tmp_path / "s")
     assert split.train == (0, 1, 2, 3) and split.test == (4, 5)
     assert (tmp_path / "s" / "nyu_official_seed0.json").is_file()
-    with pytest.raises(ConfigError, match=r"one of \('paper', 'official'\), got 'random'"):
-        load_or_create_split(data, "random", seed=0, split_dir=tmp_path)

@@ -8,7 +8,6 @@ import torch
 from helpers import TINY_SIZE, tiny_zoedam
 from PIL import Image
 
-from zoedam_lib.errors import ConfigError
 from zoedam_lib.models.backbones import BACKBONES
 from zoedam_lib.models.zoedam import ZoeDAM, ZoeDAMConfig, network_size
 
@@ -36,21 +35,6 @@ def test_metric_depth_is_probability_weighted_bin_centers():
         out = model(torch.rand(1, 3, 56, 70), return_probs=True)
     manual = (out["probs"] * out["bin_centers"]).sum(1, keepdim=True)
     assert torch.allclose(manual, out["metric_depth"], rtol=1e-5)
-
-
-def test_img_size_rounds_to_multiples_of_14_with_notice():
-    with pytest.warns(UserWarning, match="multiple of 14"):
-        cfg = ZoeDAMConfig(backbone="vitt", img_size=(480, 640))
-    assert cfg.img_size == (476, 644)
-    with pytest.raises(ConfigError):
-        ZoeDAMConfig(img_size=(0, 518))
-
-
-def test_config_rejects_unknown_backbone_and_family():
-    with pytest.raises(ConfigError, match="unknown backbone 'vitx'"):
-        ZoeDAMConfig(backbone="vitx")
-    with pytest.raises(ConfigError, match="layer_family"):
-        ZoeDAMConfig(layer_family="v3")
 
 
 def test_keep_aspect_ratio_sizes():

@@ -1,4 +1,5 @@
-"""Multi-process training: torchrun with gloo on 2 CPU processes; identical weights, rank 0 writes alone."""
+"""Multi-process training: torchrun with gloo on 2 CPU processes ends with identical weights on both ranks,
+and only rank 0 writes files (checkpoints, results, logs, the split)."""
 
 from __future__ import annotations
 
