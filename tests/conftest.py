@@ -17,3 +17,24 @@ def conformance_dir() -> Path:
     if not CONFORMANCE.is_dir():
         pytest.skip(f"conformance vectors not found at {CONFORMANCE} (the lead's ../shared folder is absent)")
     return CONFORMANCE
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one thread, and much faster so when other jobs share the CPU."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny ZoeDAM saved in our checkpoint format."""
+    from helpers import tiny_zoedam
+
+    from zoedam_lib import save_model
+
+    return save_model(tiny_zoedam(), tmp_path_factory.mktemp("ckpt") / "tiny")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import numpy as np
 import torch
+from PIL import Image
 
 from zoedam_lib.models.zoedam import ZoeDAM, ZoeDAMConfig
 
@@ -135,3 +140,13 @@ def counting(teacher, counter, fail_after=None):
         return forward(x, *args, **kwargs)
     teacher.forward = wrapped
     return teacher
+
+
+ROOT = Path(__file__).resolve().parents[1]
+# one thread: on a busy shared CPU, torch's waiting worker threads slow a tiny model down ~100×
+SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+def random_photo(rng: np.random.Generator, h: int, w: int) -> Image.Image:
+    """An RGB noise photo of the given size."""
+    return Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))

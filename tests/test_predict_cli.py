@@ -4,48 +4,36 @@ Tiny/huge images, non-image inputs and hostile paths are in ``tests/robustness/t
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from helpers import tiny_zoedam
+from helpers import SUBPROCESS_ENV, random_photo
 from PIL import Image
 from test_writers import read_ply
 
-from zoedam_lib.checkpoints import load_model, save_model
+from zoedam_lib.checkpoints import load_model
 from zoedam_lib.cli import main
 from zoedam_lib.images import read_image
 from zoedam_lib.inference.predict import predict_depth
 from zoedam_lib.inference.writers import read_depth_png16
 
 ROOT = Path(__file__).resolve().parents[1]
-# one thread: on a busy shared CPU, torch's waiting worker threads slow a tiny model down ~100×
-SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 # displayed (H, W) of every readable photo, by output stem
 EXPECTED = {"a": (30, 40), "b": (61, 17), "gray": (25, 25), "rgba": (20, 33), "deep16": (45, 30),
             "rotated": (40, 20), "tiny": (1, 1), "a-1": (24, 24)}
 
 
-def _photo(rng: np.random.Generator, h: int, w: int) -> Image.Image:
-    return Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and much faster so when other jobs share the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+@pytest.fixture(autouse=True)
+def _single_thread(one_thread):
+    """Every test here runs tiny models: one thread (see conftest)."""
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    return save_model(tiny_zoedam(), tmp_path_factory.mktemp("ckpt") / "tiny")
+def checkpoint(tiny_checkpoint) -> Path:
+    return tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -53,20 +41,20 @@ def photos(tmp_path_factory) -> Path:
     """A folder as users have them: mixed formats, sizes, modes, an EXIF rotation, junk."""
     rng = np.random.default_rng(0)
     d = tmp_path_factory.mktemp("photos")
-    _photo(rng, 30, 40).save(d / "a.jpg", quality=90)
-    _photo(rng, 61, 17).save(d / "b.PNG")  # upper-case extension
+    random_photo(rng, 30, 40).save(d / "a.jpg", quality=90)
+    random_photo(rng, 61, 17).save(d / "b.PNG")  # upper-case extension
     Image.fromarray(rng.integers(0, 256, (25, 25), dtype=np.uint8), "L").save(d / "gray.png")
     Image.fromarray(rng.integers(0, 256, (20, 33, 4), dtype=np.uint8), "RGBA").save(d / "rgba.png")
     Image.fromarray(rng.integers(0, 65536, (45, 30), dtype=np.uint16)).save(d / "deep16.png")
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: rotate 90° clockwise for display
-    _photo(rng, 20, 40).save(d / "rotated.jpg", exif=exif.tobytes())  # stored 40 wide, displayed 20 wide
-    _photo(rng, 1, 1).save(d / "tiny.png")
+    random_photo(rng, 20, 40).save(d / "rotated.jpg", exif=exif.tobytes())  # stored 40 wide, displayed 20 wide
+    random_photo(rng, 1, 1).save(d / "tiny.png")
     (d / "corrupt.jpg").write_bytes(rng.integers(0, 256, 500, dtype=np.uint8).tobytes())
     (d / "notes.txt").write_text("not an image\n")
     (d / ".hidden.jpg").write_bytes(b"AppleDouble junk")
     (d / "sub").mkdir()
-    _photo(rng, 24, 24).save(d / "sub" / "a.png")  # same stem as a.jpg
+    random_photo(rng, 24, 24).save(d / "sub" / "a.png")  # same stem as a.jpg
     return d
 
 
@@ -113,7 +101,7 @@ def test_predict_subprocess_matches_in_process(photos, checkpoint, tmp_path):
 
 
 def test_ply_intrinsics_given_or_nyu_scaled(checkpoint, tmp_path):
-    _photo(np.random.default_rng(3), 4, 6).save(tmp_path / "p.png")
+    random_photo(np.random.default_rng(3), 4, 6).save(tmp_path / "p.png")
     base = ["predict", str(tmp_path / "p.png"), "--checkpoint", str(checkpoint), "--ply", "--device", "cpu"]
     assert main([*base, "--out", str(tmp_path / "nyu")]) == 0
     header, _ = read_ply(tmp_path / "nyu" / "p.ply")
@@ -130,7 +118,7 @@ def test_ply_intrinsics_given_or_nyu_scaled(checkpoint, tmp_path):
 
 
 def test_output_folder_inside_input_folder_is_not_read_back(checkpoint, tmp_path, capsys):
-    _photo(np.random.default_rng(2), 8, 8).save(tmp_path / "p.jpg")
+    random_photo(np.random.default_rng(2), 8, 8).save(tmp_path / "p.jpg")
     args = ["predict", str(tmp_path), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "depth")]
     assert main(args) == 0 and main(args) == 0
     assert "done 1 images, skipped 0" in capsys.readouterr().out.strip().splitlines()[-1]

@@ -4,44 +4,31 @@ nothing to do, and names with ``..`` that must never write outside ``--out``."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from helpers import tiny_zoedam
+from helpers import SUBPROCESS_ENV, random_photo, tiny_zoedam
 from PIL import Image
 
-from zoedam_lib.checkpoints import save_model
 from zoedam_lib.cli import main
 from zoedam_lib.inference.cli import assign_names, safe_stem
 from zoedam_lib.inference.predict import predict_depth
 from zoedam_lib.inference.writers import read_depth_png16
 
 ROOT = Path(__file__).resolve().parents[2]
-# one thread: on a busy shared CPU, torch's waiting worker threads slow a tiny model down ~100×
-SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 
 
-def _photo(rng: np.random.Generator, h: int, w: int) -> Image.Image:
-    return Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and much faster so when other jobs share the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+@pytest.fixture(autouse=True)
+def _single_thread(one_thread):
+    """Every test here runs tiny models: one thread (see conftest)."""
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    return save_model(tiny_zoedam(), tmp_path_factory.mktemp("ckpt") / "tiny")
+def checkpoint(tiny_checkpoint) -> Path:
+    return tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +36,7 @@ def photos(tmp_path_factory) -> Path:
     """A 1-pixel photo, a corrupt JPEG and a text file."""
     rng = np.random.default_rng(0)
     d = tmp_path_factory.mktemp("photos")
-    _photo(rng, 1, 1).save(d / "tiny.png")
+    random_photo(rng, 1, 1).save(d / "tiny.png")
     (d / "corrupt.jpg").write_bytes(rng.integers(0, 256, 500, dtype=np.uint8).tobytes())
     (d / "notes.txt").write_text("not an image\n")
     return d
@@ -65,7 +52,7 @@ def last_line(text: str) -> str:
 @pytest.mark.parametrize("size", [(1, 1), (1, 9), (9, 1), (2, 3)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_tiny_image_gets_depth_at_its_own_size(size, checkpoint, tmp_path, capsys):
     """Upsampled to the network size and back: one finite, in-range depth per pixel, PLY included."""
-    _photo(np.random.default_rng(4), *size).save(tmp_path / "p.png")
+    random_photo(np.random.default_rng(4), *size).save(tmp_path / "p.png")
     code = main(["predict", str(tmp_path / "p.png"), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "out"),
                  "--ply", "--device", "cpu"])
     out = capsys.readouterr().out
@@ -144,9 +131,9 @@ def test_non_image_file_is_skipped_with_its_reason(kind, where, checkpoint, tmp_
     name, content, reason = NOT_IMAGES[kind]
     folder = tmp_path / "in"
     folder.mkdir()
-    _photo(np.random.default_rng(5), 8, 8).save(folder / "good.png")
+    random_photo(np.random.default_rng(5), 8, 8).save(folder / "good.png")
     if content is None:
-        _photo(np.random.default_rng(6), 64, 64).save(tmp_path / "full.jpg")
+        random_photo(np.random.default_rng(6), 64, 64).save(tmp_path / "full.jpg")
         content = (tmp_path / "full.jpg").read_bytes()
         content = content[: len(content) // 2]
     (folder / name).write_bytes(content)
@@ -182,7 +169,7 @@ def test_nothing_to_do_exits_2_with_a_message(case, photos, checkpoint, tmp_path
 
 
 def test_hostile_path_stays_inside_out(checkpoint, tmp_path, monkeypatch, capsys):
-    _photo(np.random.default_rng(1), 10, 12).save(tmp_path / "evil.jpg")
+    random_photo(np.random.default_rng(1), 10, 12).save(tmp_path / "evil.jpg")
     work = tmp_path / "a" / "b"
     work.mkdir(parents=True)
     monkeypatch.chdir(work)
@@ -201,7 +188,7 @@ def test_hostile_path_stays_inside_out(checkpoint, tmp_path, monkeypatch, capsys
 def test_dotdot_in_a_file_name_stays_inside_out(file_name, stem, checkpoint, tmp_path, capsys):
     work = tmp_path / "work"
     (work / "in").mkdir(parents=True)
-    _photo(np.random.default_rng(2), 6, 7).save(work / "in" / file_name, format="PNG")
+    random_photo(np.random.default_rng(2), 6, 7).save(work / "in" / file_name, format="PNG")
     # named explicitly: a folder scan skips hidden (leading-dot) files without trying them
     code = main(["predict", str(work / "in" / file_name), "--checkpoint", str(checkpoint), "--out", str(work / "out"),
                  "--ply", "--device", "cpu"])
