@@ -123,3 +123,14 @@ def test_output_folder_inside_input_folder_is_not_read_back(checkpoint, tmp_path
     assert main(args) == 0 and main(args) == 0
     assert "done 1 images, skipped 0" in capsys.readouterr().out.strip().splitlines()[-1]
     assert sorted(p.name for p in (tmp_path / "depth").iterdir()) == ["p_color.png", "p_depth.png"]
+
+
+def test_fast_flag_writes_depth_close_to_the_fp32_path(checkpoint, tmp_path):
+    rng = np.random.default_rng(3)
+    random_photo(rng, 30, 40).save(tmp_path / "p.png")
+    for flag, out in (([], "fp32"), (["--fast"], "fast")):
+        assert main(["predict", str(tmp_path / "p.png"), "--checkpoint", str(checkpoint), "--out",
+                     str(tmp_path / out), "--device", "cpu", *flag]) == 0
+    ref, fast = (read_depth_png16(tmp_path / d / "p_depth.png") for d in ("fp32", "fast"))
+    assert fast.shape == ref.shape == (30, 40)
+    assert np.mean(np.abs(fast - ref) / ref) < 0.05

@@ -134,3 +134,16 @@ def test_conditional_log_binomial_commutes_projection_and_upsampling():
     p = pt[:, 0] / (pt[:, 0] + pt[:, 1])
     t = (clb.max_temp - clb.min_temp) * (pt[:, 2] / (pt[:, 2] + pt[:, 3])).unsqueeze(1) + clb.min_temp
     assert torch.allclose(clb(x, cond), clb.log_binomial_transform(p, t), atol=1e-6, rtol=1e-4)
+
+
+def test_fast_path_has_the_same_contract_and_stays_close():
+    from zoedam_lib.inference.fast import prepare_fast
+
+    model = tiny_zoedam()
+    x = torch.rand(2, 3, 60, 80)
+    with torch.inference_mode():
+        ref = model(x)["metric_depth"]
+        fast = prepare_fast(model)(x)
+    assert fast["metric_depth"].shape == ref.shape and fast["metric_depth"].dtype == torch.float32
+    assert fast["rel_depth"].shape == (2, *TINY_SIZE)
+    assert ((fast["metric_depth"] - ref).abs() / ref).mean() < 0.05

@@ -14,6 +14,7 @@ import os
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import torch
 
@@ -56,6 +57,7 @@ def collect(quick: bool, vitb: bool = False, progress=print) -> dict:
             ("peer_bf16", ("peer", {"repeats": reps, "bf16": True})),
             ("train_fp32", ("train", {"repeats": 2 if quick else 3})),
             ("train_bf16", ("train", {"repeats": 2 if quick else 3, "bf16": True})),
+            ("fast_accuracy", {"n": 8 if quick else 32, "sources": _accuracy_sources()}),
             ("metrics", {"n": 100 if quick else 400}), ("synthrooms", {"n": 40 if quick else 100}),
             ("loader", {"n": 300 if quick else 1449})]
     if vitb:
@@ -81,6 +83,16 @@ def collect(quick: bool, vitb: bool = False, progress=print) -> dict:
         out["forward_gflops_per_s"] = out["forward_gflops"] / (out["infer_fp32_ms"] / 1000)
     out["ratios"] = _ratios(out)
     return out
+
+
+def _accuracy_sources() -> dict[str, str]:
+    """Trained or official-format weights to check the fast path's accuracy on, where present."""
+    from .paths import DEFAULT_RUN_DIR, project_root, resolve
+
+    root = project_root() or Path.cwd()
+    return {"demo ZoeDAM-S (SynthRooms, cpu preset)": str(resolve(DEFAULT_RUN_DIR) / "checkpoints/zoedam_vits"),
+            "official-format ViT-S (conformance weights, 392x518)":
+                str(root.parent / "shared/conformance/zoedam_vits_official_fp16.safetensors")}
 
 
 def _dig(d: dict, *keys):
@@ -124,6 +136,8 @@ def markdown(o: dict, command: str) -> str:
          f"≤ 1.2: {verdict('infer_fp32_vs_peer', r['infer_fp32_vs_peer'])}"),
         ("ours fast ÷ peer fp32", f(r["infer_fast_vs_peer"], "{:.2f}"),
          f"≤ 0.5: {verdict('infer_fast_vs_peer', r['infer_fast_vs_peer'])}"),
+        ("fast path AbsRel vs fp32 output (SynthRooms test images)", _fast_accuracy_text(o),
+         "≤ 0.01: " + _fast_accuracy_verdict(o)),
         ("forward FLOPs [GFLOP] / achieved [GFLOP/s]", f"{f(o['forward_gflops'])} / {f(o.get('forward_gflops_per_s'))}",
          ""),
         ("dense fp32 matmul peak [GFLOP/s]", f(o["matmul_peak_gflops"]), ""),
@@ -148,6 +162,16 @@ def markdown(o: dict, command: str) -> str:
              "| figure | value | target |", "|---|---:|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
     lines += ["", "Peak RSS per case [MB]: " + ", ".join(f"{k} {f(v, '{:.0f}')}" for k, v in peak.items()), ""]
     return "\n".join(lines)
+
+
+def _fast_accuracy_text(o: dict) -> str:
+    acc = o["cases"].get("fast_accuracy", {})
+    return "; ".join(f"{name}: {v['abs_rel_vs_fp32']:.4f}" for name, v in acc.items() if isinstance(v, dict)) or "n/a"
+
+
+def _fast_accuracy_verdict(o: dict) -> str:
+    acc = [v["abs_rel_vs_fp32"] for v in o["cases"].get("fast_accuracy", {}).values() if isinstance(v, dict)]
+    return "n/a" if not acc else ("met" if max(acc) <= 0.01 else "**not met**")
 
 
 def run_bench(args: argparse.Namespace) -> int:

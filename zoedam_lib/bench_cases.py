@@ -58,17 +58,16 @@ def _zoedam(backbone: str):
 
 def case_infer(args: dict) -> dict:
     """ZoeDAM full forward from a (1, 3, 480, 640) image in [0, 1] to metric depth: fp32 or the fast path."""
-    from .inference.fast import fast_context, prepare_fast
+    from .inference.fast import prepare_fast
 
     model = _zoedam(args.get("backbone", "vits"))
     x = torch.rand(1, 3, 480, 640)
     fast = args.get("fast", False)
     if fast:
         model = prepare_fast(model)
-    ctx = fast_context if fast else torch.inference_mode
 
     def run():
-        with ctx():
+        with torch.inference_mode():
             return model(x)["metric_depth"]
 
     times = _timeit(run, args.get("warmup", 2), args.get("repeats", 10))
@@ -180,8 +179,40 @@ def case_loader(args: dict) -> dict:
         return {"n": n, **measure_loader(path)}
 
 
+def case_fast_accuracy(args: dict) -> dict:
+    """AbsRel of the fast path's depth against the fp32 depth on SynthRooms test images.
+
+    Uses the demo run's trained ZoeDAM-S when it exists and the conformance weights (official
+    format, at 392x518) when ``../shared`` is there; a random model otherwise.
+    """
+    from .checkpoints import load_model
+    from .data.nyu import NyuMat
+    from .data.synthrooms import ensure_synthrooms
+    from .inference.fast import prepare_fast
+    from .paths import DEFAULT_SYNTH_FILE, resolve
+    from .run import setup_run
+
+    sources = {k: v for k, v in args.get("sources", {}).items() if Path(v).exists()}
+    models = {k: load_model(v) for k, v in sources.items()} or {"random ZoeDAM-S": _zoedam("vits")}
+    ensure_synthrooms(resolve(DEFAULT_SYNTH_FILE))
+    ctx = setup_run(verbose=False, out_dir=tempfile.mkdtemp())
+    with NyuMat(ctx.data_path) as mat:
+        images = [mat.read(i)[0] for i in list(ctx.split.test)[: args.get("n", 16)]]
+    x = torch.stack([torch.from_numpy(im).permute(2, 0, 1).float() / 255 for im in images])
+    out = {}
+    for name, model in models.items():
+        with torch.inference_mode():
+            ref = torch.cat([model(x[i:i + 4])["metric_depth"] for i in range(0, len(x), 4)])
+            fast = prepare_fast(model)
+            approx = torch.cat([fast(x[i:i + 4])["metric_depth"] for i in range(0, len(x), 4)])
+        rel = ((approx - ref).abs() / ref.clamp_min(1e-3)).mean().item()
+        out[name] = {"abs_rel_vs_fp32": rel, "n_images": len(images), "network_size": list(ref.shape[-2:])}
+    return out
+
+
 CASES = {"matmul": case_matmul, "infer": case_infer, "peer": case_peer, "train": case_train,
-         "metrics": case_metrics, "synthrooms": case_synthrooms, "loader": case_loader}
+         "metrics": case_metrics, "synthrooms": case_synthrooms, "loader": case_loader,
+         "fast_accuracy": case_fast_accuracy}
 
 if __name__ == "__main__":
     name, raw = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "{}"

@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--ply", action="store_true", help="also write a coloured point cloud")
     p.add_argument("--flip-tta", action="store_true")
+    p.add_argument("--fast", action="store_true",
+                   help="fast path: bf16/fp16 where supported, reduced-resolution metric head (AbsRel ≤ 0.01 vs fp32)")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--intrinsics", type=float, nargs=4, metavar=("FX", "FY", "CX", "CY"), default=None,

@@ -202,6 +202,10 @@ def run_predict(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     model = load_model(args.checkpoint, device=device)
     report = getattr(model, "load_report", None)
+    if getattr(args, "fast", False):
+        from .fast import prepare_fast
+
+        model = prepare_fast(model)
     print(f"{report.summary() if report else args.checkpoint} | device {device} | {len(files)} input files "
           f"-> {out_dir}", flush=True)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -94,8 +94,14 @@ class DPTHead(nn.Module):
             nn.Conv2d(features // 2, HEAD_FEATURES_2, 3, padding=1), nn.ReLU(),
             nn.Conv2d(HEAD_FEATURES_2, 1, 1), nn.ReLU(), nn.Identity())
 
-    def forward(self, tokens: list[torch.Tensor], out_size: tuple[int, int]) -> DPTFeatures:
-        """``tokens``: four (B, C, h, w) maps with h, w the patch grid; ``out_size``: the network input size."""
+    def forward(self, tokens: list[torch.Tensor], out_size: tuple[int, int], full_resolution: bool = True
+                ) -> DPTFeatures:
+        """``tokens``: four (B, C, h, w) maps with h, w the patch grid; ``out_size``: the network input size.
+
+        ``full_resolution=False`` (the fast path) runs the last stage at the finest fusion level
+        (8h × 8w) instead of the input's 14h × 14w: a third of its cost; ``rel_depth`` is still
+        returned at ``out_size`` but ``out_conv`` stays at 8h × 8w.
+        """
         s = self.scratch
         layer_1, layer_2, layer_3, layer_4 = (
             resize(project(t)) for t, project, resize in zip(tokens, self.projects, self.resize_layers, strict=True))
@@ -107,7 +113,8 @@ class DPTHead(nn.Module):
         path_1 = s.refinenet1(path_2, layer_1_rn)  # (B, F, 8h, 8w)
         out = s.output_conv1(path_1)  # (B, F/2, 8h, 8w)
         h, w = tokens[0].shape[-2:]
-        out = F.interpolate(out, size=(h * 14, w * 14), mode="bilinear", align_corners=True)
+        if full_resolution:
+            out = F.interpolate(out, size=(h * 14, w * 14), mode="bilinear", align_corners=True)
         conv2 = s.output_conv2
         out_conv = conv2[1](conv2[0](out))  # (B, 32, 14h, 14w)
         rel = conv2[3](conv2[2](out_conv))  # (B, 1, 14h, 14w)

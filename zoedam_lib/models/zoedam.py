@@ -117,19 +117,23 @@ class ZoeDAM(nn.Module):
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=True)
         return (x - self.mean) / self.std
 
-    def forward(self, x: torch.Tensor, return_final_centers: bool = False,
-                return_probs: bool = False) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, return_final_centers: bool = False, return_probs: bool = False,
+                full_resolution: bool = True) -> dict[str, torch.Tensor]:
         """RGB (B, 3, H, W) in [0, 1] → ``metric_depth`` (B, 1, h, w) metres and ``rel_depth`` (B, h, w).
 
         (h, w) is the network size. With ``return_final_centers`` / ``return_probs`` the dict also
-        holds ``bin_centers`` / ``probs`` (B, n_bins, h, w).
+        holds ``bin_centers`` / ``probs`` (B, n_bins, ·, ·). ``full_resolution=False`` is the fast
+        path's approximation: the decoder's last stage and the metric head run at the finest fusion
+        level (4/7 of the network size per side) and the depth is upsampled (bilinear) to (h, w).
         """
-        feats = self.forward_features(x)
+        feats = self.forward_features(x, full_resolution)
         # The head stays in fp32: the 0.0212 minimum temperature amplifies rounding errors.
         with torch.autocast(device_type=feats.out_conv.device.type, enabled=False):
             metric, centers, probs = self.head(
                 feats.out_conv.float(), feats.rel_depth.float(), feats.l4_rn.float(),
                 (feats.r4.float(), feats.r3.float(), feats.r2.float(), feats.r1.float()))
+        if metric.shape[-2:] != feats.rel_depth.shape[-2:]:
+            metric = F.interpolate(metric, size=feats.rel_depth.shape[-2:], mode="bilinear", align_corners=True)
         out = {"metric_depth": metric, "rel_depth": feats.rel_depth}
         if return_final_centers or return_probs:
             out["bin_centers"] = centers
@@ -137,11 +141,11 @@ class ZoeDAM(nn.Module):
             out["probs"] = probs
         return out
 
-    def forward_features(self, x: torch.Tensor) -> DPTFeatures:
+    def forward_features(self, x: torch.Tensor, full_resolution: bool = True) -> DPTFeatures:
         """RGB in [0, 1] → the decoder's relative depth and features (what the metric head consumes)."""
         x = self.preprocess(x)  # (B, 3, h, w)
         tokens = self.encoder(x)  # 4 × (B, C, h/14, w/14)
-        return self.decoder(tokens, out_size=x.shape[-2:])
+        return self.decoder(tokens, out_size=x.shape[-2:], full_resolution=full_resolution)
 
     @torch.inference_mode()
     def predict(self, image, flip_tta: bool = False) -> np.ndarray:
