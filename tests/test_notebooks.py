@@ -53,6 +53,8 @@ def test_notebook_is_thin_and_uses_the_library(path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert any("zoedam_lib" in c.source for c in code)
     for c in code:
+        if "parameters" in c.metadata.get("tags", []):
+            continue  # a flat list of literals, checked above
         logic = [ln for ln in c.source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
         assert len(logic) <= 15, f"a {len(logic)}-line cell belongs in zoedam_lib:\n{c.source}"
     assert any(c.cell_type == "markdown" for c in nb.cells)

@@ -147,3 +147,12 @@ def test_fast_path_has_the_same_contract_and_stays_close():
     assert fast["metric_depth"].shape == ref.shape and fast["metric_depth"].dtype == torch.float32
     assert fast["rel_depth"].shape == (2, *TINY_SIZE)
     assert ((fast["metric_depth"] - ref).abs() / ref).mean() < 0.05
+
+
+def test_parameterless_models_work_with_the_shared_prediction_helpers():
+    from zoedam_lib.evaluation import predict_batch
+    from zoedam_lib.models.average import AverageDepth
+
+    model = AverageDepth.fit([np.full((6, 8), 2.0, np.float32), np.full((6, 8), 4.0, np.float32)])
+    assert list(model.parameters()) == []
+    assert torch.allclose(predict_batch(model, torch.rand(1, 3, 12, 16)), torch.full((1, 12, 16), 3.0))

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from .inference.predict import infer
+from .inference.predict import infer, model_device
 from .metrics import METRIC_KEYS, MetricAccumulator
 from .progress import tqdm
 
@@ -52,7 +52,7 @@ def evaluate(model: nn.Module, dataset: Dataset, flip_tta: bool = True, batch_si
              device: str | torch.device | None = None, max_images: int | None = None,
              progress: bool = True, **metric_kwargs) -> EvalResult:
     """Evaluate ``model`` on ``dataset`` (a DepthDataset without augmentation) image by image."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = torch.device(device) if device is not None else model_device(model)
     was_training = model.training
     model.eval()
     acc = MetricAccumulator()
@@ -71,7 +71,7 @@ def predict_batch(model: nn.Module, images: torch.Tensor, flip_tta: bool = False
                   size: tuple[int, int] | None = None) -> torch.Tensor:
     """(B, 3, H, W) images → (B, H, W) depth, resized to ``size`` (default: the input size)."""
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     depth = infer(model, images.to(device), flip_tta).float()
     depth = torch.nn.functional.interpolate(depth, size=size or images.shape[-2:], mode="bilinear",
                                             align_corners=True)

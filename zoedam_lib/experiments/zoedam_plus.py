@@ -27,6 +27,7 @@ from ..data.synthrooms import UNLABELED_DIR
 from ..data.unlabeled import UnlabeledImages
 from ..errors import CheckpointError, ConfigError
 from ..evaluation import EvalResult, evaluate
+from ..inference.predict import model_device
 from ..models.zoedam import ZoeDAM
 from ..presets import Recipe, recipe_for
 from ..run import RunContext
@@ -78,7 +79,7 @@ def example_inputs(unlabeled: UnlabeledImages, teacher: nn.Module, cfg: ZoeDAMPl
     if pseudo is not None:
         depth = torch.stack([pseudo.get(int(i)) for i in index])
     else:
-        depth = teacher_predict(teacher, clean.to(next(teacher.parameters()).device)).cpu()
+        depth = teacher_predict(teacher, clean.to(model_device(teacher))).cpu()
     size = tuple(clean.shape[-2:])
     depth = torch.nn.functional.interpolate(depth, size=size, mode="bilinear", align_corners=True)
     gen = torch.Generator().manual_seed(seed)

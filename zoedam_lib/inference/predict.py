@@ -24,6 +24,13 @@ def infer(model: nn.Module, x: torch.Tensor, flip_tta: bool = False) -> torch.Te
     return depth
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """Where a model lives (its first parameter or buffer; the average baseline has only a buffer)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
 def model_depth_range(model: nn.Module) -> tuple[float, float]:
     """The (min, max) depth a model is configured for (NYU's 1e-3…10 m by default)."""
     cfg = getattr(model, "config", None)
@@ -39,7 +46,7 @@ def predict_depth(model: nn.Module, image, flip_tta: bool = False,
     clamped to the model's depth range.
     """
     x = to_float_image(image)[None]  # (1, 3, H, W)
-    device = device or next(model.parameters()).device
+    device = device or model_device(model)
     height, width = x.shape[-2:]
     depth = infer(model, x.to(device), flip_tta)
     depth = F.interpolate(depth.float(), size=(height, width), mode="bilinear", align_corners=True)
