@@ -7,7 +7,6 @@ runs the cases one after another and puts the figures side by side.
 from __future__ import annotations
 
 import json
-import resource
 import statistics
 import sys
 import tempfile
@@ -18,9 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from .data.loader_bench import peak_rss_mb
 
 
 def _timeit(fn: Callable[[], object], warmup: int, repeats: int) -> list[float]:
@@ -79,7 +76,7 @@ def case_infer(args: dict) -> dict:
         with counter, torch.inference_mode():
             model(x)
         out["gflops"] = counter.get_total_flops() / 1e9
-    out["peak_rss_mb"] = _peak_rss_mb()
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 
@@ -105,7 +102,7 @@ def case_peer(args: dict) -> dict:
             return model(pixel_values=x).predicted_depth
 
     out = _summary(_timeit(run, args.get("warmup", 2), args.get("repeats", 10)))
-    out["peak_rss_mb"] = _peak_rss_mb()
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 
@@ -137,7 +134,7 @@ def case_train(args: dict) -> dict:
     repeats = args.get("repeats", 3)
     step_times = _timeit(step, 1, repeats)
     fwd_times = _timeit(forward, 1, repeats)
-    return {"step": _summary(step_times), "forward": _summary(fwd_times), "peak_rss_mb": _peak_rss_mb(),
+    return {"step": _summary(step_times), "forward": _summary(fwd_times), "peak_rss_mb": peak_rss_mb(),
             "images_per_s": batch / (statistics.median(step_times) / 1000)}
 
 

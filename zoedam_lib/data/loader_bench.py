@@ -75,13 +75,25 @@ def _child(path: str, n_items: int, drop_cache: bool) -> dict:
             data.read(i)
     seconds = time.perf_counter() - start
     return {"n_items": n, "seconds": round(seconds, 3), "images_per_s": round(n / seconds, 1),
-            "peak_rss_mb": round(_peak_rss_mb(), 1), "rss_before_reading_mb": round(rss_before, 1),
+            "peak_rss_mb": round(peak_rss_mb(), 1), "rss_before_reading_mb": round(rss_before, 1),
             "rss_after_reading_mb": round(_current_rss_mb(), 1),
             "file_mb": round(os.path.getsize(path) / 2**20, 1), "cold_cache": drop_cache}
 
 
-def _peak_rss_mb() -> float:
-    """Peak RSS of this process: ru_maxrss is KiB on Linux, bytes on macOS."""
+def peak_rss_mb() -> float:
+    """Peak RSS of this process's own memory image.
+
+    Linux's ``ru_maxrss`` carries over the parent's high-water mark through fork/exec (a child
+    started by a process that holds torch "peaks" at the parent's size), so we read ``VmHWM``
+    from ``/proc/self/status`` where it exists; elsewhere ``ru_maxrss`` (KiB on Linux, bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
