@@ -156,3 +156,34 @@ def test_parameterless_models_work_with_the_shared_prediction_helpers():
     model = AverageDepth.fit([np.full((6, 8), 2.0, np.float32), np.full((6, 8), 4.0, np.float32)])
     assert list(model.parameters()) == []
     assert torch.allclose(predict_batch(model, torch.rand(1, 3, 12, 16)), torch.full((1, 12, 16), 3.0))
+
+
+@pytest.mark.parametrize("size", [(392, 518), (5, 7), (100, 3), (224, 296)])
+def test_row_bands_of_the_upsampling_equal_the_whole(size):
+    from zoedam_lib.models.metric_bins import _source_span, _up, _up_rows
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 224, 296)
+    whole = _up(x, size)
+    for band in (1, 7, size[0]):
+        rows = [_up_rows(x, size, r, min(size[0], r + band)) for r in range(0, size[0], band)]
+        assert torch.allclose(torch.cat(rows, 2), whole, atol=1e-6)
+    lo, hi = _source_span(224, size[0], 3, 4)  # a source slice is enough
+    assert torch.allclose(_up_rows(x[:, :, lo:hi], size, 3, 4, 224, lo), whole[:, :, 3:4], atol=1e-6)
+
+
+@pytest.mark.parametrize("band_pixels", [1, 200, 10**7])
+def test_banded_inference_head_equals_the_full_maps_path(band_pixels):
+    model = tiny_zoedam(img_size=(70, 98))
+    model.head.band_pixels = band_pixels
+    x = torch.rand(2, 3, 50, 60)
+    with torch.inference_mode():
+        banded = model(x)["metric_depth"]
+        full = model(x, return_probs=True)
+    assert full["probs"] is not None and full["bin_centers"].shape[-2:] == banded.shape[-2:]
+    assert torch.allclose(banded, full["metric_depth"], rtol=1e-5, atol=1e-6)
+    model.head.band_pixels = 1
+    with torch.no_grad():  # the fast path's head size (equal to the finest fusion level) too
+        banded = model(x, full_resolution=False)["metric_depth"]
+        full = model(x, full_resolution=False, return_probs=True)["metric_depth"]
+    assert torch.allclose(banded, full, rtol=1e-5, atol=1e-6)

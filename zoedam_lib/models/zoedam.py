@@ -131,7 +131,8 @@ class ZoeDAM(nn.Module):
         with torch.autocast(device_type=feats.out_conv.device.type, enabled=False):
             metric, centers, probs = self.head(
                 feats.out_conv.float(), feats.rel_depth.float(), feats.l4_rn.float(),
-                (feats.r4.float(), feats.r3.float(), feats.r2.float(), feats.r1.float()))
+                (feats.r4.float(), feats.r3.float(), feats.r2.float(), feats.r1.float()),
+                return_maps=return_final_centers or return_probs)
         if metric.shape[-2:] != feats.rel_depth.shape[-2:]:
             metric = F.interpolate(metric, size=feats.rel_depth.shape[-2:], mode="bilinear", align_corners=True)
         out = {"metric_depth": metric, "rel_depth": feats.rel_depth}

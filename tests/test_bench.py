@@ -1,0 +1,53 @@
+"""The benchmark's bookkeeping: interface keys, ratios and target verdicts (the timings are its own job)."""
+
+from __future__ import annotations
+
+import pytest
+
+from zoedam_lib import bench
+
+FAKE = {
+    "matmul": {"fp32_gflops": 200.0},
+    "infer": {"median_ms": 800.0, "gflops": 90.0},
+    "peer": {"median_ms": 600.0},
+    "train": {"step": {"median_ms": 12000.0}, "forward": {"median_ms": 4000.0},
+              "forward_inference": {"median_ms": 3000.0}, "images_per_s": 0.33},
+    "fast_accuracy": {"demo": {"abs_rel_vs_fp32": 0.002}, "random": {"abs_rel_vs_fp32": 0.05}},
+    "metrics": {"images_per_s": 250.0}, "synthrooms": {"images_per_s": 30.0},
+    "loader": {"images_per_s": 700.0, "peak_rss_mb": 70.0},
+}
+
+
+@pytest.fixture()
+def figures(monkeypatch):
+    def fake_case(name, args=None, timeout=600):
+        out = dict(FAKE[name])
+        if name == "infer" and args.get("fast"):
+            out["median_ms"] = 400.0
+        return out
+
+    monkeypatch.setattr(bench, "run_case", fake_case)
+    return bench.collect(quick=True, progress=lambda _: None)
+
+
+def test_interface_keys_and_ratios(figures):
+    for key in ("infer_fp32_ms", "infer_fast_ms", "peer_fp32_ms", "peer_bf16_ms", "train_step_ms", "forward_ms",
+                "loader_images_per_s", "loader_peak_rss_mb", "matmul_peak_gflops", "forward_gflops_per_s"):
+        assert figures[key] is not None, key
+    r = figures["ratios"]
+    assert r["infer_fp32_vs_peer"] == pytest.approx(800 / 600)
+    assert r["infer_fast_vs_peer"] == pytest.approx(400 / 600)
+    assert r["train_step_vs_forward"] == pytest.approx(3.0)
+    assert r["train_step_vs_inference_forward"] == pytest.approx(4.0)
+    assert r["forward_efficiency"] == pytest.approx(90 / 0.8 / 200)
+
+
+def test_markdown_states_each_verdict(figures):
+    text = bench.markdown(figures, "python -m zoedam_lib bench --quick")
+    row = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert "**not met**" in row["ours fp32 ÷ peer fp32"]  # 1.33 > 1.2
+    assert "**not met**" in row["ours fast ÷ peer fp32"]  # 0.67 > 0.5
+    assert "**not met**" in row["fast path AbsRel vs fp32 output (SynthRooms test images)"]  # worst model counts
+    assert ": met" in row["forward compute efficiency"]  # 56 %
+    assert ": met" in next(v for k, v in row.items() if k.startswith("step ÷ forward of the same"))
+    assert "python -m zoedam_lib bench --quick" in text
