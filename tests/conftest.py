@@ -31,7 +31,7 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory) -> Path:
+def checkpoint(tmp_path_factory) -> Path:
     """A tiny ZoeDAM saved in our checkpoint format."""
     from helpers import tiny_zoedam
 

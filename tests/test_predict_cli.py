@@ -26,14 +26,7 @@ EXPECTED = {"a": (30, 40), "b": (61, 17), "gray": (25, 25), "rgba": (20, 33), "d
             "rotated": (40, 20), "tiny": (1, 1), "a-1": (24, 24)}
 
 
-@pytest.fixture(autouse=True)
-def _single_thread(one_thread):
-    """Every test here runs tiny models: one thread (see conftest)."""
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tiny_checkpoint) -> Path:
-    return tiny_checkpoint
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (see conftest)
 
 
 @pytest.fixture(scope="module")

@@ -21,14 +21,7 @@ from zoedam_lib.inference.writers import read_depth_png16
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _single_thread(one_thread):
-    """Every test here runs tiny models: one thread (see conftest)."""
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tiny_checkpoint) -> Path:
-    return tiny_checkpoint
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (see conftest)
 
 
 @pytest.fixture(scope="module")
