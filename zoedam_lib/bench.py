@@ -55,8 +55,8 @@ def collect(quick: bool, vitb: bool = False, progress=print) -> dict:
     plan = [("matmul", {"repeats": reps}), ("infer_fp32", ("infer", {"repeats": reps})),
             ("infer_fast", ("infer", {"repeats": reps, "fast": True})), ("peer_fp32", ("peer", {"repeats": reps})),
             ("peer_bf16", ("peer", {"repeats": reps, "bf16": True})),
-            ("train_fp32", ("train", {"repeats": 2 if quick else 3})),
-            ("train_bf16", ("train", {"repeats": 2 if quick else 3, "bf16": True})),
+            ("train_fp32", ("train", {"repeats": 1 if quick else 3})),
+            ("train_bf16", ("train", {"repeats": 1 if quick else 3, "bf16": True})),
             ("fast_accuracy", {"n": 8 if quick else 32, "sources": _accuracy_sources()}),
             ("metrics", {"n": 100 if quick else 400}), ("synthrooms", {"n": 40 if quick else 100}),
             ("loader", {"n": 300 if quick else 1449})]
