@@ -8,6 +8,7 @@ from helpers import depth_anything_keys, dinov2_keys, official_metric_keys, tiny
 from safetensors.torch import save_file
 
 from zoedam_lib import load_model, save_model
+from zoedam_lib.checkpoints import load_checkpoint
 
 X = torch.rand(1, 3, 56, 70)
 
@@ -21,10 +22,16 @@ def test_own_checkpoint_round_trip(tmp_path):
     model = tiny_zoedam()
     save_model(model, tmp_path / "ckpt", extra={"note": "test"})
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["config.json", "model.safetensors"]
-    loaded = load_model(tmp_path / "ckpt")
+    loaded, report = load_checkpoint(tmp_path / "ckpt")
     assert not loaded.training and loaded.config == model.config
     assert same_output(model, loaded)
-    assert loaded.load_report.format == "own"
+    assert report.format == "own" and report.init is None
+
+
+def test_own_checkpoint_records_its_initialisation(tmp_path):
+    init = {"pretrained": "synthda_vits14", "decoder": "pretrained", "loaded_parts": ["encoder", "decoder"]}
+    save_model(tiny_zoedam(), tmp_path / "ckpt", extra={"init": init})
+    assert load_checkpoint(tmp_path / "ckpt").report.init == init
 
 
 @pytest.mark.parametrize("nested, suffix", [(False, ".pt"), (True, ".pt"), (False, ".safetensors")])
@@ -36,10 +43,12 @@ def test_official_metric_checkpoint(tmp_path, nested, suffix):
         torch.save({"model": sd, "epoch": 5} if nested else sd, path)
     else:
         save_file({k: v.half() if v.is_floating_point() else v for k, v in sd.items()}, path)
-    loaded = load_model(path, img_size=(56, 70))
-    assert loaded.load_report.format == "official_metric" and loaded.load_report.random_parts == ()
-    if suffix == ".pt":
-        assert same_output(model, loaded)
+    loaded, report = load_checkpoint(path, img_size=(56, 70))
+    assert report.format == "official_metric" and report.random_parts == ()
+    if suffix == ".safetensors":  # stored as fp16 (as the conformance file): compare with the fp16-rounded model
+        model.load_state_dict({k: v.half().float() if v.is_floating_point() else v
+                               for k, v in model.state_dict().items()})
+    assert same_output(model, loaded)
 
 
 @pytest.mark.parametrize("name, family", [("depth_anything_vitt14.pth", "v1"), ("depth_anything_v2_vitt.pth", "v2")])
@@ -47,8 +56,7 @@ def test_depth_anything_relative_checkpoints(tmp_path, name, family):
     model = tiny_zoedam(layer_family=family)
     torch.save(depth_anything_keys(model), tmp_path / name)
     with pytest.warns(UserWarning, match="randomly initialised: head"):
-        loaded = load_model(tmp_path / name, img_size=(56, 70))
-    r = loaded.load_report
+        loaded, r = load_checkpoint(tmp_path / name, img_size=(56, 70))
     assert (r.format, r.family, r.loaded_parts, r.random_parts) == ("depth_anything", family,
                                                                     ("encoder", "decoder"), ("head",))
     assert loaded.encoder.layers == {"v1": (0, 1, 2, 3), "v2": (0, 1, 2, 3)}[family]

@@ -12,7 +12,6 @@ from skimage.metrics import structural_similarity
 
 import zoedam_lib.models.densedepth as dd
 from zoedam_lib.checkpoints import load_model, save_model
-from zoedam_lib.config import replace
 from zoedam_lib.data.augment import ChannelPermutation, HorizontalFlip, densedepth_augmentation
 from zoedam_lib.errors import ConfigError
 from zoedam_lib.losses.densedepth import densedepth_loss, densedepth_loss_terms, image_gradients, normalized_depth, ssim
@@ -175,17 +174,16 @@ def test_run_densedepth_end_to_end(tmp_path, monkeypatch):
     from zoedam_lib.data.datasets import DepthDataset
     from zoedam_lib.data.synthrooms import generate_synthrooms
     from zoedam_lib.experiments.densedepth import run_densedepth
+    from zoedam_lib.experiments.table import recipe_for
     from zoedam_lib.inference.predict import infer
     from zoedam_lib.metrics import compute_metrics
-    from zoedam_lib.presets import recipe_for
     from zoedam_lib.run import setup_run
 
     monkeypatch.setattr(dd, "imagenet_densenet169_features", lambda: (_ for _ in ()).throw(OSError("offline")))
     data = generate_synthrooms(tmp_path / "data", n=24, size=(60, 80), workers=1, progress=False)
     ctx = setup_run(data_path=data, out_dir=tmp_path / "run", device="cpu", preset="cpu", verbose=False)
-    recipe = recipe_for("densedepth", "cpu", seed=0)
-    recipe = replace(recipe, img_size=(32, 64), n_val=2, flip_tta=False,
-                     train=replace(recipe.train, epochs=1, batch_size=4, max_steps_per_epoch=2))
+    recipe = recipe_for("densedepth", "cpu", seed=0, img_size=(32, 64), n_val=2, flip_tta=False, epochs=1,
+                        batch_size=4, max_steps_per_epoch=2)
     result = run_densedepth(ctx, recipe=recipe, decoder_width=0.25)
     row = json.loads((tmp_path / "run" / "results" / "densedepth.json").read_text())
     assert set(METRIC_KEYS) <= set(row["metrics"]) and row["pretrained_encoder"] is False

@@ -5,6 +5,7 @@ Bad unlabeled files, invalid pseudo-labels and an interrupted cache build are in
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -17,9 +18,9 @@ from zoedam_lib.data.nyu import NyuMat
 from zoedam_lib.data.synthrooms import generate_synthrooms
 from zoedam_lib.data.unlabeled import UnlabeledImages
 from zoedam_lib.errors import CheckpointError, ConfigError
+from zoedam_lib.experiments.table import recipe_for
 from zoedam_lib.losses.affine_invariant import affine_invariant_loss
 from zoedam_lib.losses.feature_alignment import feature_alignment_loss
-from zoedam_lib.presets import recipe_for
 from zoedam_lib.semi.cutmix import apply_cutmix, cutmix_box, cutmix_loss
 from zoedam_lib.semi.perturb import StrongPerturbConfig, strong_perturb
 from zoedam_lib.semi.pseudo_labels import PseudoLabelCache, teacher_predict
@@ -175,16 +176,41 @@ def test_perturbations_never_touch_the_teacher_input_or_the_labeled_batch():
     assert all(torch.isfinite(p.grad).all() for p in student.parameters() if p.grad is not None)
 
 
-def test_student_step_uses_cached_pseudo_labels_and_options():
+def _unlabeled_loss(cfg, batch, student, frozen=None) -> dict[str, float]:
+    """The step's logs with perturbations and CutMix boxes drawn from a fixed seed."""
+    step = make_student_step(cfg, frozen_model=frozen, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return step(student, batch)[1]
+
+
+def test_student_step_uses_the_cached_pseudo_labels_as_the_options_say():
     batch = semi_batch()
-    teacher = tiny_zoedam(1)
-    batch["u_pseudo"] = teacher_predict(teacher, batch["u_image"].flatten(0, 1)).unflatten(0, (2, 2))
+    batch["u_pseudo"] = teacher_predict(tiny_zoedam(1), batch["u_image"].flatten(0, 1)).unflatten(0, (2, 2))
+    scaled = {**batch, "u_pseudo": batch["u_pseudo"] * 2.0}
     student = tiny_zoedam(2).train()
-    base, _ = make_student_step(ZoeDAMPlusLossConfig())(student, batch)
-    frozen = tiny_zoedam(3).encoder.requires_grad_(False)
-    cfg = ZoeDAMPlusLossConfig(metric_pseudo=True, feature_alignment=True)
-    loss, logs = make_student_step(cfg, frozen_encoder=frozen)(student, batch)
-    assert torch.isfinite(base) and torch.isfinite(loss) and logs["loss_feature"] > 0
+    # ρ compares scale-and-shift-normalised disparity: a pseudo-label twice as far costs the same ...
+    rho = ZoeDAMPlusLossConfig()
+    assert _unlabeled_loss(rho, scaled, student)["loss_unlabeled"] == pytest.approx(
+        _unlabeled_loss(rho, batch, student)["loss_unlabeled"], rel=1e-4)
+    # ... while metric pseudo-labels (SILog, β > 0) are held to their scale,
+    metric = ZoeDAMPlusLossConfig(metric_pseudo=True)
+    assert _unlabeled_loss(metric, scaled, student)["loss_unlabeled"] > \
+        _unlabeled_loss(metric, batch, student)["loss_unlabeled"] + 0.1
+    # and the labeled term never sees the pseudo-labels.
+    assert _unlabeled_loss(metric, scaled, student)["loss_labeled"] == _unlabeled_loss(rho, batch, student)[
+        "loss_labeled"]
+
+
+def test_feature_alignment_pulls_only_towards_a_different_encoder():
+    batch = semi_batch()
+    batch["u_pseudo"] = teacher_predict(tiny_zoedam(1), batch["u_image"].flatten(0, 1)).unflatten(0, (2, 2))
+    student = tiny_zoedam(2).train()
+    cfg = ZoeDAMPlusLossConfig(feature_alignment=True)
+    same = copy.deepcopy(student).eval().requires_grad_(False)
+    assert _unlabeled_loss(cfg, batch, student, same)["loss_feature"] == 0.0  # every patch above the margin
+    other = tiny_zoedam(3).eval().requires_grad_(False)
+    assert _unlabeled_loss(cfg, batch, student, other)["loss_feature"] > 0.05
+    loss, _ = make_student_step(cfg, frozen_model=other)(student, batch)
     loss.backward()
     assert student.encoder.vit.pos_embed.grad is not None
 
@@ -276,8 +302,8 @@ def test_run_zoedam_plus_end_to_end(synth, tmp_path):
     with pytest.raises(CheckpointError, match="run notebook 04"):
         run_zoedam_plus(ctx)
     save_model(tiny_zoedam(1), ctx.out_dir / "checkpoints" / "zoedam_vits")
-    recipe = recipe_for("zoedam_plus", "cpu", epochs=1, batch_size=2, img_size=TINY_SIZE, n_val=4, n_unlabeled=8)
-    recipe.train.max_steps_per_epoch = 2
+    recipe = recipe_for("zoedam_plus", "cpu", epochs=1, batch_size=2, img_size=TINY_SIZE, n_val=4, n_unlabeled=8,
+                        max_steps_per_epoch=2)
     result = run_zoedam_plus(ctx, recipe=recipe, student_init="teacher")
     record = json.loads((ctx.out_dir / "results" / "zoedam_plus.json").read_text())
     assert set(record["metrics"]) >= {"abs_rel", "rmse"} and set(record["teacher_metrics"]) >= {"abs_rel", "rmse"}
@@ -293,14 +319,22 @@ def test_student_starts_as_the_teacher_did_or_as_its_copy(tmp_path, capsys):
     from zoedam_lib.experiments.zoedam_plus import build_student
 
     teacher = tiny_zoedam(1)
-    path = save_model(teacher, tmp_path / "checkpoints" / "zoedam_vits")
-    copy_, _ = build_student(teacher, str(path), path, "teacher", (28, 42))
+    copy_, _ = build_student(teacher, "teacher.ckpt", None, "teacher", (28, 42))
     assert copy_.config.img_size == (28, 42)
     assert all(torch.equal(v, teacher.state_dict()[k]) for k, v in copy_.state_dict().items())
     with pytest.raises(ConfigError, match="student_init=.teacher."):
-        build_student(teacher, str(path), path, "pretrained", TINY_SIZE)
-    (tmp_path / "results").mkdir()
-    (tmp_path / "results" / "zoedam_vits.json").write_text(json.dumps({"pretrained": None, "decoder": "pretrained"}))
-    fresh, init = build_student(teacher, str(path), path, "pretrained", TINY_SIZE)  # teacher began random
-    assert "RANDOM" in init and "!!!" in capsys.readouterr().out
+        build_student(teacher, "teacher.ckpt", None, "pretrained", TINY_SIZE)
+    fresh, init = build_student(teacher, "teacher.ckpt", {"pretrained": None, "decoder": "pretrained"}, "pretrained",
+                                TINY_SIZE)  # the teacher began random
+    assert "RANDOM" in init.summary and "!!!" in capsys.readouterr().out
     assert not torch.equal(fresh.encoder.vit.pos_embed, teacher.encoder.vit.pos_embed)
+
+
+def test_the_teacher_checkpoint_says_how_it_was_initialised(synth, tmp_path):
+    from zoedam_lib.experiments.zoedam_plus import load_teacher
+    from zoedam_lib.run import setup_run
+
+    ctx = setup_run(data_path=synth, out_dir=tmp_path / "run", device="cpu", preset="cpu", verbose=False)
+    init = {"pretrained": "some/weights.pth", "decoder": "random"}
+    save_model(tiny_zoedam(1), ctx.out_dir / "checkpoints" / "zoedam_vits", extra={"init": init})
+    assert load_teacher(ctx, None)[2] == init

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 
 import torch
-from helpers import make_trainer, weights
+from helpers import make_trainer, tiny_zoedam, weights
 
+from zoedam_lib.training import distributed as dist_utils
 from zoedam_lib.training.trainer import TrainConfig
 
 
@@ -30,3 +31,16 @@ def test_finished_run_resume_is_a_no_op(tmp_path):
     again = make_trainer(tmp_path, seed=5)
     again.fit(resume=True)
     assert all(torch.equal(v, weights(first.model)[k]) for k, v in weights(again.model).items())
+
+
+def test_unwrap_returns_the_model_inside_ddp(tmp_path):
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        model = tiny_zoedam()
+        wrapped = DistributedDataParallel(model)
+        assert dist_utils.unwrap(wrapped) is model and dist_utils.rank_and_world() == (0, 1)
+    finally:
+        dist.destroy_process_group()

@@ -12,7 +12,12 @@ import hashlib
 import sys
 from collections.abc import Sequence
 
+from .checkpoints.loading import DECODER_CHOICES
+from .data.splits import SPLIT_KINDS
 from .errors import TrainingInterrupted, ZoeDAMError
+from .experiments.table import EXPERIMENTS, recipe_for
+from .models.backbones import BACKBONES
+from .training.amp import AMP_CHOICES
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -25,14 +30,33 @@ def _size(text: str) -> tuple[int, int]:
     return h, w
 
 
+# Recipe settings the train command can override: (name, type, help). Any of them may be absent
+# from a model's recipe options (e.g. decoder_width for ZoeDAM): recipe_for then says so.
+RECIPE_FLAGS = (
+    ("epochs", int, "passes over the training split (default: the preset's)"),
+    ("batch_size", int, "images per step and process"),
+    ("lr", float, "peak learning rate"),
+    ("img_size", _size, "network input HxW (multiples of 14 for ZoeDAM)"),
+    ("n_train", int, "use only the first N training images"),
+    ("n_val", int, "validation images per epoch"),
+    ("max_steps_per_epoch", int, "cap steps per epoch (quick runs)"),
+    ("checkpoint_every", int, "also checkpoint every N steps"),
+    ("decoder_width", float, "DenseDepth: decoder width factor"),
+    ("unlabeled_ratio", int, "ZoeDAM+: unlabeled images per labeled image"),
+    ("n_unlabeled", int, "ZoeDAM+: unlabeled images used"),
+)
+
+
 def _run_args(p: argparse.ArgumentParser) -> None:
+    from .run import PRESETS
+
     p.add_argument("--data", default="data/synthrooms/synthrooms.mat",
                    help="NYU-layout .mat (default: SynthRooms, generated if missing)")
-    p.add_argument("--split", default="paper", choices=["paper", "official"])
+    p.add_argument("--split", default="paper", choices=list(SPLIT_KINDS))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/cli", help="output directory (results/, checkpoints/, runs/)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--preset", default="auto", choices=["auto", "paper", "cpu"])
+    p.add_argument("--preset", default="auto", choices=list(PRESETS))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,21 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model (use torchrun --nproc_per_node=N for DDP)")
     _run_args(p)
-    p.add_argument("--model", default="zoedam", choices=["zoedam", "densedepth", "zoedam_plus"])
-    p.add_argument("--backbone", default="vits", help="vits | vitb | vitl (ZoeDAM)")
-    p.add_argument("--pretrained", default=None, help="weights to start from (path, known name or Hub id)")
-    p.add_argument("--decoder", default="pretrained", choices=["pretrained", "random"])
+    p.add_argument("--model", default="zoedam", choices=list(EXPERIMENTS))
+    p.add_argument("--backbone", default="vits",
+                   help=f"ZoeDAM encoder: {' | '.join(BACKBONES)} (vitt: a tiny test ViT)")
+    p.add_argument("--pretrained", default=None,
+                   help="ZoeDAM: weights to start from (path, known name or Hub id); DenseDepth: 'none' for a "
+                        "random encoder")
+    p.add_argument("--decoder", default="pretrained", choices=list(DECODER_CHOICES))
     p.add_argument("--teacher", default=None, help="ZoeDAM+: teacher checkpoint")
     p.add_argument("--unlabeled", nargs="*", default=None, help="ZoeDAM+: unlabeled image folders")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--img-size", type=_size, default=None, help="network input HxW (multiples of 14 for ZoeDAM)")
-    p.add_argument("--n-train", type=int, default=None)
-    p.add_argument("--n-val", type=int, default=None)
-    p.add_argument("--max-steps-per-epoch", type=int, default=None)
-    p.add_argument("--checkpoint-every", type=int, default=None, help="also checkpoint every N steps")
-    p.add_argument("--amp", default=None, choices=["auto", "off", "bf16", "fp16"])
+    for name, kind, help_text in RECIPE_FLAGS:
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=help_text)
+    p.add_argument("--amp", default=None, choices=list(AMP_CHOICES))
     p.add_argument("--resume", action="store_true", help="continue from <out>/runs/<model>/train_state.pt")
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on the test split (NYU protocol)")
@@ -136,8 +157,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _train_in_process(args: argparse.Namespace, rank: int, world: int, ddp_device) -> int:
-    from .config import replace
-    from .presets import recipe_for
     from .run import setup_run
     from .training import distributed as dist_utils
 
@@ -148,14 +167,8 @@ def _train_in_process(args: argparse.Namespace, rank: int, world: int, ddp_devic
         ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset, verbose=False)
     if ddp_device is not None:
         ctx.device = ddp_device
-    recipe = recipe_for(args.model, ctx.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                        seed=args.seed)
-    overrides = {k: v for k, v in {"img_size": args.img_size, "n_train": args.n_train, "n_val": args.n_val}.items()
-                 if v is not None}
-    train_overrides = {k: v for k, v in {"max_steps_per_epoch": args.max_steps_per_epoch,
-                                         "checkpoint_every": args.checkpoint_every, "amp": args.amp}.items()
-                       if v is not None}
-    recipe = replace(recipe, train=replace(recipe.train, **train_overrides), **overrides)
+    overrides = {name: getattr(args, name) for name, _, _ in RECIPE_FLAGS}
+    recipe = recipe_for(args.model, ctx.preset, seed=args.seed, amp=args.amp, **overrides)
     if args.model == "zoedam":
         from .experiments.zoedam import run_zoedam
 
@@ -168,7 +181,7 @@ def _train_in_process(args: argparse.Namespace, rank: int, world: int, ddp_devic
         from .experiments.zoedam_plus import run_zoedam_plus
 
         result = run_zoedam_plus(ctx, teacher=args.teacher, unlabeled_dirs=args.unlabeled, resume=args.resume,
-                                 recipe=recipe)
+                                 recipe=recipe).student
     if world > 1:
         digest = hashlib.sha256(b"".join(v.detach().cpu().numpy().tobytes()
                                          for v in result.model.state_dict().values())).hexdigest()

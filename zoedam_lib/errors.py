@@ -6,6 +6,8 @@ user never has to read a traceback from deep inside h5py or torch to find the ca
 
 from __future__ import annotations
 
+import pickle
+
 
 class ZoeDAMError(Exception):
     """Base class of the errors zoedam_lib raises for user-fixable problems."""
@@ -33,3 +35,13 @@ class NonFiniteLossError(ZoeDAMError):
 
 class TrainingInterrupted(ZoeDAMError):
     """Training was interrupted (SIGINT); a checkpoint was saved and the run can be resumed."""
+
+
+def refusal_reason(exc: pickle.UnpicklingError) -> str:
+    """What ``torch.load(weights_only=True)`` refused (e.g. ``GLOBAL posix.system``), in one line.
+
+    Not torch's first line: it advises re-running with ``weights_only=False``, which is exactly
+    what must not be done with an untrusted file (and, cut short, reads as an instruction).
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if "nsupported" in line]
+    return lines[0][:200] if lines else exc.__class__.__name__

@@ -36,20 +36,19 @@ TABLE2 = ("average", "densedepth")
 TABLE3 = ("zoedepth", "zoedam_vits", "zoedam_vitb", "zoedam_vitl", "zoedam_plus")
 
 
-def write_result(out_dir: str | os.PathLike, key: str, *, data: str, data_kind: str, preset: str, split: str,
-                 seed: int, metrics: dict[str, float], n_test: int, per_image: list[dict] | None = None,
-                 **extra: Any) -> Path:
+def write_result(out_dir: str | os.PathLike, key: str, provenance: dict[str, Any], *, metrics: dict[str, float],
+                 n_test: int, per_image: list[dict] | None = None, **extra: Any) -> Path:
     """Write ``<out_dir>/results/<key>.json`` (and per-image metrics as CSV), atomically.
 
-    The CSV is moved into place only after the JSON was written, so a failed write (a full disk)
-    leaves the previous pair intact, not an old JSON beside a new CSV.
+    ``provenance`` is :meth:`RunContext.provenance` (data, data kind, preset, split, seed). The CSV
+    is moved into place only after the JSON was written, so a failed write (a full disk) leaves
+    the previous pair intact, not an old JSON beside a new CSV.
     """
     results = Path(out_dir) / "results"
     missing = [k for k in METRIC_KEYS if k not in metrics]
     if missing:
         raise ValueError(f"metrics lack {missing}")
-    record = {"model": key, "label": LABELS.get(key, key), "data": data, "data_kind": data_kind,
-              "preset": preset, "split": split, "seed": seed, "n_test": n_test,
+    record = {"model": key, "label": LABELS.get(key, key), **provenance, "n_test": n_test,
               "metrics": {k: float(metrics[k]) for k in METRIC_KEYS},
               "created": _dt.datetime.now().isoformat(timespec="seconds"),
               "versions": {"torch": torch.__version__, "python": platform.python_version()}, **extra}

@@ -17,10 +17,11 @@ from .data.nyu import NyuMat
 from .data.splits import Split, load_or_create_split
 from .data.synthrooms import ensure_synthrooms
 from .errors import ConfigError
+from .experiments.recipes import PRESETS as RECIPE_PRESETS
 from .paths import DEFAULT_SYNTH_FILE, resolve
 from .seeding import seed_everything
 
-PRESETS = ("auto", "paper", "cpu")
+PRESETS = ("auto", *RECIPE_PRESETS)
 
 
 @dataclass
@@ -40,6 +41,11 @@ class RunContext:
     def open_data(self) -> NyuMat:
         """A fresh handle on the data file."""
         return NyuMat(self.data_path)
+
+    def provenance(self) -> dict[str, object]:
+        """What every results JSON says about where its numbers come from (data, split, preset, seed)."""
+        return {"data": self.data_label, "data_kind": self.data_kind, "preset": self.preset,
+                "split": self.split_name, "seed": self.seed}
 
     def describe(self) -> str:
         return (f"data: {self.data_label} | split: {self.split_name} ({len(self.split.train)} train / "

@@ -218,7 +218,7 @@ def test_save_model_replaces_atomically_and_keeps_old_on_failure(tmp_path, monke
         Path(filename).write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}")  # a few bytes, then the disk is full
         _disk_full()
 
-    monkeypatch.setattr("zoedam_lib.checkpoints.save_file", half_written)
+    monkeypatch.setattr("zoedam_lib.checkpoints.saving.save_file", half_written)
     with pytest.raises(OSError, match="No space left"):
         save_model(b, tmp_path / "ckpt")
     assert same_output(a, load_model(tmp_path / "ckpt"))
@@ -302,8 +302,8 @@ def test_failed_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
 
 def _write(out: Path, abs_rel: float) -> Path:
     metrics = dict.fromkeys(METRIC_KEYS, 0.5) | {"abs_rel": abs_rel}
-    return write_result(out, KEY, data="SynthRooms", data_kind="synthrooms", preset="cpu", split="paper", seed=0,
-                        metrics=metrics, n_test=2, per_image=[{"index": 0, "abs_rel": abs_rel},
+    provenance = {"data": "SynthRooms", "data_kind": "synthrooms", "preset": "cpu", "split": "paper", "seed": 0}
+    return write_result(out, KEY, provenance, metrics=metrics, n_test=2, per_image=[{"index": 0, "abs_rel": abs_rel},
                                                               {"index": 1, "abs_rel": abs_rel}])
 
 

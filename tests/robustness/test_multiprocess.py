@@ -52,8 +52,8 @@ def test_torchrun_two_cpu_processes_identical_weights_and_one_writer(tiny_data, 
 
 def test_a_non_zero_rank_trains_but_writes_nothing(tiny_data, tmp_path, monkeypatch):
     from zoedam_lib.config import replace
+    from zoedam_lib.experiments.table import recipe_for
     from zoedam_lib.experiments.zoedam import run_zoedam
-    from zoedam_lib.presets import recipe_for
     from zoedam_lib.run import setup_run
 
     ctx = setup_run(tiny_data, out_dir=tmp_path / "run", preset="cpu", device="cpu", verbose=False)
@@ -74,4 +74,7 @@ def test_rank_helpers_without_process_group():
     assert dist_utils.rank_and_world() == (0, 1)
     assert dist_utils.all_ranks_true(True, torch.device("cpu")) is True
     assert dist_utils.all_ranks_true(False, torch.device("cpu")) is False
-    assert tiny_zoedam() is not None
+    assert dist_utils.is_main_process() is True
+    model = tiny_zoedam()
+    assert dist_utils.unwrap(model) is model
+

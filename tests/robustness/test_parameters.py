@@ -18,9 +18,9 @@ from zoedam_lib.data.nyu import NyuMat
 from zoedam_lib.data.splits import load_or_create_split
 from zoedam_lib.data.synthrooms import generate_synthrooms
 from zoedam_lib.errors import ConfigError, DataFileError
+from zoedam_lib.experiments.table import recipe_for
 from zoedam_lib.models.registry import build_model
 from zoedam_lib.models.zoedam import ZoeDAMConfig
-from zoedam_lib.presets import recipe_for
 from zoedam_lib.run import resolve_device, resolve_preset, setup_run
 from zoedam_lib.training.trainer import TrainConfig
 
@@ -56,12 +56,16 @@ def write_mat(path: Path) -> Path:
     (lambda: recipe_for("zoedepth", "cpu"), r"unknown model 'zoedepth'; expected one of \('zoedam', 'densedepth', "
                                             r"'zoedam_plus'\)"),
     (lambda: resolve_preset("gpu", CPU, "nyu"), r"unknown preset 'gpu'; expected one of \('auto', 'paper', 'cpu'\)"),
-    (lambda: recipe_for("zoedam", "auto"), r"preset must be 'paper' or 'cpu' here \(resolve 'auto' with setup_run\)"),
+    (lambda: recipe_for("zoedam", "auto"), r"preset must be one of \('paper', 'cpu'\) here \(resolve 'auto' with "
+                                           r"setup_run\)"),
+    (lambda: recipe_for("zoedam", "cpu", decoder_widht=0.5), r"unknown recipe setting\(s\) \['decoder_widht'\] for a "
+                                                            r"ZoeDAMOptions recipe; valid settings are \["),
     (lambda: TrainConfig(amp="fp8"), r"amp must be one of \('auto', 'off', 'bf16', 'fp16'\), got 'fp8'"),
     (lambda: make_trainer("unused", TrainConfig(amp="fp16")),  # a valid name, checked against the device
      r"amp='fp16' needs a CUDA device; on CPU use amp='bf16' or 'off'"),
 ], ids=["backbone", "backbone_in_config_dict", "layer_family", "model", "recipe_model", "preset", "preset_auto",
-        "amp", "amp_fp16_on_cpu"])
+        "recipe_setting",
+        "recipe_setting", "amp", "amp_fp16_on_cpu"])
 def test_unknown_name_is_a_config_error_listing_the_valid_ones(make, message):
     with pytest.raises(ConfigError, match=message):
         make()

@@ -33,8 +33,7 @@ def run_average(ctx: RunContext, n_images: int = 400) -> AverageResult:
         test = DepthDataset(mat, ctx.split.test)
         result = evaluate(model, test, flip_tta=False, device="cpu")
     save_model(model, ctx.out_dir / "checkpoints" / "average")
-    path = write_result(ctx.out_dir, "average", data=ctx.data_label, data_kind=ctx.data_kind, preset=ctx.preset,
-                        split=ctx.split_name, seed=ctx.seed, metrics=result.metrics, n_test=result.n_images,
+    path = write_result(ctx.out_dir, "average", ctx.provenance(), metrics=result.metrics, n_test=result.n_images,
                         per_image=result.per_image, n_skipped=len(result.skipped), n_averaged=len(chosen),
                         checkpoint="checkpoints/average")
     return AverageResult(model, result, chosen, path)

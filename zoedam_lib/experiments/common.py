@@ -17,11 +17,11 @@ from ..config import to_dict
 from ..data.augment import Transform
 from ..data.datasets import DepthDataset
 from ..evaluation import EvalResult, evaluate
-from ..presets import Recipe
 from ..results import write_result
 from ..run import RunContext
 from ..training import distributed as dist_utils
 from ..training.trainer import LossFn, Trainer, TrainState
+from .recipes import Recipe
 
 VAL_KEYS = ("abs_rel", "rmse", "log_10", "a1")
 
@@ -66,6 +66,8 @@ def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: L
     """Train ``model`` under ``recipe``, save it, evaluate it on the test split, write its results JSON.
 
     ``train_set_fn`` wraps the labeled training set (ZoeDAM+ adds unlabeled images to each item).
+    ``checkpoint_extra`` goes into the checkpoint's config.json beside the run's provenance and
+    recipe, e.g. how the model was initialised (``init``).
     """
     train_set, test_set, val_set = datasets(ctx, recipe, transform)
     if train_set_fn is not None:
@@ -79,11 +81,9 @@ def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: L
     if not dist_utils.is_main_process():
         return ExperimentResult(model, state, None, None, None, seconds)
     checkpoint = save_model(model, ctx.out_dir / "checkpoints" / key,
-                            extra={"data": ctx.data_label, "preset": ctx.preset, "recipe": to_dict(recipe),
-                                   **(checkpoint_extra or {})})
+                            extra={**ctx.provenance(), "recipe": to_dict(recipe), **(checkpoint_extra or {})})
     result = evaluate(model, test_set, flip_tta=recipe.flip_tta, device=ctx.device)
-    path = write_result(ctx.out_dir, key, data=ctx.data_label, data_kind=ctx.data_kind, preset=ctx.preset,
-                        split=ctx.split_name, seed=ctx.seed, metrics=result.metrics, n_test=result.n_images,
+    path = write_result(ctx.out_dir, key, ctx.provenance(), metrics=result.metrics, n_test=result.n_images,
                         per_image=result.per_image, n_skipped=len(result.skipped), flip_tta=result.flip_tta,
                         recipe=to_dict(recipe), train_seconds=round(seconds, 1),
                         history=str((run_dir / "history.json").relative_to(ctx.out_dir)),

@@ -10,7 +10,7 @@ import argparse
 import re
 from pathlib import Path
 
-from ..checkpoints import load_model
+from ..checkpoints import load_checkpoint
 from ..data.datasets import DepthDataset
 from ..evaluation import EvalResult, evaluate
 from ..results import markdown_table, write_result
@@ -28,17 +28,15 @@ def results_key(checkpoint: str, model) -> str:
 def run_eval(args: argparse.Namespace) -> EvalResult:
     """Evaluate ``args.checkpoint`` on the test split of ``args.data`` and write ``results/<name>.json``."""
     ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset)
-    model = load_model(args.checkpoint, device=ctx.device)
-    report = getattr(model, "load_report", None)
-    if report is not None and report.random_parts:
+    model, report = load_checkpoint(args.checkpoint, device=ctx.device)
+    if report.random_parts:
         print(f"warning: {report.summary()}")
     with ctx.open_data() as mat:
         result = evaluate(model, DepthDataset(mat, ctx.split.test), flip_tta=not args.no_flip_tta, device=ctx.device)
     key = args.name or results_key(args.checkpoint, model)
-    path = write_result(ctx.out_dir, key, data=ctx.data_label, data_kind=ctx.data_kind, preset=ctx.preset,
-                        split=ctx.split_name, seed=ctx.seed, metrics=result.metrics, n_test=result.n_images,
+    path = write_result(ctx.out_dir, key, ctx.provenance(), metrics=result.metrics, n_test=result.n_images,
                         per_image=result.per_image, n_skipped=len(result.skipped), flip_tta=result.flip_tta,
-                        checkpoint=str(args.checkpoint), init=report.summary() if report else "")
+                        checkpoint=str(args.checkpoint), init=report.summary())
     print(markdown_table({key: result.metrics}))
     print(f"{result.n_images} images ({len(result.skipped)} without valid pixels skipped); wrote {path}")
     return result

@@ -3,50 +3,60 @@
 from __future__ import annotations
 
 import warnings
-from functools import partial
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from ..checkpoints import load_model
-from ..data.augment import zoedepth_augmentation
+from ..checkpoints import load_checkpoint
+from ..config import to_dict
 from ..losses import valid_depth
 from ..losses.silog import silog_loss
 from ..models.zoedam import ZoeDAM, ZoeDAMConfig
-from ..presets import Recipe, recipe_for
 from ..run import RunContext
 from .common import ExperimentResult, train_evaluate_write
+from .recipes import Recipe, ZoeDAMOptions, apply_overrides
+from .table import EXPERIMENTS, recipe_for
+
+
+@dataclass
+class Init:
+    """How a model was initialised before training; saved in its checkpoint's config.json (``init``)."""
+
+    pretrained: str | None  # the weights it started from (any source load_model accepts), None: random
+    decoder: str = "pretrained"  # pretrained | random: whether a Depth Anything decoder was loaded too
+    loaded_parts: tuple[str, ...] = field(default_factory=tuple)  # parts that started from those weights
+    summary: str = ""  # one line for humans
 
 
 def build_zoedam(backbone: str = "vits", pretrained: str | None = None, decoder: str = "pretrained",
-                 img_size: tuple[int, int] = (392, 518), verbose: bool = True) -> tuple[ZoeDAM, str]:
+                 img_size: tuple[int, int] = (392, 518), verbose: bool = True) -> tuple[ZoeDAM, Init]:
     """A ZoeDAM to fine-tune: from ``pretrained`` weights (any source ``load_model`` accepts) or random.
 
-    Returns the model (train mode) and a one-line description of its initialisation.
+    Returns the model (train mode) and how it was initialised.
     """
     if pretrained is None:
         model = ZoeDAM(ZoeDAMConfig(backbone=backbone, img_size=img_size))
-        init = (f"RANDOM initialisation of the whole ZoeDAM-{backbone[-1].upper()} (no pretrained weights given): "
-                "expect far weaker results than the paper, whose encoder starts from Depth Anything")
+        init = Init(None, decoder, (), f"RANDOM initialisation of the whole ZoeDAM-{backbone[-1].upper()} (no "
+                                       "pretrained weights given): expect far weaker results than the paper, whose "
+                                       "encoder starts from Depth Anything")
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            model = load_model(pretrained, backbone=backbone, decoder=decoder, img_size=img_size)
-        init = model.load_report.summary()
+            model, report = load_checkpoint(pretrained, backbone=backbone, decoder=decoder, img_size=img_size)
+        parts = ("encoder", "decoder", "head") if report.loaded_parts == ("whole model",) else report.loaded_parts
+        init = Init(str(pretrained), decoder, tuple(parts), report.summary())
     if verbose:
-        print(("!!! " if pretrained is None else "") + init)
+        print(("!!! " if pretrained is None else "") + init.summary)
     return model.train(), init
 
 
-def lr_factors(model: ZoeDAM, recipe: Recipe) -> dict[str, float]:
-    """Per-part lr divisors: the recipe's for pretrained parts, 1 for parts that start random."""
-    report = getattr(model, "load_report", None)
-    loaded = set(report.loaded_parts) if report else set()
-    if "whole model" in loaded:
-        loaded = {"encoder", "decoder", "head"}
-    return {"encoder_lr_factor": recipe.encoder_lr_factor if "encoder" in loaded else 1.0,
-            "pos_embed_lr_factor": recipe.pos_embed_lr_factor if "encoder" in loaded else 1.0,
-            "decoder_lr_factor": recipe.decoder_lr_factor if "decoder" in loaded else 1.0}
+def lr_factors(init: Init, options: ZoeDAMOptions) -> dict[str, float]:
+    """Per-part lr divisors: the recipe's for parts loaded from pretrained weights, 1 for parts that start random."""
+    loaded = set(init.loaded_parts)
+    return {"encoder_lr_factor": options.encoder_lr_factor if "encoder" in loaded else 1.0,
+            "pos_embed_lr_factor": options.pos_embed_lr_factor if "encoder" in loaded else 1.0,
+            "decoder_lr_factor": options.decoder_lr_factor if "decoder" in loaded else 1.0}
 
 
 def silog_step(model: nn.Module, batch: dict[str, torch.Tensor], beta: float = 0.15) -> tuple[torch.Tensor, dict]:
@@ -56,18 +66,27 @@ def silog_step(model: nn.Module, batch: dict[str, torch.Tensor], beta: float = 0
     return silog_loss(out, depth, valid_depth(depth), beta=beta), {}
 
 
+def _silog_step(beta: float):
+    """The trainer's loss: :func:`silog_step` looked up at call time (tests replace it to hold a run)."""
+    return lambda model, batch: silog_step(model, batch, beta=beta)
+
+
 def run_zoedam(ctx: RunContext, backbone: str = "vits", pretrained: str | None = None,
-               decoder: str = "pretrained", epochs: int | None = None, batch_size: int | None = None,
-               lr: float | None = None, beta: float = 0.15, resume: bool = False,
-               recipe: Recipe | None = None) -> ExperimentResult:
-    """Fine-tune ZoeDAM on the run's training split and write ``results/zoedam_<backbone>.json``."""
-    recipe = recipe or recipe_for("zoedam", ctx.preset, epochs=epochs, batch_size=batch_size, lr=lr, seed=ctx.seed)
+               decoder: str = "pretrained", resume: bool = False, recipe: Recipe | None = None,
+               key: str | None = None, **overrides) -> ExperimentResult:
+    """Fine-tune ZoeDAM on the run's training split and write ``results/<key>.json``.
+
+    ``overrides`` are flat recipe settings (``epochs``, ``lr``, ``silog_beta`` …; ``None`` keeps the
+    preset's), applied to ``recipe`` or to the preset's. ``key`` defaults to ``zoedam_<backbone>``.
+    """
+    recipe = recipe_for("zoedam", ctx.preset, seed=ctx.seed, **overrides) if recipe is None \
+        else apply_overrides(recipe, **overrides)
     model, init = build_zoedam(backbone, pretrained, decoder, recipe.img_size)
-    factors = lr_factors(model, recipe)
+    factors = lr_factors(init, recipe.options)
     groups = model.param_groups(recipe.train.lr, **factors)
-    key = f"zoedam_{backbone}"
-    return train_evaluate_write(ctx, key, model, partial(silog_step, beta=beta), recipe, zoedepth_augmentation(),
-                                param_groups=groups, resume=resume,
-                                extra={"init": init, "pretrained": pretrained, "decoder": decoder,
-                                       "silog_beta": beta, "lr_factors": factors,
-                                       "parameters": model.parameter_counts()})
+    return train_evaluate_write(ctx, key or f"zoedam_{backbone}", model, _silog_step(recipe.options.silog_beta), recipe,
+                                EXPERIMENTS["zoedam"].augment(), param_groups=groups, resume=resume,
+                                checkpoint_extra={"init": to_dict(init)},
+                                extra={"init": init.summary, "pretrained": pretrained, "decoder": decoder,
+                                       "lr_factors": factors, "parameters": model.parameter_counts()})
+

@@ -188,7 +188,7 @@ def _reason(exc: ImageReadError) -> str:
 
 def run_predict(args: argparse.Namespace) -> int:
     """Predict every input image and write its outputs; 0 when every readable image is done."""
-    from ..checkpoints import load_model
+    from ..checkpoints import load_checkpoint
     from ..run import resolve_device
 
     if args.batch_size < 1:
@@ -200,13 +200,12 @@ def run_predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"no input images ({missing}). Pass image files or folders containing "
                           f"{'/'.join(IMAGE_EXTENSIONS)} files.")
     device = resolve_device(args.device)
-    model = load_model(args.checkpoint, device=device)
-    report = getattr(model, "load_report", None)
+    model, report = load_checkpoint(args.checkpoint, device=device)
     if getattr(args, "fast", False):
         from .fast import prepare_fast
 
         model = prepare_fast(model)
-    print(f"{report.summary() if report else args.checkpoint} | device {device} | {len(files)} input files "
+    print(f"{report.summary()} | device {device} | {len(files)} input files "
           f"-> {out_dir}", flush=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     done, batch = 0, []

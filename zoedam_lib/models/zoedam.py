@@ -142,6 +142,10 @@ class ZoeDAM(nn.Module):
             out["probs"] = probs
         return out
 
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """RGB in [0, 1] → the encoder's four (B, C, h/14, w/14) token maps (what feature alignment compares)."""
+        return self.encoder(self.preprocess(x))
+
     def forward_features(self, x: torch.Tensor, full_resolution: bool = True) -> DPTFeatures:
         """RGB in [0, 1] → the decoder's relative depth and features (what the metric head consumes)."""
         x = self.preprocess(x)  # (B, 3, h, w)

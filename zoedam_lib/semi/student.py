@@ -25,7 +25,7 @@ from ..losses import valid_depth
 from ..losses.affine_invariant import affine_invariant_loss
 from ..losses.feature_alignment import feature_alignment_loss
 from ..losses.silog import silog_loss
-from ..models.zoedam import network_size
+from ..training.distributed import unwrap
 from .cutmix import apply_cutmix, cutmix_box, cutmix_loss
 from .perturb import StrongPerturbConfig, strong_perturb
 from .pseudo_labels import PseudoLabelCache, teacher_predict
@@ -86,7 +86,7 @@ class ZoeDAMPlusLossConfig:
     cutmix_p: float = 0.5  # probability of a CutMix per unlabeled image (paper §3.3: 50 %)
     perturb: StrongPerturbConfig = field(default_factory=StrongPerturbConfig)  # student-side strong perturbation
     metric_pseudo: bool = False  # True: per-image SILog against the metric pseudo-labels instead of ρ
-    feature_alignment: bool = False  # Depth Anything's alignment with a frozen encoder (needs frozen_encoder)
+    feature_alignment: bool = False  # Depth Anything's alignment with a frozen encoder (needs frozen_model)
     feature_weight: float = 1.0  # weight of the feature-alignment loss
     feature_margin: float = 0.85  # α: patches above this cosine similarity are not pulled further
 
@@ -114,36 +114,36 @@ def _unlabeled_loss_fn(cfg: ZoeDAMPlusLossConfig):
 
 
 def _forward_both(model: nn.Module, labeled: torch.Tensor, unlabeled: torch.Tensor) -> tuple[dict, dict]:
-    """One forward over labeled + unlabeled images when they share a network size (DDP needs one)."""
-    config = getattr(getattr(model, "module", model), "config", None)
-    if config is not None:
-        size_l = network_size(*labeled.shape[-2:], config)
-        size_u = network_size(*unlabeled.shape[-2:], config)
-        if size_l == size_u:
-            def fit(x):
-                return x if tuple(x.shape[-2:]) == size_l else F.interpolate(x, size=size_l, mode="bilinear",
-                                                                            align_corners=True)
-            out = model(torch.cat([fit(labeled), fit(unlabeled)]))
-            b = labeled.shape[0]
-            return {k: v[:b] for k, v in out.items()}, {k: v[b:] for k, v in out.items()}
-    return model(labeled), model(unlabeled)
+    """One forward over labeled + unlabeled images (DDP allows one forward per backward).
+
+    Unlabeled images are loaded at the recipe's network size (:class:`UnlabeledImages` ``size``),
+    so the labeled batch is resized to theirs first: the same bilinear, align_corners=True resize
+    the model would apply itself, after which its own resize is an identity for both.
+    """
+    size = tuple(unlabeled.shape[-2:])
+    if tuple(labeled.shape[-2:]) != size:
+        labeled = F.interpolate(labeled, size=size, mode="bilinear", align_corners=True)
+    out = model(torch.cat([labeled, unlabeled]))
+    b = labeled.shape[0]
+    return {k: v[:b] for k, v in out.items()}, {k: v[b:] for k, v in out.items()}
 
 
 def make_student_step(cfg: ZoeDAMPlusLossConfig | None = None, teacher: nn.Module | None = None,
-                      frozen_encoder: nn.Module | None = None, generator: torch.Generator | None = None):
+                      frozen_model: nn.Module | None = None, generator: torch.Generator | None = None):
     """The trainer ``loss_fn(model, batch) -> (loss, logs)`` of the ZoeDAM+ student.
 
     Args:
         cfg: the objective (see :class:`ZoeDAMPlusLossConfig`).
         teacher: for on-the-fly pseudo-labels (batches without ``u_pseudo``): predicts on the
             clean unlabeled images inside the step.
-        frozen_encoder: a frozen DINOv2 encoder (``DinoV2Encoder``), for ``cfg.feature_alignment``.
+        frozen_model: a frozen copy of the student as initialised (its ``encode`` gives the
+            reference features), for ``cfg.feature_alignment``.
         generator: CPU generator of the perturbations and CutMix boxes (None: the global torch
             RNG, which the trainer checkpoints, so a resumed run draws the same ones).
     """
     cfg = cfg or ZoeDAMPlusLossConfig()
-    if cfg.feature_alignment and frozen_encoder is None:
-        raise ConfigError("feature_alignment needs frozen_encoder (a frozen copy of the initial DINOv2 encoder)")
+    if cfg.feature_alignment and frozen_model is None:
+        raise ConfigError("feature_alignment needs frozen_model (a frozen copy of the student as initialised)")
     rho = _unlabeled_loss_fn(cfg)
 
     def loss_fn(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -169,7 +169,7 @@ def make_student_step(cfg: ZoeDAMPlusLossConfig | None = None, teacher: nn.Modul
         logs = {"loss_labeled": float(loss_l.detach()), "loss_unlabeled": float(loss_u.detach()),
                 "cutmix_fraction": float(mask.float().mean())}
         if cfg.feature_alignment:
-            loss_f = _feature_term(model, frozen_encoder, mixed, cfg.feature_margin)
+            loss_f = _feature_term(model, frozen_model, mixed, cfg.feature_margin)
             loss = loss + cfg.feature_weight * loss_f
             logs["loss_feature"] = float(loss_f.detach())
         return loss, logs
@@ -190,12 +190,10 @@ def _mixed_valid(target_a: torch.Tensor, target_b: torch.Tensor, mask: torch.Ten
 
 def _feature_term(model: nn.Module, frozen: nn.Module, images: torch.Tensor, margin: float) -> torch.Tensor:
     """Feature alignment on the student's unlabeled input: last encoder block, student vs frozen."""
-    net = getattr(model, "module", model)
-    if net is not model:
+    if unwrap(model) is not model:
         raise ConfigError("feature_alignment runs a second encoder forward, which DDP does not allow; "
                           "train on one process or switch it off")
-    x = net.preprocess(images)
-    student = net.encoder(x)[-1]  # (B, C, h/14, w/14)
+    student = model.encode(images)[-1]  # (B, C, h/14, w/14)
     with torch.no_grad():
-        target = frozen(x)[-1]
+        target = frozen.encode(images)[-1]
     return feature_alignment_loss(student, target, margin)

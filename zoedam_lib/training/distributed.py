@@ -10,6 +10,8 @@ import os
 
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 
 def init_distributed() -> tuple[int, int, torch.device | None]:
@@ -26,6 +28,11 @@ def init_distributed() -> tuple[int, int, torch.device | None]:
         torch.cuda.set_device(local)
         device = torch.device("cuda", local)
     return dist.get_rank(), dist.get_world_size(), device
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel wrapper (the model itself when not wrapped)."""
+    return model.module if isinstance(model, DistributedDataParallel) else model
 
 
 def rank_and_world() -> tuple[int, int]:

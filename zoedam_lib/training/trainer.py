@@ -29,8 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
 from ..atomic import atomic_path, atomic_write_json
-from ..checkpoints import refusal_reason
-from ..errors import CheckpointError, ConfigError, NonFiniteLossError, TrainingInterrupted
+from ..errors import CheckpointError, ConfigError, NonFiniteLossError, TrainingInterrupted, refusal_reason
 from ..progress import tqdm
 from ..seeding import rng_state, set_rng_state
 from . import distributed as dist_utils

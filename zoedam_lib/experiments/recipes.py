@@ -1,0 +1,105 @@
+"""Recipes: the settings of one model under one preset, and the one way to override them.
+
+A :class:`Recipe` holds what every trained model shares (network input size, the trainer's
+:class:`TrainConfig`, how much data, flip TTA) and, in ``options``, what only its model has
+(ZoeDAM's per-part learning-rate divisors and SILog β, DenseDepth's decoder width, ZoeDAM+'s
+unlabeled ratio). Notebooks and the CLI change recipes only through :func:`apply_overrides`,
+with flat names, so a typo is an error that lists the valid names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import replace
+from ..errors import ConfigError
+from ..training.trainer import TrainConfig
+
+PRESETS = ("paper", "cpu")
+STUDENT_INITS = ("pretrained", "teacher")
+
+
+@dataclass
+class ZoeDAMOptions:
+    """ZoeDAM fine-tuning (paper §4.3; the official Depth Anything metric recipe)."""
+
+    encoder_lr_factor: float = 50.0  # lr divisor of a pretrained encoder (1 when it starts random)
+    pos_embed_lr_factor: float = 50.0  # lr divisor of its positional embedding
+    decoder_lr_factor: float = 50.0  # lr divisor of a pretrained DPT decoder (1 when it starts random)
+    silog_beta: float = 0.15  # ZoeDepth's SILog weight of the squared mean log error; 0 = paper eq. (2)
+
+
+@dataclass
+class DenseDepthOptions:
+    """DenseDepth (paper §3.1.2–4)."""
+
+    decoder_width: float = 1.0  # decoder channels factor (1.0: PyTorch port, 42.6 M params; 0.5: Keras)
+    loss_lambda: float = 0.1  # λ of the depth L1 term in eq. (1)
+
+
+@dataclass
+class ZoeDAMPlusOptions(ZoeDAMOptions):
+    """The ZoeDAM+ student (paper §3.3, §4.4)."""
+
+    unlabeled_ratio: int = 2  # unlabeled images per labeled image in a step
+    n_unlabeled: int | None = None  # unlabeled images used (None: all)
+    student_init: str = "pretrained"  # pretrained (start like the teacher's encoder did) | teacher (a copy)
+
+    def __post_init__(self) -> None:
+        if self.student_init not in STUDENT_INITS:
+            raise ConfigError(f"student_init must be one of {STUDENT_INITS}, got {self.student_init!r}")
+
+
+Options = ZoeDAMOptions | DenseDepthOptions | ZoeDAMPlusOptions
+
+
+@dataclass
+class Recipe:
+    """Training and evaluation settings of one model under one preset."""
+
+    preset: str  # paper | cpu
+    img_size: tuple[int, int]  # network / training input size (H, W)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    options: Options = field(default_factory=ZoeDAMOptions)  # the model's own settings
+    n_train: int | None = None  # use only the first n training images (None: all)
+    n_val: int | None = None  # test images for per-epoch validation (monitoring only; None: all)
+    flip_tta: bool = True  # flip test-time augmentation in the final evaluation
+
+    def table(self) -> list[tuple[str, object]]:
+        """(setting, value) rows for printing in a notebook: every setting, flat names."""
+        return [(name, value) for name, (_, value) in _flat(self).items()]
+
+
+def _flat(recipe: Recipe) -> dict[str, tuple[str, Any]]:
+    """Flat name → (where it lives: "recipe" | "train" | "options", value)."""
+    out: dict[str, tuple[str, Any]] = {}
+    for part, obj in (("recipe", recipe), ("train", recipe.train), ("options", recipe.options)):
+        for f in dataclasses.fields(obj):
+            if part == "recipe" and f.name in ("train", "options"):
+                continue
+            out[f.name] = (part, getattr(obj, f.name))
+    return out
+
+
+def apply_overrides(recipe: Recipe, **overrides: Any) -> Recipe:
+    """``recipe`` with flat overrides (``epochs=2``, ``decoder_width=0.5``); ``None`` values keep the recipe's.
+
+    A name may belong to the recipe, its :class:`TrainConfig` or its model options; an unknown
+    name is an error listing the valid ones (a misspelt setting must never be silently ignored).
+    """
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    where = _flat(recipe)
+    unknown = sorted(set(overrides) - set(where))
+    if unknown:
+        raise ConfigError(f"unknown recipe setting(s) {unknown} for a {type(recipe.options).__name__} recipe; "
+                          f"valid settings are {sorted(where)}")
+    parts: dict[str, dict[str, Any]] = {"recipe": {}, "train": {}, "options": {}}
+    for name, value in overrides.items():
+        parts[where[name][0]][name] = value
+    if parts["train"]:
+        recipe = replace(recipe, train=replace(recipe.train, **parts["train"]))
+    if parts["options"]:
+        recipe = replace(recipe, options=replace(recipe.options, **parts["options"]))
+    return replace(recipe, **parts["recipe"]) if parts["recipe"] else recipe
