@@ -64,7 +64,6 @@ def write_mat(path: Path) -> Path:
     (lambda: make_trainer("unused", TrainConfig(amp="fp16")),  # a valid name, checked against the device
      r"amp='fp16' needs a CUDA device; on CPU use amp='bf16' or 'off'"),
 ], ids=["backbone", "backbone_in_config_dict", "layer_family", "model", "recipe_model", "preset", "preset_auto",
-        "recipe_setting",
         "recipe_setting", "amp", "amp_fp16_on_cpu"])
 def test_unknown_name_is_a_config_error_listing_the_valid_ones(make, message):
     with pytest.raises(ConfigError, match=message):
