@@ -10,14 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zoedam_lib.data.synthrooms import (
-    NYU_INTRINSICS,
-    UNLABELED_OFFSET,
-    ensure_synthrooms,
-    generate_synthrooms,
-    render_item,
-    scaled_intrinsics,
-)
+from zoedam_lib.camera import NYU_CAMERA, NYU_INTRINSICS, scaled_intrinsics
+from zoedam_lib.data.synthrooms import UNLABELED_OFFSET, ensure_synthrooms, generate_synthrooms, render_item
 from zoedam_lib.data.synthrooms_layout import sample_scene
 from zoedam_lib.data.synthrooms_scene import FLOOR, N_ROOM_SURFACES, WALL_Y1, camera_rotation, cast_rays
 from zoedam_lib.data.synthrooms_style import STYLES
@@ -43,6 +37,11 @@ def test_scaled_intrinsics() -> None:
     fx, fy, cx, cy = scaled_intrinsics(480, 320)  # only the width halves
     assert (fx, cx) == pytest.approx((NYU_INTRINSICS[0] / 2, NYU_INTRINSICS[2] / 2))
     assert (fy, cy) == pytest.approx((NYU_INTRINSICS[1], NYU_INTRINSICS[3]))
+    fx, fy, cx, cy = scaled_intrinsics(240, 320, focal_scale=0.5)  # a wider lens: focal halves, centre stays
+    assert (fx, fy, cx, cy) == pytest.approx((NYU_INTRINSICS[0] / 4, NYU_INTRINSICS[1] / 4,
+                                              NYU_INTRINSICS[2] / 2, NYU_INTRINSICS[3] / 2))
+    assert NYU_CAMERA.hfov_deg == pytest.approx(63.3, abs=0.1)
+    assert NYU_CAMERA.scaled(240, 320).as_tuple() == scaled_intrinsics(240, 320)
 
 
 def test_render_item_is_deterministic() -> None:

@@ -63,12 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoedam", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("synth", help="render the SynthRooms dataset (NYU layout) and its unlabeled images")
-    p.add_argument("--out", default="data/synthrooms")
-    p.add_argument("--n", type=int, default=600)
-    p.add_argument("--size", type=_size, default=(240, 320), help="HxW, e.g. 240x320")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-unlabeled", type=int, default=None, help="default: n // 2")
+    from .data.synthrooms_domains import DOMAINS  # pure data: no numpy or renderer import
+
+    p = sub.add_parser("synth", help="render a SynthRooms domain (NYU layout); default: labeled + unlabeled pool",
+                       description="Domains (docs/synthrooms.md): " + "; ".join(
+                           f"{d.name}: {d.n} x {d.size[0]}x{d.size[1]}, {d.purpose}" for d in DOMAINS.values()))
+    p.add_argument("--domain", default="labeled", choices=list(DOMAINS))
+    p.add_argument("--out", default="data/synthrooms", help="data folder; the domain's file goes inside")
+    p.add_argument("--n", type=int, default=None, help="number of images (default: the domain's)")
+    p.add_argument("--size", type=_size, default=None, help="HxW, e.g. 240x320 (default: the domain's)")
+    p.add_argument("--seed", type=int, default=None, help="dataset seed (default: the domain's)")
+    p.add_argument("--n-unlabeled", type=int, default=None, help="labeled only: size of the unlabeled pool (n // 2)")
     p.add_argument("--workers", type=int, default=None)
 
     p = sub.add_parser("download-nyu", help="download nyu_depth_v2_labeled.mat (2.8 GB, resumable) and splits.mat")
@@ -131,10 +136,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from .data.synthrooms import generate_synthrooms
+    from .data.synthrooms import generate_domain, generate_synthrooms
+    from .data.synthrooms_domains import DOMAINS
+    from .errors import ConfigError
 
-    path = generate_synthrooms(args.out, n=args.n, size=args.size, seed=args.seed, n_unlabeled=args.n_unlabeled,
-                               workers=args.workers)
+    if args.domain == "labeled":
+        d = DOMAINS["labeled"]
+        path = generate_synthrooms(args.out, n=d.n if args.n is None else args.n, size=args.size or d.size,
+                                   seed=d.seed if args.seed is None else args.seed, n_unlabeled=args.n_unlabeled,
+                                   workers=args.workers)
+    elif args.n_unlabeled is not None:
+        raise ConfigError(f"--n-unlabeled applies to --domain labeled only, not {args.domain!r}")
+    else:
+        path = generate_domain(args.domain, args.out, n=args.n, size=args.size, seed=args.seed, workers=args.workers)
     print(f"wrote {path}")
     return 0
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import DataFileError
 from ..paths import resolve
-from .matfile import DEPTHS_KEY, IMAGES_KEY
+from .matfile import DEPTHS_KEY, IMAGES_KEY, INTRINSICS_KEY
 
 NYU_LABELED_URL = "https://horatio.cs.nyu.edu/mit/silberman/nyu_depth_v2/nyu_depth_v2_labeled.mat"
 NYU_LABELED_SIZE = 2_972_037_809  # bytes of the official labeled file
@@ -77,6 +77,23 @@ class NyuMat:
         rgb = np.empty((self._height, self._width, 3), np.uint8)  # copying channel by channel is 2x
         np.stack([channel.T for channel in image], axis=-1, out=rgb)  # faster than one 3-D transpose
         return rgb, self._depth(index)
+
+    def intrinsics(self, index: int) -> tuple[float, float, float, float] | None:
+        """Item ``index``'s camera ``(fx, fy, cx, cy)`` in pixels at the stored size, if the file says.
+
+        Per-image rows (SynthRooms domains with varying lenses) win over the file attribute (fixed
+        cameras); the official NYU file records neither, so this is None and callers assume
+        NYU's Kinect (:func:`zoedam_lib.camera.scaled_intrinsics`).
+        """
+        index = self._check_index(index)
+        if INTRINSICS_KEY in self._file():
+            row = self._read(INTRINSICS_KEY, index)
+            if row.shape != (4,):
+                raise DataFileError(f"{self.path}: '{INTRINSICS_KEY}' must be float (N, 4) = ({self._n}, 4), "
+                                    f"got rows of shape {row.shape}; regenerate the file.")
+            return tuple(float(v) for v in row)
+        fixed = self.attrs.get(INTRINSICS_KEY)
+        return None if fixed is None else tuple(float(v) for v in np.asarray(fixed).reshape(4))
 
     def read_depth(self, index: int) -> np.ndarray:
         """Depth only (half the bytes of :meth:`read`), for baselines that never look at the image."""

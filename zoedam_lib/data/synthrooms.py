@@ -2,10 +2,11 @@
 
 Procedural rooms (:mod:`synthrooms_layout`, styles in :mod:`synthrooms_style`) are ray-cast
 (:mod:`synthrooms_scene`), textured (:mod:`synthrooms_texture`) and lit (:mod:`synthrooms_shade`)
-in numpy with NYU's Kinect intrinsics, giving RGB plus z-depth in 0.5-10 m. Item ``i`` of seed
-``s`` depends only on ``np.random.default_rng([s, i])``, so files are identical for any worker
-count. The labeled set goes into an NYU-layout ``.mat`` (one loader for
-both datasets); ``shifted``-style unlabeled JPEGs stand in for the paper's unlabeled images.
+in numpy through a pinhole camera (NYU's Kinect by default, :mod:`zoedam_lib.camera`), giving RGB
+plus z-depth in 0.5-10 m. Every image belongs to one domain of :mod:`synthrooms_domains`; item ``i``
+of seed ``s`` depends only on ``np.random.default_rng([s, stream + i])``, so files are identical for
+any worker count. Labeled sets go into NYU-layout ``.mat`` files (one loader for both datasets);
+``shifted``-style unlabeled JPEGs stand in for the paper's unlabeled images.
 """
 
 from __future__ import annotations
@@ -20,33 +21,33 @@ import numpy as np
 from PIL import Image
 
 from ..atomic import atomic_write_json
+from ..camera import scaled_intrinsics
 from ..errors import ConfigError
+from ..paths import DEFAULT_SYNTH_DIR
 from ..progress import tqdm
 from .matfile import NyuMatWriter
+from .synthrooms_domains import DOMAINS, STREAM_WIDTH, Domain, get_domain
 from .synthrooms_layout import sample_scene
 from .synthrooms_scene import cast_rays
 from .synthrooms_shade import shade
 from .synthrooms_style import get_style
 
-NYU_INTRINSICS = (518.86, 519.47, 325.58, 253.74)  # fx, fy, cx, cy at 480x640
 SYNTHROOMS_VERSION = 1          # bump when the renderer changes what a (seed, index) produces
 DEPTH_RANGE = (0.5, 10.0)       # metres; scenes outside it are re-drawn from the same generator
-UNLABELED_OFFSET = 1_000_000    # unlabeled item i uses the rng stream [seed, UNLABELED_OFFSET + i]
-MAT_NAME, META_NAME, UNLABELED_DIR = "synthrooms.mat", "synthrooms.json", "unlabeled"
+UNLABELED_OFFSET = DOMAINS["shifted"].stream  # unlabeled item i uses the rng stream [seed, UNLABELED_OFFSET + i]
+MAT_NAME, META_NAME = DOMAINS["labeled"].file, "synthrooms.json"
+UNLABELED_DIR = DOMAINS["shifted"].file
+Intrinsics4 = tuple[float, float, float, float]  # fx, fy, cx, cy in pixels at the rendered size
 
 
-def scaled_intrinsics(height: int, width: int) -> tuple[float, float, float, float]:
-    """NYU's (fx, fy, cx, cy) for an image resized from 480x640 to ``height`` x ``width``."""
-    fx, fy, cx, cy = NYU_INTRINSICS
-    sx, sy = width / 640.0, height / 480.0
-    return (fx * sx, fy * sy, cx * sx, cy * sy)
+def render_scene(rng: np.random.Generator, height: int, width: int, style: str = "labeled",
+                 intrinsics: Intrinsics4 | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Sample and render one room: image uint8 (H, W, 3) RGB and z-depth float32 (H, W) in metres.
 
-
-def render_scene(rng: np.random.Generator, height: int, width: int,
-                 style: str = "labeled") -> tuple[np.ndarray, np.ndarray]:
-    """Sample and render one room: image uint8 (H, W, 3) RGB and z-depth float32 (H, W) in metres."""
+    ``intrinsics`` default to NYU's camera scaled to ``height`` x ``width``.
+    """
     params = get_style(style)
-    intrinsics = scaled_intrinsics(height, width)
+    intrinsics = scaled_intrinsics(height, width) if intrinsics is None else intrinsics
     for _ in range(20):
         scene = sample_scene(rng, params)
         hits = cast_rays(scene, intrinsics, height, width)
@@ -62,9 +63,27 @@ def render_item(seed: int, index: int, height: int, width: int,
     return render_scene(np.random.default_rng([seed, index]), height, width, style)
 
 
-def _labeled_job(args: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    seed, index, height, width = args
-    return render_item(seed, index, height, width, "labeled")
+def render_domain_item(domain: Domain, seed: int, index: int, height: int,
+                       width: int) -> tuple[np.ndarray, np.ndarray, Intrinsics4]:
+    """Item ``index`` of ``domain``: image, z-depth and the intrinsics it was rendered with.
+
+    The sub-style and the focal length are drawn from the item's own generator first, and only
+    when the domain has a choice, so single-style fixed-camera domains consume the stream exactly
+    as :func:`render_item` does (``labeled`` item i *is* ``render_item(seed, i)``).
+    """
+    if not 0 <= index < STREAM_WIDTH:
+        raise ConfigError(f"item index must be in [0, {STREAM_WIDTH}) so domains never share images, got {index}")
+    rng = np.random.default_rng([seed, domain.stream + index])
+    style = domain.styles[int(rng.integers(len(domain.styles)))] if len(domain.styles) > 1 else domain.styles[0]
+    lo, hi = domain.focal_scale
+    focal_scale = lo if lo == hi else float(rng.uniform(lo, hi))
+    intrinsics = scaled_intrinsics(height, width, focal_scale)
+    return (*render_scene(rng, height, width, style, intrinsics), intrinsics)
+
+
+def _domain_job(args: tuple[str, int, int, int, int]) -> tuple[np.ndarray, np.ndarray, Intrinsics4]:
+    name, seed, index, height, width = args
+    return render_domain_item(DOMAINS[name], seed, index, height, width)
 
 
 def _unlabeled_job(args: tuple[int, int, int, int, str]) -> None:
@@ -98,10 +117,47 @@ class _Runner:
             self.pool.join()
 
 
+def _check_counts(n: int, workers: int | None) -> int:
+    """The worker count to use, after checking ``n`` fits one domain's rng stream."""
+    workers = min(2, os.cpu_count() or 1) if workers is None else workers
+    if not 0 <= n <= STREAM_WIDTH or workers < 1:
+        raise ConfigError(f"need 0 <= n <= {STREAM_WIDTH:,} images and workers >= 1; got n={n}, workers={workers}")
+    return workers
+
+
+def _write_mat(runner: _Runner, path: Path, domain: Domain, n: int, size: tuple[int, int], seed: int,
+               attrs: dict, per_image_intrinsics: bool, progress: bool) -> dict[str, float]:
+    """Render ``n`` items of ``domain`` into an NYU-layout file; returns depth statistics (m)."""
+    height, width = size
+    d_min, d_max, d_sum = np.inf, 0.0, 0.0
+    with NyuMatWriter(path, n, height, width, attrs=attrs, with_intrinsics=per_image_intrinsics) as writer:
+        jobs = [(domain.name, seed, i, height, width) for i in range(n)]
+        for i, (image, depth, intrinsics) in enumerate(tqdm(runner.imap(_domain_job, jobs), total=n,
+                                                             desc=f"SynthRooms {domain.name}", disable=not progress)):
+            writer.write(i, image, depth, intrinsics if per_image_intrinsics else None)
+            d_min, d_max = min(d_min, float(depth.min())), max(d_max, float(depth.max()))
+            d_sum += float(depth.mean(dtype=np.float64))
+    return {"depth_min": d_min, "depth_max": d_max, "depth_mean": d_sum / n}
+
+
+def _write_unlabeled(runner: _Runner, folder: Path, n: int, size: tuple[int, int], seed: int,
+                     progress: bool) -> Path:
+    """``n`` shifted-style JPEGs ``NNNNN.jpg`` in ``folder``, removing those of an earlier, larger run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        if re.fullmatch(r"\d{5,}\.jpg", old.name) and int(old.stem) >= n:
+            old.unlink()
+    jobs = [(seed, i, *size, str(folder)) for i in range(n)]
+    for _ in tqdm(runner.imap(_unlabeled_job, jobs, ordered=False), total=n,
+                  desc="SynthRooms unlabeled", disable=not progress):
+        pass
+    return folder
+
+
 def generate_synthrooms(out_dir: str | os.PathLike, n: int = 600, size: tuple[int, int] = (240, 320),
                         seed: int = 0, n_unlabeled: int | None = None, workers: int | None = None,
                         progress: bool = True) -> Path:
-    """Render the dataset into ``out_dir`` and return the path of its ``synthrooms.mat``.
+    """Render the ``labeled`` and ``shifted`` domains into ``out_dir``; return the path of ``synthrooms.mat``.
 
     Writes ``synthrooms.mat`` (NYU v7.3 layout, appears only when complete), ``unlabeled/NNNNN.jpg``
     (``n_unlabeled`` shifted-style images, default ``n // 2``) and ``synthrooms.json`` (metadata).
@@ -109,35 +165,62 @@ def generate_synthrooms(out_dir: str | os.PathLike, n: int = 600, size: tuple[in
     """
     height, width = size
     n_unlabeled = n // 2 if n_unlabeled is None else n_unlabeled
-    workers = min(2, os.cpu_count() or 1) if workers is None else workers
-    if n <= 0 or n_unlabeled < 0 or workers < 1:
-        raise ConfigError(f"need n > 0, n_unlabeled >= 0, workers >= 1; got {n}, {n_unlabeled}, {workers}")
+    workers = _check_counts(max(n, n_unlabeled), workers)
+    if n <= 0 or n_unlabeled < 0:
+        raise ConfigError(f"need n > 0, n_unlabeled >= 0; got {n}, {n_unlabeled}")
     out_dir = Path(out_dir)
-    unlabeled = out_dir / UNLABELED_DIR
-    unlabeled.mkdir(parents=True, exist_ok=True)
-    for old in unlabeled.iterdir():  # stale images of an earlier, larger generation
-        if re.fullmatch(r"\d{5,}\.jpg", old.name) and int(old.stem) >= n_unlabeled:
-            old.unlink()
     intrinsics = scaled_intrinsics(height, width)
     attrs = {"generator": "synthrooms", "version": SYNTHROOMS_VERSION, "seed": seed,
              "n_unlabeled": n_unlabeled, "intrinsics": np.array(intrinsics)}
-    d_min, d_max, d_sum = np.inf, 0.0, 0.0
-    with _Runner(workers) as runner, NyuMatWriter(out_dir / MAT_NAME, n, height, width, attrs=attrs) as writer:
-        jobs = [(seed, i, height, width) for i in range(n)]
-        for i, (image, depth) in enumerate(tqdm(runner.imap(_labeled_job, jobs), total=n,
-                                                 desc="SynthRooms labeled", disable=not progress)):
-            writer.write(i, image, depth)
-            d_min, d_max = min(d_min, float(depth.min())), max(d_max, float(depth.max()))
-            d_sum += float(depth.mean(dtype=np.float64))
-        jobs = [(seed, i, height, width, str(unlabeled)) for i in range(n_unlabeled)]
-        for _ in tqdm(runner.imap(_unlabeled_job, jobs, ordered=False), total=n_unlabeled,
-                      desc="SynthRooms unlabeled", disable=not progress):
-            pass
+    with _Runner(workers) as runner:
+        stats = _write_mat(runner, out_dir / MAT_NAME, DOMAINS["labeled"], n, size, seed, attrs, False, progress)
+        _write_unlabeled(runner, out_dir / UNLABELED_DIR, n_unlabeled, size, seed, progress)
     atomic_write_json(out_dir / META_NAME, {
         "generator": "synthrooms", "version": SYNTHROOMS_VERSION, "n": n, "size": [height, width],
-        "seed": seed, "n_unlabeled": n_unlabeled, "intrinsics": list(intrinsics),
-        "depth_min": d_min, "depth_max": d_max, "depth_mean": d_sum / n})
+        "seed": seed, "n_unlabeled": n_unlabeled, "intrinsics": list(intrinsics), **stats})
     return out_dir / MAT_NAME
+
+
+def generate_domain(name: str, out_dir: str | os.PathLike = DEFAULT_SYNTH_DIR, n: int | None = None,
+                    size: tuple[int, int] | None = None, seed: int | None = None, workers: int | None = None,
+                    progress: bool = True) -> Path:
+    """Render domain ``name`` of :data:`DOMAINS` into ``out_dir``/its file; ``None`` takes the table's default.
+
+    ``labeled`` is :func:`generate_synthrooms` (with its unlabeled pool), ``shifted`` only the JPEG
+    pool; the others write an NYU-layout ``.mat`` (complete or absent) whose attributes record the
+    generator, version, domain, seed and, for a fixed camera, ``intrinsics``; per-image
+    intrinsics go to the ``intrinsics`` dataset, read back by :meth:`NyuMat.intrinsics`.
+    """
+    domain = get_domain(name)
+    n, size, seed = (domain.n if n is None else n), (size or domain.size), (domain.seed if seed is None else seed)
+    if name == "labeled":
+        return generate_synthrooms(out_dir, n=n, size=size, seed=seed, workers=workers, progress=progress)
+    workers = _check_counts(n, workers)
+    path = Path(out_dir) / domain.file
+    with _Runner(workers) as runner:
+        if not domain.labeled:
+            return _write_unlabeled(runner, path, n, size, seed, progress)
+        if n <= 0:
+            raise ConfigError(f"need n > 0 images for {name!r}, got {n}")
+        attrs = {"generator": "synthrooms", "version": SYNTHROOMS_VERSION, "domain": name, "seed": seed,
+                 "stream": domain.stream, "styles": ",".join(domain.styles),
+                 "focal_scale": np.array(domain.focal_scale)}
+        if domain.fixed_camera:
+            attrs["intrinsics"] = np.array(scaled_intrinsics(*size, domain.focal_scale[0]))
+        _write_mat(runner, path, domain, n, size, seed, attrs, True, progress)
+    return path
+
+
+def ensure_domain(name: str, data_dir: str | os.PathLike = DEFAULT_SYNTH_DIR, **kwargs) -> Path:
+    """The path of domain ``name`` in ``data_dir``, first rendering it with the defaults if it is missing.
+
+    ``kwargs`` go to :func:`generate_domain` (n, size, seed, workers, progress).
+    """
+    path = Path(data_dir) / get_domain(name).file
+    if path.is_file() or (path.is_dir() and any(path.glob("*.jpg"))):
+        return path
+    print(f"SynthRooms domain {name!r} not found at {path}: generating it now (one-off)")
+    return generate_domain(name, data_dir, **kwargs)
 
 
 def ensure_synthrooms(path: str | os.PathLike, **kwargs) -> Path:

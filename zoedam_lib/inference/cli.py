@@ -161,7 +161,7 @@ def _predict_batch(model: nn.Module, batch: list[_Loaded], args: argparse.Namesp
         write_depth_png16(out_dir / f"{item.name}_depth.png", depth_m)
         write_color_png(out_dir / f"{item.name}_color.png", depth_m)
         if item.rgb is not None:
-            from ..data.synthrooms import scaled_intrinsics
+            from ..camera import scaled_intrinsics
 
             intrinsics = args.intrinsics or scaled_intrinsics(*item.size)
             write_ply(out_dir / f"{item.name}.ply", depth_m, item.rgb, intrinsics)
