@@ -120,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", default="docs/benchmarks.md")
     p.add_argument("--quick", action="store_true", help="fewer repeats (about 3 minutes)")
     p.add_argument("--vitb", action="store_true", help="also benchmark ZoeDAM-B inference")
+
+    p = sub.add_parser("app", help="local web app: a photo in; depth in metres, a 3-D view and downloads out "
+                                   '(needs pip install -e ".[app]")')
+    p.add_argument("--checkpoint", required=True, help="path, known name or Hub id (anything load_model accepts)")
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0 exposes it to the network)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     return parser
 
 
@@ -226,5 +233,11 @@ def _bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def _app(args: argparse.Namespace) -> int:
+    from .app.ui import launch
+
+    return launch(args.checkpoint, host=args.host, port=args.port, device=args.device)
+
+
 COMMANDS = {"synth": _synth, "download-nyu": _download, "train": _train, "eval": _eval, "predict": _predict,
-            "bench": _bench}
+            "bench": _bench, "app": _app}

@@ -1,0 +1,113 @@
+"""What the app makes from one uploaded photo: depth picture, 3-D mesh, 16-bit PNG, PLY and a summary.
+
+Kept free of Gradio, so the prediction and every file can be tested (and reused) without the web
+extra. The depth comes from the same steps as ``zoedam predict`` (the image read with its EXIF
+rotation, resized on the CPU to the network size, predicted, resized back bilinearly), and the
+16-bit PNG and the PLY come from the same writers, so the app's downloads equal the command's files.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from ..data.synthrooms import NYU_INTRINSICS
+from ..images import read_image
+from ..inference.cli import input_size, resize_for_network, safe_stem
+from ..inference.mesh import depth_to_mesh, write_glb
+from ..inference.predict import model_depth_range, predict_depth
+from ..inference.writers import _rgb8, valid_depth_mask, write_depth_png16, write_ply
+from .colorbar import depth_range, format_range, write_depth_figure
+
+PREVIEW_SIDE = 1024  # pixels; the page shows the photo ~600 px wide, so a 48-MP photo is not sent whole
+
+
+@dataclass
+class AppOutputs:
+    """The files made for one photo, and the text shown beside them."""
+
+    depth_figure: Path  # colour map with a colour bar in metres (PNG)
+    mesh: Path  # decimated coloured triangle mesh for the 3-D view (.glb)
+    depth_png: Path  # uint16 millimetres, 0 = invalid (the ``predict`` format)
+    ply: Path  # coloured point cloud, one vertex per valid pixel (the ``predict`` format)
+    summary: str  # Markdown: model, image size, depth range, intrinsics, mesh size, timings
+
+
+def _intrinsics_for(height: int, width: int) -> tuple[float, float, float, float]:
+    """(fx, fy, cx, cy) assumed for a photo whose camera is unknown: the documented default.
+
+    One focal length for both axes, NYU Depth v2's fx scaled by ``width / 640`` (so a photo with
+    NYU's field of view comes out undistorted whatever its aspect), and the principal point at the
+    image centre, ``((width - 1) / 2, (height - 1) / 2)`` in the pixel-centre convention of
+    :func:`~zoedam_lib.inference.writers.write_ply`. The depth itself does not depend on this; only
+    the x, y of the PLY and the 3-D view do.
+    """
+    focal = NYU_INTRINSICS[0] * width / 640.0
+    return focal, focal, (width - 1) / 2.0, (height - 1) / 2.0
+
+
+def predict_metric_depth(model: nn.Module, image: np.ndarray, flip_tta: bool = False) -> np.ndarray:
+    """(H, W, 3) uint8/uint16 image → (H, W) float32 metres, by ``zoedam predict``'s steps."""
+    height, width = image.shape[:2]
+    x = resize_for_network(image, input_size(model, height, width))  # (3, h, w) in [0, 1]
+    depth = torch.from_numpy(predict_depth(model, x, flip_tta))[None, None]  # (1, 1, h, w) metres
+    full = F.interpolate(depth, size=(height, width), mode="bilinear", align_corners=True)
+    lo, hi = model_depth_range(model)
+    return full.clamp_(lo, hi)[0, 0].numpy()
+
+
+def preview_image(image_path: str | Path, max_side: int = PREVIEW_SIDE) -> np.ndarray:
+    """The photo as the model will see it (EXIF-rotated, 8-bit RGB), shrunk to ``max_side`` for the page."""
+    image = Image.fromarray(_rgb8(read_image(image_path)))
+    image.thumbnail((max_side, max_side))
+    return np.asarray(image)
+
+
+def make_outputs(model: nn.Module, image_path: str | Path, out_dir: str | Path, flip_tta: bool = False,
+                 model_summary: str = "", max_vertices: int | None = None) -> AppOutputs:
+    """Predict one photo and write every file the app shows or offers for download into ``out_dir``.
+
+    Raises :class:`~zoedam_lib.errors.ImageReadError` (naming the file) when the upload is not an image.
+    """
+    start = time.perf_counter()
+    image = read_image(image_path)  # (H, W, 3), EXIF-rotated
+    depth = predict_metric_depth(model, image, flip_tta)
+    predicted = time.perf_counter()
+    height, width = depth.shape
+    intrinsics = _intrinsics_for(height, width)
+    out_dir = Path(out_dir)
+    stem = safe_stem(image_path)
+    out = AppOutputs(out_dir / f"{stem}_depth_colorbar.png", out_dir / f"{stem}_mesh.glb",
+                     out_dir / f"{stem}_depth.png", out_dir / f"{stem}.ply", "")
+    lo, hi = depth_range(depth)
+    write_depth_figure(out.depth_figure, depth, title=f"{stem}: depth {format_range(lo, hi)}")
+    write_depth_png16(out.depth_png, depth)
+    points = write_ply(out.ply, depth, image, intrinsics)
+    mesh = depth_to_mesh(depth, image, intrinsics, **({"max_vertices": max_vertices} if max_vertices else {}))
+    write_glb(out.mesh, mesh)
+    valid = valid_depth_mask(depth)
+    median = float(np.median(depth[valid])) if valid.any() else float("nan")
+    model_lo, model_hi = model_depth_range(model)
+    fx, _, cx, cy = intrinsics
+    out.summary = "\n".join([
+        f"- **Model:** {model_summary or type(model).__name__}",
+        f"- **Image:** {width} × {height} px (`{Path(image_path).name}`)",
+        f"- **Depth:** {format_range(lo, hi)}, median {median:.3g} m "
+        f"(the model predicts {model_lo:g} – {model_hi:g} m)",
+        f"- **Intrinsics assumed:** fx = fy = {fx:.1f} px, cx = {cx:.1f}, cy = {cy:.1f}: NYU Depth v2's focal "
+        "length scaled to the image width, principal point at the centre (the default; the depth does not "
+        "depend on it, the 3-D positions do)",
+        f"- **3-D view:** {len(mesh.vertices):,} vertices, {len(mesh.faces):,} triangles (grid step "
+        f"{mesh.stride} px; {mesh.dropped_faces:,} triangles dropped at depth jumps or invalid pixels)",
+        f"- **Downloads:** `{out.depth_png.name}` (uint16 millimetres, 0 = no depth), `{out.ply.name}` "
+        f"({points:,} points, camera frame x right, y down, z forward, metres)",
+        f"- **Time:** prediction {predicted - start:.2f} s, files {time.perf_counter() - predicted:.2f} s",
+    ])
+    return out
