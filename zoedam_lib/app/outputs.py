@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from ..data.synthrooms import NYU_INTRINSICS
+from ..camera import NYU_INTRINSICS
 from ..images import read_image
 from ..inference.cli import input_size, resize_for_network, safe_stem
 from ..inference.mesh import depth_to_mesh, write_glb
