@@ -1,8 +1,9 @@
 """``python -m zoedam_lib <command>`` (also installed as ``zoedam``): the jobs that are not notebooks.
 
 Commands: ``synth`` (render SynthRooms), ``download-nyu``, ``train`` (also under ``torchrun``),
-``eval``, ``predict`` and ``bench``. Errors a user can fix are printed as one clear message
-with exit code 2; an interrupted training run exits with 130 after saving its checkpoint.
+``pretrain`` (SynthDA), ``eval``, ``predict``, ``bench`` and ``app``. Errors a user can fix are printed
+as one clear message with exit code 2; an interrupted training run exits with 130 after saving its
+checkpoint.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 
 from .checkpoints.loading import DECODER_CHOICES
 from .data.splits import SPLIT_KINDS
-from .errors import TrainingInterrupted, ZoeDAMError
+from .errors import ConfigError, TrainingInterrupted, ZoeDAMError
 from .experiments.table import EXPERIMENTS, recipe_for
 from .models.backbones import BACKBONES
 from .training.amp import AMP_CHOICES
@@ -95,6 +96,24 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=help_text)
     p.add_argument("--amp", default=None, choices=list(AMP_CHOICES))
     p.add_argument("--resume", action="store_true", help="continue from <out>/runs/<model>/train_state.pt")
+
+    p = sub.add_parser("pretrain", help="SynthDA: pretrain a relative-depth DINOv2 + DPT (Depth Anything's teacher "
+                                        "stage) on SynthRooms' pretrain domain; writes Depth Anything v1 weights")
+    p.add_argument("--data", default="data/synthrooms/pretrain.mat",
+                   help="NYU-layout corpus (default: SynthRooms' pretrain domain, rendered if missing)")
+    p.add_argument("--out", default="runs/synthda", help="run directory (train state, history, held-out split)")
+    p.add_argument("--export", default=None, help="weights file (default: <out>/synthda_vits14.safetensors)")
+    p.add_argument("--eval", nargs="*", default=None, metavar="NAME=FILE",
+                   help="also report relative quality on these NYU-layout files (default: SynthRooms' labeled test "
+                        "domain and the two zero-shot domains)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    for name in ("epochs", "batch_size", "lr", "max_steps_per_epoch", "checkpoint_every"):
+        kind, help_text = next((k, h) for n, k, h in RECIPE_FLAGS if n == name)
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=help_text)
+    p.add_argument("--img-size", type=_size, default=None, help="network input HxW (multiples of 14)")
+    p.add_argument("--amp", default=None, choices=list(AMP_CHOICES))
+    p.add_argument("--resume", action="store_true", help="continue from <out>/runs/synthda/train_state.pt")
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on the test split (NYU protocol)")
     _run_args(p)
@@ -214,6 +233,46 @@ def _train_in_process(args: argparse.Namespace, rank: int, world: int, ddp_devic
     return 0
 
 
+def _pretrain(args: argparse.Namespace) -> int:
+    from .experiments.synthda import describe_command, run_pretrain
+    from .run import resolve_data_file, resolve_device
+
+    data = resolve_data_file(args.data)
+    recipe = recipe_for("synthda", "cpu", seed=args.seed, amp=args.amp, img_size=args.img_size,
+                        **{n: getattr(args, n) for n in ("epochs", "batch_size", "lr", "max_steps_per_epoch",
+                                                         "checkpoint_every")})
+    if args.eval is None:
+        eval_sets = {name: resolve_data_file(f"data/synthrooms/{name}.mat")
+                     for name in ("synthrooms", "zeroshot_shifted", "zeroshot_wide")}
+    else:
+        eval_sets = dict(_name_and_file(item) for item in args.eval)
+    result = run_pretrain(data, args.out, recipe, export=args.export, eval_sets=eval_sets, resume=args.resume,
+                          device=resolve_device(args.device), command=describe_command(),
+                          corpus=_corpus(data))
+    if result.weights is not None:
+        print(f"wrote {result.weights} and {result.manifest}")
+        for name, q in (result.quality or {}).items():
+            print(f"  {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in q.items()))
+    return 0
+
+
+def _name_and_file(item: str) -> tuple[str, str]:
+    name, sep, path = item.partition("=")
+    if not sep or not name or not path:
+        raise ConfigError(f"--eval takes NAME=FILE items, got {item!r}")
+    return name, path
+
+
+def _corpus(data) -> dict:
+    from .data.nyu import NyuMat
+
+    with NyuMat(data) as mat:
+        attrs = {k: v for k, v in mat.attrs.items() if k in ("generator", "version", "domain", "seed", "styles",
+                                                             "focal_scale")}
+        return {**{k: v.tolist() if hasattr(v, "tolist") else v for k, v in attrs.items()},
+                "size": [mat.height, mat.width]}
+
+
 def _eval(args: argparse.Namespace) -> int:
     from .experiments.evaluate import run_eval
 
@@ -239,5 +298,5 @@ def _app(args: argparse.Namespace) -> int:
     return launch(args.checkpoint, host=args.host, port=args.port, device=args.device)
 
 
-COMMANDS = {"synth": _synth, "download-nyu": _download, "train": _train, "eval": _eval, "predict": _predict,
-            "bench": _bench, "app": _app}
+COMMANDS = {"synth": _synth, "download-nyu": _download, "train": _train, "pretrain": _pretrain, "eval": _eval,
+            "predict": _predict, "bench": _bench, "app": _app}

@@ -10,7 +10,7 @@ in float32 and averaged over images.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,8 +18,7 @@ import torch
 import torch.nn.functional as F
 
 METRIC_KEYS = ("a1", "a2", "a3", "abs_rel", "sq_rel", "rmse", "rmse_log", "log_10", "silog")
-LOWER_IS_BETTER = {"abs_rel": True, "sq_rel": True, "rmse": True, "rmse_log": True, "log_10": True,
-                   "silog": True, "a1": False, "a2": False, "a3": False}
+ALIGNMENTS = ("none", "median", "disparity")
 EIGEN_CROP_480x640 = (45, 471, 41, 601)
 
 
@@ -53,24 +52,50 @@ def resize_prediction(pred: torch.Tensor | np.ndarray, size: tuple[int, int]) ->
 
 
 def compute_metrics(pred: torch.Tensor | np.ndarray, gt: torch.Tensor | np.ndarray, *,
-                    min_depth: float = 1e-3, max_depth: float = 10.0,
-                    eigen_crop: bool = True) -> dict[str, float]:
+                    min_depth: float = 1e-3, max_depth: float = 10.0, eigen_crop: bool = True,
+                    align: str = "none") -> dict[str, float]:
     """Metrics of one image. Note the argument order: prediction first, then ground truth.
 
     ``pred`` may be any size (it is resized to ``gt``); both may be numpy arrays or tensors with
     singleton leading dimensions. An image without a single valid pixel gives NaN for every key
     (use :class:`MetricAccumulator`, which skips and counts such images).
+
+    ``align`` (applied on the valid pixels, before clamping):
+
+    * ``none`` — the metric protocol: the prediction is judged in metres as it is;
+    * ``median`` — the prediction is scaled by median(gt) / median(pred) (Eigen et al.'s
+      median scaling): what is left is the *structure*, a wrong global scale costs nothing.
+      A metric model used with another camera fails in scale first (zero-shot evaluation);
+    * ``disparity`` — ``pred`` is a relative (affine-invariant) disparity, e.g. Depth Anything's
+      output: scale and shift are fitted to 1/gt by least squares, as in MiDaS's evaluation, and
+      the aligned disparity is turned into depth.
     """
+    if align not in ALIGNMENTS:
+        raise ValueError(f"align must be one of {ALIGNMENTS}, got {align!r}")
     gt_np = _as_2d_tensor(gt).cpu().numpy()
     pred_np = resize_prediction(pred, gt_np.shape).cpu().numpy().copy()  # copy: clamping is in place
+    mask = valid_mask(gt_np, min_depth, max_depth, eigen_crop)
+    if not mask.any():
+        return dict.fromkeys(METRIC_KEYS, float("nan"))
+    if align == "median":
+        pred_np *= np.float32(np.median(gt_np[mask]) / max(float(np.median(pred_np[mask])), 1e-12))
+    elif align == "disparity":
+        pred_np = _disparity_to_depth(pred_np, 1.0 / gt_np[mask], mask, min_depth, max_depth)
     pred_np[pred_np < np.float32(min_depth)] = min_depth
     pred_np[pred_np > np.float32(max_depth)] = max_depth
     pred_np[np.isinf(pred_np)] = max_depth
     pred_np[np.isnan(pred_np)] = min_depth
-    mask = valid_mask(gt_np, min_depth, max_depth, eigen_crop)
-    if not mask.any():
-        return dict.fromkeys(METRIC_KEYS, float("nan"))
     return compute_errors(gt_np[mask], pred_np[mask])
+
+
+def _disparity_to_depth(disp: np.ndarray, target_disp: np.ndarray, mask: np.ndarray, min_depth: float,
+                        max_depth: float) -> np.ndarray:
+    """Least-squares scale and shift of ``disp`` onto ``target_disp`` (on ``mask``), then 1 / disparity."""
+    x = disp[mask].astype(np.float64)
+    a = np.stack([x, np.ones_like(x)], axis=1)
+    (scale, shift), *_ = np.linalg.lstsq(a, target_disp.astype(np.float64), rcond=None)
+    aligned = np.clip(scale * disp.astype(np.float64) + shift, 1.0 / max_depth, 1.0 / min_depth)
+    return (1.0 / aligned).astype(np.float32)
 
 
 def compute_errors(gt: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -126,14 +151,6 @@ class MetricAccumulator:
     @property
     def count(self) -> int:
         return len(self.per_image)
-
-
-def mean_metrics(per_image: Iterable[Mapping[str, float]]) -> dict[str, float]:
-    """Average a list of per-image metric dicts, skipping images without valid pixels."""
-    acc = MetricAccumulator()
-    for i, m in enumerate(per_image):
-        acc.add(m, i)
-    return acc.mean()
 
 
 def _as_2d_tensor(x: torch.Tensor | np.ndarray) -> torch.Tensor:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 DEFAULT_SYNTH_DIR = Path("data/synthrooms")
 DEFAULT_SYNTH_FILE = DEFAULT_SYNTH_DIR / "synthrooms.mat"
-DEFAULT_NYU_FILE = Path("data/nyu/nyu_depth_v2_labeled.mat")
 DEFAULT_RUN_DIR = Path("runs/demo")
 
 

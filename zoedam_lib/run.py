@@ -15,7 +15,8 @@ import torch
 
 from .data.nyu import NyuMat
 from .data.splits import Split, load_or_create_split
-from .data.synthrooms import ensure_synthrooms
+from .data.synthrooms import ensure_domain, ensure_synthrooms
+from .data.synthrooms_domains import DOMAINS
 from .errors import ConfigError
 from .experiments.recipes import PRESETS as RECIPE_PRESETS
 from .paths import DEFAULT_SYNTH_FILE, resolve
@@ -74,13 +75,24 @@ def resolve_preset(preset: str, device: torch.device, data_kind: str) -> str:
     return "paper" if device.type == "cuda" and data_kind == "nyu" else "cpu"
 
 
+def resolve_data_file(data_path: str | os.PathLike) -> Path:
+    """A user's data path, resolved; a missing SynthRooms domain file (``synthrooms.mat``,
+    ``pretrain.mat``, ``zeroshot_wide.mat`` …) is rendered first, so every default works offline."""
+    path = resolve(data_path)
+    if not path.exists():
+        domain = next((d.name for d in DOMAINS.values() if d.file == path.name and d.labeled), None)
+        if domain == "labeled":
+            ensure_synthrooms(path)
+        elif domain is not None:
+            ensure_domain(domain, path.parent)
+    return path
+
+
 def setup_run(data_path: str | os.PathLike = DEFAULT_SYNTH_FILE, split: str = "paper", seed: int = 0,
               out_dir: str | os.PathLike = "runs/demo", device: str = "auto", preset: str = "auto",
               splits_mat: str | os.PathLike | None = None, verbose: bool = True) -> RunContext:
     """Resolve data, split, device and preset for a notebook or CLI run, and seed everything."""
-    path = resolve(data_path)
-    if path == resolve(DEFAULT_SYNTH_FILE) or (path.name == "synthrooms.mat" and not path.exists()):
-        ensure_synthrooms(path)
+    path = resolve_data_file(data_path)
     with NyuMat(path) as mat:
         n, height, width = len(mat), mat.height, mat.width
         attrs = dict(mat.attrs)

@@ -52,7 +52,15 @@ class ZoeDAMPlusOptions(ZoeDAMOptions):
             raise ConfigError(f"student_init must be one of {STUDENT_INITS}, got {self.student_init!r}")
 
 
-Options = ZoeDAMOptions | DenseDepthOptions | ZoeDAMPlusOptions
+@dataclass
+class PretrainOptions:
+    """SynthDA pretraining: Depth Anything's teacher stage (relative disparity, affine-invariant loss)."""
+
+    backbone: str = "vits"  # DINOv2 encoder size
+    n_holdout: int = 200  # pretraining images held out (seeded) to measure relative-depth quality
+
+
+Options = ZoeDAMOptions | DenseDepthOptions | ZoeDAMPlusOptions | PretrainOptions
 
 
 @dataclass

@@ -37,25 +37,46 @@ def affine_invariant_loss(pred_depth: torch.Tensor, target_depth: torch.Tensor, 
     Computed in float32 outside autocast. Images with fewer than two valid pixels contribute 0
     (with a zero, finite gradient); masked pixels may hold NaN/inf/0 without harming gradients.
     """
-    if reduction not in ("mean", "none"):
-        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
     with torch.autocast(device_type=pred_depth.device.type, enabled=False):
         batch = pred_depth.shape[0]
         pred = pred_depth.float().reshape(batch, -1)
         target = target_depth.float().reshape(batch, -1)
-        if pred.shape[1] == 0:  # no pixels at all
-            zero = pred.sum(dim=1) * 0.0
-            return zero.mean() if reduction == "mean" else zero
         if mask is None:
             mask = torch.isfinite(target) & (target > 0)
         mask = mask.reshape(batch, -1) & torch.isfinite(target) & (target > 0)
         mask = mask & torch.isfinite(pred.detach()) & (pred.detach() > 0)
         one = torch.ones_like(pred)
         # disparity = 1/depth on valid pixels; 1 elsewhere so no inf/NaN enters the graph
-        pred_disp = 1.0 / torch.where(mask, pred, one)
-        target_disp = 1.0 / torch.where(mask, target, one)
+        return disparity_loss(1.0 / torch.where(mask, pred, one), 1.0 / torch.where(mask, target, one), mask,
+                              reduction, eps)
+
+
+def disparity_loss(pred_disp: torch.Tensor, target_disp: torch.Tensor, mask: torch.Tensor,
+                   reduction: str = "mean", eps: float = 1e-6) -> torch.Tensor:
+    """ρ on disparity maps directly: Depth Anything's (and MiDaS's) scale-and-shift-invariant loss.
+
+    This is how a relative-depth model such as Depth Anything's teacher is trained: its output
+    *is* an affine-invariant disparity (any ≥ 0 map), compared with the ground truth's 1/depth
+    after both are normalised per image by median and mean absolute deviation over ``mask``.
+
+    Args:
+        pred_disp, target_disp: (B, ...) disparity maps of the same shape.
+        mask: bool (B, ...) pixels to use; elsewhere the maps may hold anything finite.
+        reduction: ``mean`` over images, or ``none`` for per-image losses (B,).
+        eps: lower bound of the scale s.
+    """
+    if reduction not in ("mean", "none"):
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    with torch.autocast(device_type=pred_disp.device.type, enabled=False):
+        batch = pred_disp.shape[0]
+        pred = pred_disp.float().reshape(batch, -1)
+        target = target_disp.float().reshape(batch, -1)
+        mask = mask.reshape(batch, -1)
+        if pred.shape[1] == 0:  # no pixels at all
+            zero = pred.sum(dim=1) * 0.0
+            return zero.mean() if reduction == "mean" else zero
         count = mask.sum(dim=1)
-        diff = (_normalise(pred_disp, mask, count, eps) - _normalise(target_disp, mask, count, eps)).abs()
+        diff = (_normalise(pred, mask, count, eps) - _normalise(target, mask, count, eps)).abs()
         per_image = torch.where(mask, diff, torch.zeros_like(diff)).sum(dim=1) / count.clamp_min(1)
         per_image = torch.where(count >= 2, per_image, torch.zeros_like(per_image))
         return per_image.mean() if reduction == "mean" else per_image

@@ -33,8 +33,14 @@ def _average() -> tuple[type, type]:
     return AverageDepthConfig, AverageDepth
 
 
+def _relative() -> tuple[type, type]:
+    from .relative import RelativeDepthConfig, RelativeDepthModel
+
+    return RelativeDepthConfig, RelativeDepthModel
+
+
 BUILDERS: dict[str, Callable[[], tuple[type, type]]] = {"zoedam": _zoedam, "densedepth": _densedepth,
-                                                        "average": _average}
+                                                        "average": _average, "relative": _relative}
 
 
 def build_model(name: str, config: Mapping[str, Any] | None = None) -> nn.Module:

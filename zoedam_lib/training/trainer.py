@@ -55,7 +55,7 @@ class TrainConfig:
     base_momentum: float = 0.85
     max_momentum: float = 0.95
     clip_grad: float = 0.1  # max gradient norm (0: no clipping)
-    amp: str = "auto"  # auto | off | bf16 | fp16 (auto: bf16/fp16 on CUDA, fp32 on CPU)
+    amp: str = "auto"  # auto | off | bf16 | fp16 (auto: bf16/fp16 on CUDA; bf16 on CPUs with native bf16, else fp32)
     num_workers: int = 0  # DataLoader workers (0 keeps CPU runs deterministic and simple)
     seed: int = 0  # data order and augmentation seed
     max_steps_per_epoch: int | None = None  # cap steps per epoch (quick runs, tests)
@@ -109,13 +109,11 @@ class Trainer:
     def __init__(self, model: nn.Module, loss_fn: LossFn, train_set: Dataset, config: TrainConfig,
                  run_dir: str | Path, param_groups: list[dict] | None = None,
                  validate_fn: ValidateFn | None = None, device: str | torch.device = "cpu",
-                 progress: bool = True, extra_state: Callable[[], dict] | None = None,
-                 load_extra_state: Callable[[dict], None] | None = None) -> None:
+                 progress: bool = True) -> None:
         self.model, self.loss_fn, self.train_set, self.config = model, loss_fn, train_set, config
         self.run_dir = Path(run_dir)
         self.device = torch.device(device)
         self.validate_fn, self.progress = validate_fn, progress
-        self.extra_state, self.load_extra_state = extra_state, load_extra_state
         self.rank, self.world = dist_utils.rank_and_world()
         self.model.to(self.device)
         groups = param_groups or [{"params": list(model.parameters()), "lr": config.lr}]
@@ -125,9 +123,11 @@ class Trainer:
         if config.epochs > 0 and self.steps_per_epoch == 0:
             raise ConfigError(f"the training split has {len(train_set)} images: not one full batch of "
                               f"{config.batch_size} × {self.world} process(es); lower batch_size or use more data")
+        total = max(1, config.epochs * self.steps_per_epoch)
         self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            self.optimizer, max_lr=self.peak_lrs, total_steps=max(1, config.epochs * self.steps_per_epoch),
-            pct_start=config.pct_start, div_factor=config.div_factor, final_div_factor=config.final_div_factor,
+            self.optimizer, max_lr=self.peak_lrs, total_steps=total,
+            pct_start=_warmup_fraction(config.pct_start, total),
+            div_factor=config.div_factor, final_div_factor=config.final_div_factor,
             cycle_momentum=config.cycle_momentum, base_momentum=config.base_momentum,
             max_momentum=config.max_momentum)
         self.amp_dtype = resolve_amp(config.amp, self.device)
@@ -171,7 +171,6 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
             "rng": rng_state(), "state": dataclasses.asdict(self.state),
             "config": dataclasses.asdict(self.config), "world_size": self.world,
-            "extra": self.extra_state() if self.extra_state else {},
         }
         with atomic_path(self.state_path) as tmp:
             torch.save(payload, tmp)
@@ -201,8 +200,6 @@ class Trainer:
         self.scaler.load_state_dict(payload["scaler"])
         set_rng_state(payload["rng"])
         self.state = TrainState(**payload["state"])
-        if self.load_extra_state and payload.get("extra"):
-            self.load_extra_state(payload["extra"])
         if self.rank == 0:
             print(f"resumed from {path}: epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}")
 
@@ -289,6 +286,14 @@ class Trainer:
                 writer = csv.DictWriter(f, fieldnames=keys)
                 writer.writeheader()
                 writer.writerows(self.state.history)
+
+
+def _warmup_fraction(pct_start: float, total_steps: int) -> float:
+    """``pct_start``, unless the warm-up would end exactly one step in: OneCycleLR then divides by zero
+    (its first phase spans ``pct_start · total − 1 = 0`` steps), so such a short run warms up for two."""
+    if abs(pct_start * total_steps - 1) < 1e-9 and total_steps > 2:
+        return 2 / total_steps
+    return pct_start
 
 
 def _steps_per_epoch(n: int, config: TrainConfig, world: int) -> int:
