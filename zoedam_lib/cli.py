@@ -27,7 +27,11 @@ def _size(text: str) -> tuple[int, int]:
 
 def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default="data/synthrooms/synthrooms.mat",
-                   help="NYU-layout .mat (default: SynthRooms, generated if missing)")
+                   help="NYU-layout .mat (default: SynthRooms, generated if missing), or your own RGB-D data: a "
+                        "folder with images/ + depth/ (paired by name) or a manifest .csv/.json; see docs/own_data.md")
+    p.add_argument("--depth-unit", default=None,
+                   help="folder data: unit of 16-bit depth PNGs, mm | kitti (1/256 m) | metres per unit such as "
+                        "0.0001; overrides the folder's dataset.json (default there: mm)")
     p.add_argument("--split", default="paper", choices=["paper", "official"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/cli", help="output directory (results/, checkpoints/, runs/)")
@@ -46,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-unlabeled", type=int, default=None, help="default: n // 2")
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--format", default="mat", choices=["mat", "folder"],
+                   help="mat: synthrooms.mat (NYU layout); folder: images/ + depth/ (16-bit mm PNG) + dataset.json")
 
     p = sub.add_parser("download-nyu", help="download nyu_depth_v2_labeled.mat (2.8 GB, resumable) and splits.mat")
     p.add_argument("--out", default="data/nyu")
@@ -114,6 +120,10 @@ def _synth(args: argparse.Namespace) -> int:
 
     path = generate_synthrooms(args.out, n=args.n, size=args.size, seed=args.seed, n_unlabeled=args.n_unlabeled,
                                workers=args.workers)
+    if args.format == "folder":
+        from .data.folder_export import export_folder
+
+        path = export_folder(path, args.out, remove_source=True)
     print(f"wrote {path}")
     return 0
 
@@ -137,15 +147,18 @@ def _train(args: argparse.Namespace) -> int:
 
 def _train_in_process(args: argparse.Namespace, rank: int, world: int, ddp_device) -> int:
     from .config import replace
+    from .data.folder_spec import parse_depth_unit
     from .presets import recipe_for
     from .run import setup_run
     from .training import distributed as dist_utils
 
+    folder = parse_depth_unit(args.depth_unit)
     if rank == 0:
-        ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset)
+        ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset, folder=folder)
     dist_utils.barrier()
     if rank != 0:
-        ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset, verbose=False)
+        ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset, verbose=False,
+                        folder=folder)
     if ddp_device is not None:
         ctx.device = ddp_device
     recipe = recipe_for(args.model, ctx.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,

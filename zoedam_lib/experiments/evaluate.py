@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..checkpoints import load_model
 from ..data.datasets import DepthDataset
+from ..data.folder_spec import parse_depth_unit
 from ..evaluation import EvalResult, evaluate
 from ..results import markdown_table, write_result
 from ..run import setup_run
@@ -26,8 +27,12 @@ def results_key(checkpoint: str, model) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> EvalResult:
-    """Evaluate ``args.checkpoint`` on the test split of ``args.data`` and write ``results/<name>.json``."""
-    ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset)
+    """Evaluate ``args.checkpoint`` on the test split of ``args.data`` and write ``results/<name>.json``.
+
+    ``args.data`` is a .mat or a folder dataset, whose dataset.json ``args.depth_unit`` overrides.
+    """
+    folder = parse_depth_unit(getattr(args, "depth_unit", None))
+    ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset, folder=folder)
     model = load_model(args.checkpoint, device=ctx.device)
     report = getattr(model, "load_report", None)
     if report is not None and report.random_parts:
