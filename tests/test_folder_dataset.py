@@ -39,6 +39,17 @@ def test_pairs_by_stem_read_like_nyumat(tmp_path: Path) -> None:
             data.read(4)
 
 
+def test_exif_rotated_photo_pairs_with_depth_at_its_displayed_size(tmp_path: Path) -> None:
+    make_folder(tmp_path, n=1)
+    write_pair(tmp_path, "phone", 1)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways (W x H pixels); viewers rotate it by 90 degrees
+    Image.fromarray(rgb(1, (W, H))).save(tmp_path / "images" / "phone.jpg", exif=exif)
+    (tmp_path / "images" / "phone.png").unlink()
+    data = FolderDataset(tmp_path)
+    assert len(data) == 2 and not data.skipped and data.read(1)[0].shape == (H, W, 3)
+
+
 def test_orphans_duplicates_and_other_files_are_skipped_and_listed(tmp_path: Path) -> None:
     make_folder(tmp_path, n=2)
     write_pair(tmp_path, "lonely", 5)

