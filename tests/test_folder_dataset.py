@@ -18,6 +18,7 @@ from zoedam_lib.data.nyu import NyuMat
 from zoedam_lib.data.sources import open_dataset
 from zoedam_lib.errors import ConfigError, DataFileError
 from zoedam_lib.models.average import AverageDepth
+from zoedam_lib.run import setup_run
 
 HALF_MM = 0.5e-3 + 1e-6  # the 16-bit millimetre quantisation, plus float32 rounding
 
@@ -217,7 +218,7 @@ def test_mixed_sizes_need_size_to_batch(tmp_path: Path) -> None:
     data = FolderDataset(tmp_path)
     assert data.sizes == [(H, W), (H, W), (2 * H, 2 * W)] and data.read(2)[0].shape == (2 * H, 2 * W, 3)
     with pytest.raises(DataFileError, match=r"2 different sizes \(6x8: 2, 12x16: 1, \.\.\.\).*\"size\": \[480, 640\]"):
-        data.height  # noqa: B018
+        setup_run(tmp_path, out_dir=tmp_path / "run", device="cpu", verbose=False)
     with pytest.raises(DataFileError, match=r"depth map 2 is 12x16 but the first was 6x8: .*\"size\": \[H, W\]"):
         AverageDepth.fit(data.read_depth(i) for i in range(3))
     resized = FolderDataset(tmp_path, FolderConfig(size=(H, W)))
