@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from helpers import tiny_zoedam
 
 from zoedam_lib.cli import main
@@ -23,7 +24,7 @@ from zoedam_lib.data.synthrooms import generate_synthrooms
 from zoedam_lib.errors import ConfigError, DataFileError
 from zoedam_lib.evaluation import evaluate
 from zoedam_lib.experiments.average import run_average
-from zoedam_lib.run import setup_run
+from zoedam_lib.run import resolve_preset, setup_run
 
 N, SIZE = 12, (30, 40)
 
@@ -71,6 +72,7 @@ def test_setup_run_summary_and_average_baseline_on_a_folder(rooms, tmp_path: Pat
     ctx = setup_run(rooms[1], out_dir=tmp_path / "run", device="cpu")
     label = f"folder rooms ({N} images, {SIZE[0]}x{SIZE[1]}, depth mm)"
     assert ctx.data_kind == "folder" and ctx.data_label == label and ctx.preset == "cpu"
+    assert resolve_preset("auto", torch.device("cuda"), "folder") == "paper"  # your data on a GPU: the paper recipe
     assert capsys.readouterr().out.startswith(f"data: {label} | split: paper (")
     assert isinstance(ctx.open_data(), FolderDataset)
     assert data_summary(ctx)["height"] == SIZE[0]
