@@ -51,6 +51,8 @@ class Listing:
 
 def list_pairs(path: Path) -> Listing:
     """The listing of a folder (manifest inside it, else images/ + depth/) or of a manifest file."""
+    if path.is_file() and path.name == DATASET_JSON:  # the spec names its folder
+        path = path.parent
     if path.is_file():
         if path.suffix.lower() not in (".csv", ".json"):
             raise DataFileError(f"{path} is neither an NYU-layout .mat nor a manifest .csv/.json. {LAYOUT_HELP}")

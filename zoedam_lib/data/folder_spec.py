@@ -91,7 +91,7 @@ class FolderSpec:
     """The resolved, concrete reading rules of one folder dataset (see :func:`resolve_spec`)."""
 
     name: str
-    depth_unit: str  # "mm", "kitti" or "x<scale> m" for a custom depth_scale
+    depth_unit: str  # "mm", "kitti" or "<scale> m/unit" for a custom depth_scale
     depth_scale: float  # metres per stored PNG unit
     min_depth: float
     max_depth: float
@@ -160,7 +160,7 @@ def resolve_spec(root: Path, default_name: str, config: FolderConfig | None) -> 
         source, layer = unit_layer
         if layer.depth_scale is not None:
             scale = float(layer.depth_scale)
-            unit = next((k for k, v in DEPTH_UNITS.items() if math.isclose(v, scale)), f"x{scale:g} m")
+            unit = next((k for k, v in DEPTH_UNITS.items() if math.isclose(v, scale)), f"{scale:g} m/unit")
             if layer.depth_unit is not None and unit != layer.depth_unit:
                 raise ConfigError(f"{source} gives depth_unit {layer.depth_unit!r} and depth_scale {scale:g}, "
                                   "which disagree; give only one of them")
