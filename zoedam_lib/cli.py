@@ -52,7 +52,11 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     from .run import PRESETS
 
     p.add_argument("--data", default="data/synthrooms/synthrooms.mat",
-                   help="NYU-layout .mat (default: SynthRooms, generated if missing)")
+                   help="NYU-layout .mat (default: SynthRooms, generated if missing), or your own RGB-D data: a "
+                        "folder with images/ + depth/ (paired by name) or a manifest .csv/.json; see docs/own_data.md")
+    p.add_argument("--depth-unit", default=None,
+                   help="folder data: unit of 16-bit depth PNGs, mm | kitti (1/256 m) | metres per unit such as "
+                        "0.0001; overrides the folder's dataset.json (default there: mm)")
     p.add_argument("--split", default="paper", choices=list(SPLIT_KINDS))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/cli", help="output directory (results/, checkpoints/, runs/)")
@@ -76,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="dataset seed (default: the domain's)")
     p.add_argument("--n-unlabeled", type=int, default=None, help="labeled only: size of the unlabeled pool (n // 2)")
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--format", default="mat", choices=["mat", "folder"],
+                   help="mat: synthrooms.mat (NYU layout); folder: images/ + depth/ (16-bit mm PNG) + dataset.json")
 
     p = sub.add_parser("download-nyu", help="download nyu_depth_v2_labeled.mat (2.8 GB, resumable) and splits.mat")
     p.add_argument("--out", default="data/nyu")
@@ -175,6 +181,10 @@ def _synth(args: argparse.Namespace) -> int:
         raise ConfigError(f"--n-unlabeled applies to --domain labeled only, not {args.domain!r}")
     else:
         path = generate_domain(args.domain, args.out, n=args.n, size=args.size, seed=args.seed, workers=args.workers)
+    if args.format == "folder":
+        from .data.folder_export import export_folder
+
+        path = export_folder(path, args.out, remove_source=True)
     print(f"wrote {path}")
     return 0
 
@@ -197,14 +207,17 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _train_in_process(args: argparse.Namespace, rank: int, world: int, ddp_device) -> int:
+    from .data.folder_spec import parse_depth_unit
     from .run import setup_run
     from .training import distributed as dist_utils
 
+    folder = parse_depth_unit(args.depth_unit)
     if rank == 0:
-        ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset)
+        ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset, folder=folder)
     dist_utils.barrier()
     if rank != 0:
-        ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset, verbose=False)
+        ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset, verbose=False,
+                        folder=folder)
     if ddp_device is not None:
         ctx.device = ddp_device
     overrides = {name: getattr(args, name) for name, _, _ in RECIPE_FLAGS}

@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageReadError
+
+if TYPE_CHECKING:  # torch is imported where tensors are made, so reading files (dataset readers) stays light
+    import torch
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 # Refuse decompression bombs but allow large photos (e.g. 8000x6000 = 48 MP).
@@ -67,6 +70,8 @@ def to_float_image(image: np.ndarray | Image.Image | torch.Tensor) -> torch.Tens
     numpy/PIL images are (H, W[, C]) with uint8 (÷255), uint16 (÷65535) or float in [0, 1];
     tensors may be (3, H, W) or (1, 3, H, W), uint8 or float in [0, 1].
     """
+    import torch
+
     if isinstance(image, Image.Image):
         image = _pil_to_rgb_array(ImageOps.exif_transpose(image))
     if isinstance(image, torch.Tensor):

@@ -1,6 +1,7 @@
 """Setting up a run the same way in every notebook and CLI command.
 
-Resolves the data file (SynthRooms is generated on first use), checks its layout, loads or
+Resolves the data (an NYU-layout .mat, SynthRooms generated on first use, or a folder of your
+own RGB-D pairs), checks its layout, loads or
 creates the split whose indices every notebook reuses, picks the device and the recipe
 (``preset``), seeds everything, and says in one line what will run on which data.
 """
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import torch
 
-from .data.nyu import NyuMat
+from .data.folder_spec import FolderConfig
+from .data.sources import DepthSource, data_kind, describe_data, open_dataset
 from .data.splits import Split, load_or_create_split
 from .data.synthrooms import ensure_domain, ensure_synthrooms
 from .data.synthrooms_domains import DOMAINS
@@ -30,7 +32,7 @@ class RunContext:
     """Everything a notebook needs to know about where and on what it runs."""
 
     data_path: Path
-    data_kind: str  # "synthrooms" or "nyu"
+    data_kind: str  # "synthrooms", "nyu" or "folder"
     data_label: str  # human-readable description of the data, written next to every number
     split: Split
     split_name: str
@@ -38,10 +40,11 @@ class RunContext:
     out_dir: Path
     device: torch.device
     preset: str  # resolved recipe: "paper" or "cpu"
+    folder: FolderConfig | None = None  # options of a folder dataset (depth unit, range, size)
 
-    def open_data(self) -> NyuMat:
-        """A fresh handle on the data file."""
-        return NyuMat(self.data_path)
+    def open_data(self) -> DepthSource:
+        """A fresh handle on the data (NyuMat or FolderDataset, same interface)."""
+        return open_dataset(self.data_path, self.folder)
 
     def provenance(self) -> dict[str, object]:
         """What every results JSON says about where its numbers come from (data, split, preset, seed)."""
@@ -67,12 +70,12 @@ def resolve_device(device: str) -> torch.device:
 
 
 def resolve_preset(preset: str, device: torch.device, data_kind: str) -> str:
-    """``auto`` → the paper's recipe on a GPU with NYU, the CPU-sized recipe otherwise."""
+    """``auto`` → the paper's recipe on a GPU with NYU or your own folder, the CPU-sized recipe otherwise."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; expected one of {PRESETS}")
     if preset != "auto":
         return preset
-    return "paper" if device.type == "cuda" and data_kind == "nyu" else "cpu"
+    return "paper" if device.type == "cuda" and data_kind in ("nyu", "folder") else "cpu"
 
 
 def resolve_data_file(data_path: str | os.PathLike) -> Path:
@@ -90,24 +93,24 @@ def resolve_data_file(data_path: str | os.PathLike) -> Path:
 
 def setup_run(data_path: str | os.PathLike = DEFAULT_SYNTH_FILE, split: str = "paper", seed: int = 0,
               out_dir: str | os.PathLike = "runs/demo", device: str = "auto", preset: str = "auto",
-              splits_mat: str | os.PathLike | None = None, verbose: bool = True) -> RunContext:
-    """Resolve data, split, device and preset for a notebook or CLI run, and seed everything."""
+              splits_mat: str | os.PathLike | None = None, verbose: bool = True,
+              folder: FolderConfig | None = None) -> RunContext:
+    """Resolve data, split, device and preset for a notebook or CLI run, and seed everything.
+
+    ``data_path`` is an NYU-layout ``.mat``, a folder dataset or a manifest; ``folder`` overrides
+    a folder's ``dataset.json`` (see :class:`~zoedam_lib.data.folder_spec.FolderConfig`).
+    """
     path = resolve_data_file(data_path)
-    with NyuMat(path) as mat:
-        n, height, width = len(mat), mat.height, mat.width
-        attrs = dict(mat.attrs)
-    kind = "synthrooms" if str(attrs.get("generator", "")) == "synthrooms" else "nyu"
-    if kind == "synthrooms":
-        label = f"SynthRooms ({n} images, {height}x{width}, seed {attrs.get('seed', '?')})"
-    else:
-        label = f"NYU Depth V2 ({path.name}, {n} images, {height}x{width})"
+    with open_dataset(path, folder) as data:
+        data.height  # noqa: B018 (a folder whose images differ in size stops here, told how to resize)
+        kind, label = data_kind(data), describe_data(data)
     out = resolve(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if splits_mat is None and split == "official":
         splits_mat = path.parent / "splits.mat"
-    the_split = load_or_create_split(path, split, seed, out / "splits", splits_mat=splits_mat)
+    the_split = load_or_create_split(path, split, seed, out / "splits", splits_mat=splits_mat, folder=folder)
     dev = resolve_device(device)
-    ctx = RunContext(path, kind, label, the_split, split, seed, out, dev, resolve_preset(preset, dev, kind))
+    ctx = RunContext(path, kind, label, the_split, split, seed, out, dev, resolve_preset(preset, dev, kind), folder)
     seed_everything(seed)
     if verbose:
         print(ctx.describe())

@@ -147,7 +147,8 @@ def test_directory_suggests_the_single_mat(tmp_path: Path) -> None:
 def test_directory_data_path_in_setup_run(tmp_path: Path, n_mats: int) -> None:
     for i in range(n_mats):
         write_mat(tmp_path / f"d{i}.mat")
-    with pytest.raises(DataFileError, match=r"is a directory; data_path must be the \.mat file itself\.$"):
+    with pytest.raises(DataFileError, match=r"is a directory without a folder dataset \(no images/ folder and no "
+                                            r"manifest\), nor an NYU-layout \.mat file\. Expected .*depth unit\.$"):
         setup_run(tmp_path, out_dir=tmp_path / "run", device="cpu", verbose=False)
 
 

@@ -138,13 +138,12 @@ def build_app(model: nn.Module, model_summary: str = "", out_dir: str | os.PathL
 def launch(source: str, host: str = "127.0.0.1", port: int = 7860, device: str = "auto") -> int:
     """Load the model once from ``source`` (anything :func:`load_model` accepts) and serve the app until Ctrl-C."""
     require_gradio()
-    from ..checkpoints import load_model
+    from ..checkpoints import load_checkpoint
     from ..run import resolve_device
 
     torch_device = resolve_device(device)
-    model = load_model(source, device=torch_device)
-    report = getattr(model, "load_report", None)
-    summary = f"{report.summary() if report else source} | device {torch_device}"
+    model, report = load_checkpoint(source, device=torch_device)
+    summary = f"{report.summary()} | device {torch_device}"
     print(summary, flush=True)
     out_dir = tempfile.mkdtemp(prefix="zoedam-app-")
     demo = build_app(model, summary, out_dir)

@@ -1,4 +1,4 @@
-"""Torch datasets over NYU-layout files: indexed (image, depth) samples for training and evaluation.
+"""Torch datasets over NYU-layout files and folder datasets: indexed (image, depth) samples for training and evaluation.
 
 Items are requested by ``(index, epoch)`` keys (see :class:`EpochBatchSampler`): the
 augmentation generator is derived from (seed, epoch, index), so loading is deterministic with
@@ -15,17 +15,17 @@ from torch.utils.data import Dataset, Sampler
 
 from ..seeding import epoch_permutation, sample_rng
 from .augment import Transform
-from .nyu import NyuMat
+from .sources import DepthSource
 
 
 class DepthDataset(Dataset):
-    """Samples ``indices`` of an NYU-layout file as ``{"image", "depth", "index"}`` tensors.
+    """Samples ``indices`` of a dataset (NyuMat or FolderDataset) as ``{"image", "depth", "index"}`` tensors.
 
     ``image`` is float (3, H, W) in [0, 1], ``depth`` float (1, H, W) in metres (invalid values
     kept; masks are computed by losses and metrics).
     """
 
-    def __init__(self, mat: NyuMat, indices: Sequence[int], transform: Transform | None = None,
+    def __init__(self, mat: DepthSource, indices: Sequence[int], transform: Transform | None = None,
                  seed: int = 0) -> None:
         self.mat, self.indices, self.transform, self.seed = mat, list(indices), transform, seed
 

@@ -1,10 +1,12 @@
-"""Throughput and peak memory of :class:`NyuMat` on a full-size (1449 × 480 × 640) file.
+"""Throughput and peak memory of the dataset readers on a full-size (1449 × 480 × 640) dataset.
 
 The peak RSS is measured in a fresh child process, so it is the loader's own footprint and not
-whatever the calling notebook already holds. Run as a script to generate a file of procedural
-images, measure it, and delete it::
+whatever the calling notebook already holds. Any path :func:`open_dataset` accepts can be
+measured: an NYU-layout file (:class:`NyuMat`) or a folder dataset. Run as a script to generate
+procedural images, measure them, and delete them::
 
     python -m zoedam_lib.data.loader_bench --out /tmp/bench.mat --compression gzip
+    python -m zoedam_lib.data.loader_bench --out /tmp/bench_folder --format folder
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -21,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .matfile import NyuMatWriter
-from .nyu import NyuMat
+from .sources import open_dataset
 
 
 def write_bench_file(path: str | os.PathLike, n: int = 1449, height: int = 480, width: int = 640,
@@ -44,7 +47,7 @@ def write_bench_file(path: str | os.PathLike, n: int = 1449, height: int = 480, 
 
 
 def measure_loader(path: str | os.PathLike, n_items: int | None = None, drop_cache: bool = False) -> dict:
-    """Images/s and peak RSS (MB) of reading ``n_items`` items with ``NyuMat.read`` in a fresh process.
+    """Images/s and peak RSS (MB) of reading ``n_items`` items with ``read`` in a fresh process.
 
     ``drop_cache`` first asks the OS to evict the file from the page cache (``posix_fadvise``),
     approximating a cold first epoch; otherwise a just-written file is read from memory.
@@ -63,13 +66,15 @@ def measure_loader(path: str | os.PathLike, n_items: int | None = None, drop_cac
 
 def _child(path: str, n_items: int, drop_cache: bool) -> dict:
     """Runs in the fresh process: read the items, then report the process's own peak RSS."""
+    files = _files(Path(path))
     if drop_cache and hasattr(os, "posix_fadvise"):
-        fd = os.open(path, os.O_RDONLY)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        os.close(fd)
+        for file in files:
+            fd = os.open(file, os.O_RDONLY)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.close(fd)
     rss_before = _current_rss_mb()
     start = time.perf_counter()
-    with NyuMat(path) as data:
+    with open_dataset(path) as data:
         n = n_items or len(data)
         for i in range(n):
             data.read(i)
@@ -77,7 +82,12 @@ def _child(path: str, n_items: int, drop_cache: bool) -> dict:
     return {"n_items": n, "seconds": round(seconds, 3), "images_per_s": round(n / seconds, 1),
             "peak_rss_mb": round(peak_rss_mb(), 1), "rss_before_reading_mb": round(rss_before, 1),
             "rss_after_reading_mb": round(_current_rss_mb(), 1),
-            "file_mb": round(os.path.getsize(path) / 2**20, 1), "cold_cache": drop_cache}
+            "file_mb": round(sum(f.stat().st_size for f in files) / 2**20, 1), "cold_cache": drop_cache}
+
+
+def _files(path: Path) -> list[Path]:
+    """The file itself, or every file under a folder dataset."""
+    return sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
 
 
 def peak_rss_mb() -> float:
@@ -109,7 +119,9 @@ def _current_rss_mb() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="/tmp/zoedam_loader_bench.mat", help="file to generate and measure")
+    parser.add_argument("--out", default="/tmp/zoedam_loader_bench.mat", help="file or folder to generate and measure")
+    parser.add_argument("--format", choices=["mat", "folder"], default="mat",
+                        help="folder: export the generated file to a folder dataset (PNG images, 16-bit mm depth)")
     parser.add_argument("--compression", choices=["none", "gzip"], default="none")
     parser.add_argument("--n-items", type=int, default=0, help="items to read (0: all)")
     parser.add_argument("--keep", action="store_true", help="keep the generated file")
@@ -121,14 +133,23 @@ def main() -> None:
         return
     path = Path(args.out)
     start = time.perf_counter()
-    write_bench_file(path, compression=None if args.compression == "none" else args.compression)
-    report = {"compression": args.compression, "write_s": round(time.perf_counter() - start, 1)}
+    mat = path if args.format == "mat" else path / "bench.mat"
+    mat.parent.mkdir(parents=True, exist_ok=True)
+    write_bench_file(mat, compression=None if args.compression == "none" else args.compression)
+    if args.format == "folder":
+        from .folder_export import export_folder  # matplotlib, via the writers: not in the measured child
+
+        export_folder(mat, path, remove_source=True)
+    report = {"format": args.format, "compression": args.compression, "write_s": round(time.perf_counter() - start, 1)}
     try:
         report["warm"] = measure_loader(path, args.n_items or None)
         report["cold"] = measure_loader(path, args.n_items or None, drop_cache=True)
     finally:
         if not args.keep:
-            path.unlink(missing_ok=True)
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
     print(json.dumps(report, indent=1))
 
 

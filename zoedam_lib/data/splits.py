@@ -1,7 +1,9 @@
-"""Train/test splits of an NYU-layout file, persisted as JSON so every notebook uses the same indices.
+"""Train/test splits of a dataset, persisted as JSON so every notebook uses the same indices.
 
 Two kinds: the paper's seeded random split (400 test of 1449, the same ratio for other sizes)
-and NYU's official 795/654 split from ``splits.mat``. Indices are 0-based everywhere.
+and NYU's official 795/654 split from ``splits.mat``. Indices are 0-based everywhere. A folder
+dataset's saved split also records the fingerprint of its pairs, so a folder whose files
+changed (same count, different pairs) is detected instead of silently reusing stale indices.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import numpy as np
 
 from ..atomic import atomic_write_json
 from ..errors import ConfigError, DataFileError
-from .nyu import NyuMat
+from .folder import FolderDataset
+from .folder_spec import FolderConfig
+from .sources import open_dataset
 
 NYU_N = 1449
 PAPER_N_TEST = 400  # test images of the paper's random split of the 1449 labeled images
@@ -80,29 +84,38 @@ def official_split(splits_mat_path: str | os.PathLike, n: int) -> Split:
 
 
 def load_or_create_split(data_path: str | os.PathLike, kind: str, seed: int, split_dir: str | os.PathLike,
-                         splits_mat: str | os.PathLike | None = None) -> Split:
+                         splits_mat: str | os.PathLike | None = None, folder: FolderConfig | None = None) -> Split:
     """The split of ``data_path``, read from ``split_dir`` if saved earlier, else made and saved.
 
     Saving it means every notebook evaluates on exactly the same test images.
-    ``splits_mat`` (official kind only) defaults to ``splits.mat`` next to the data file.
+    ``splits_mat`` (official kind only) defaults to ``splits.mat`` next to the data file;
+    ``folder`` holds the options of a folder dataset (see :func:`open_dataset`).
     """
     if kind not in SPLIT_KINDS:
         raise ConfigError(f"split kind must be one of {SPLIT_KINDS}, got {kind!r}")
-    with NyuMat(data_path) as data:
+    with open_dataset(data_path, folder) as data:
         n, data_file = len(data), data.path
-    json_path = Path(split_dir) / f"{data_file.stem}_{kind}_seed{seed}.json"
+        is_folder = isinstance(data, FolderDataset)
+        stem = data.name if is_folder else data_file.stem
+        fingerprint = data.fingerprint if is_folder else None
+    if kind == "official" and is_folder:
+        raise ConfigError("the official split is NYU's own 795/654 partition of its labeled file; "
+                          "use split='paper' (a seeded random split) for a folder dataset")
+    json_path = Path(split_dir) / f"{stem}_{kind}_seed{seed}.json"
     if json_path.exists():
-        return _load_saved(json_path, n)
+        return _load_saved(json_path, n, fingerprint)
     if kind == "paper":
         split = paper_split(n, seed)
     else:
         split = official_split(splits_mat or data_file.parent / "splits.mat", n)
-    atomic_write_json(json_path, {**split.to_json(), "kind": kind, "seed": seed, "n": n,
-                                  "data_file": data_file.name})
+    record = {**split.to_json(), "kind": kind, "seed": seed, "n": n, "data_file": data_file.name}
+    if fingerprint is not None:
+        record["fingerprint"] = fingerprint
+    atomic_write_json(json_path, record)
     return split
 
 
-def _load_saved(json_path: Path, n: int) -> Split:
+def _load_saved(json_path: Path, n: int, fingerprint: str | None = None) -> Split:
     try:
         obj = json.loads(json_path.read_text(encoding="utf-8"))
         split = Split.from_json(obj)
@@ -112,6 +125,11 @@ def _load_saved(json_path: Path, n: int) -> Split:
     if saved_n != n:
         raise DataFileError(f"saved split {json_path} was made for {saved_n} items but the data file has "
                             f"{n}; delete that JSON to make a split for the current data.")
+    if obj.get("fingerprint") != fingerprint:
+        raise DataFileError(f"saved split {json_path} was made for other files (fingerprint "
+                            f"{obj.get('fingerprint')}, now {fingerprint}): the dataset's pairs were renamed, "
+                            "added or removed. Delete that JSON to make a split for the current data, or use "
+                            "another out_dir to keep the old one.")
     return split
 
 

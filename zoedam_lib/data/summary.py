@@ -9,10 +9,11 @@ import numpy as np
 from ..atomic import atomic_write_json
 from ..run import RunContext
 from .augment import ChannelPermutation, HorizontalFlip, PhotometricJitter
-from .nyu import NyuMat, valid_depth_mask
+from .nyu import valid_depth_mask
+from .sources import DepthSource
 
 
-def depth_values(mat: NyuMat, indices: Sequence[int], stride: int = 4) -> np.ndarray:
+def depth_values(mat: DepthSource, indices: Sequence[int], stride: int = 4) -> np.ndarray:
     """Valid depth values of the given items, subsampled every ``stride`` pixels (for histograms)."""
     chunks = []
     for i in indices:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..checkpoints import load_checkpoint
 from ..data.datasets import DepthDataset
+from ..data.folder_spec import parse_depth_unit
 from ..evaluation import EvalResult, evaluate
 from ..results import markdown_table, write_result
 from ..run import setup_run
@@ -26,8 +27,12 @@ def results_key(checkpoint: str, model) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> EvalResult:
-    """Evaluate ``args.checkpoint`` on the test split of ``args.data`` and write ``results/<name>.json``."""
-    ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset)
+    """Evaluate ``args.checkpoint`` on the test split of ``args.data`` and write ``results/<name>.json``.
+
+    ``args.data`` is a .mat or a folder dataset, whose dataset.json ``args.depth_unit`` overrides.
+    """
+    folder = parse_depth_unit(getattr(args, "depth_unit", None))
+    ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset, folder=folder)
     model, report = load_checkpoint(args.checkpoint, device=ctx.device)
     if report.random_parts:
         print(f"warning: {report.summary()}")

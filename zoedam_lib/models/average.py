@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import DataFileError
+
 
 @dataclass
 class AverageDepthConfig:
@@ -40,11 +42,16 @@ class AverageDepth(nn.Module):
     def fit(cls, depth_maps: Iterable[np.ndarray], min_depth: float = 1e-3, max_depth: float = 10.0) -> AverageDepth:
         """Mean of ``depth_maps`` (H, W) over their valid pixels."""
         total = count = None
-        for depth in depth_maps:
+        for k, depth in enumerate(depth_maps):
             depth = np.asarray(depth, dtype=np.float64)
             valid = np.isfinite(depth) & (depth > min_depth) & (depth < max_depth)
             if total is None:
                 total, count = np.zeros_like(depth), np.zeros(depth.shape, np.int64)
+            if depth.shape != total.shape:
+                raise DataFileError(f"depth map {k} is {depth.shape[0]}x{depth.shape[1]} but the first was "
+                                    f"{total.shape[0]}x{total.shape[1]}: the average is taken pixel by pixel, so "
+                                    "all maps must share one size. For a folder dataset set \"size\": [H, W] in "
+                                    "its dataset.json (or FolderConfig(size=...)) to resize on read.")
             total += np.where(valid, depth, 0.0)
             count += valid
         if total is None or count.sum() == 0:
