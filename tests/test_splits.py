@@ -10,7 +10,7 @@ import pytest
 import scipy.io
 
 from zoedam_lib.data.matfile import NyuMatWriter
-from zoedam_lib.data.splits import Split, load_or_create_split, official_split, paper_split
+from zoedam_lib.data.splits import Split, load_or_create_split, official_split, paper_split, with_validation
 from zoedam_lib.errors import ConfigError, DataFileError
 
 
@@ -83,7 +83,7 @@ def test_split_is_saved_and_reused(tmp_path: Path) -> None:
     data = write_data(tmp_path / "rooms.mat", 30)
     split_dir = tmp_path / "splits"
     split = load_or_create_split(data, "paper", seed=2, split_dir=split_dir)
-    assert split == paper_split(30, seed=2)
+    assert split == with_validation(paper_split(30, seed=2), seed=2)
     saved = split_dir / "rooms_paper_seed2.json"
     obj = json.loads(saved.read_text())
     assert (obj["n"], obj["data_file"], obj["seed"], obj["kind"]) == (30, "rooms.mat", 2, "paper")
@@ -91,7 +91,30 @@ def test_split_is_saved_and_reused(tmp_path: Path) -> None:
     saved.write_text(json.dumps(obj))  # an edited split must be read back, not recomputed
     again = load_or_create_split(data, "paper", seed=2, split_dir=split_dir)
     assert len(again.test) == len(split.test) - 1
-    assert load_or_create_split(data, "paper", seed=3, split_dir=split_dir) == paper_split(30, seed=3)
+    assert load_or_create_split(data, "paper", seed=3, split_dir=split_dir) == with_validation(paper_split(30, 3), 3)
+
+
+def test_validation_is_carved_from_training_images_seeded_and_saved(tmp_path: Path) -> None:
+    base = paper_split(1449, seed=0)
+    split = with_validation(base, seed=0)
+    assert len(split.val) == round(0.1 * len(base.train)) == 105
+    assert set(split.val) | set(split.train) == set(base.train) and split.test == base.test
+    assert not set(split.val) & set(split.train)
+    assert with_validation(base, seed=0) == split and with_validation(base, seed=1).val != split.val
+    data = write_data(tmp_path / "rooms.mat", 40)
+    made = load_or_create_split(data, "paper", seed=0, split_dir=tmp_path)
+    saved = json.loads((tmp_path / "rooms_paper_seed0.json").read_text())
+    assert saved["val"] == list(made.val) and len(made.val) == 3
+    # a split saved before validation sets existed gets the same validation set when read back
+    del saved["val"]
+    saved["train"] = sorted(saved["train"] + list(made.val))
+    (tmp_path / "rooms_paper_seed0.json").write_text(json.dumps(saved))
+    assert load_or_create_split(data, "paper", seed=0, split_dir=tmp_path) == made
+
+
+def test_a_split_cannot_share_validation_and_test_images() -> None:
+    with pytest.raises(ConfigError, match="share indices"):
+        Split("x", train=(0, 1), test=(2,), val=(2,))
 
 
 def test_saved_split_must_match_the_data(tmp_path: Path) -> None:

@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
         kind, help_text = next((k, h) for n, k, h in RECIPE_FLAGS if n == name)
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=help_text)
     p.add_argument("--img-size", type=_size, default=None, help="network input HxW (multiples of 14)")
+    p.add_argument("--backbone", default=None, help=f"DINOv2 encoder: {' | '.join(BACKBONES)} (default: vits)")
+    p.add_argument("--n-holdout", type=int, default=None, help="pretraining images held out for quality figures")
     p.add_argument("--amp", default=None, choices=list(AMP_CHOICES))
     p.add_argument("--resume", action="store_true", help="continue from <out>/runs/synthda/train_state.pt")
 
@@ -126,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--name", default=None, help="results key (default: derived from the checkpoint)")
     p.add_argument("--no-flip-tta", action="store_true")
+    p.add_argument("--zero-shot", nargs="*", default=None, metavar="FILE",
+                   help="also evaluate on these NYU-layout files, whole (named by file stem); default: SynthRooms' "
+                        "zero-shot domains for SynthRooms data, none otherwise")
 
     p = sub.add_parser("predict", help="metric depth for images or folders: 16-bit PNG (mm), colour PNG, PLY")
     p.add_argument("inputs", nargs="+")
@@ -251,7 +256,8 @@ def _pretrain(args: argparse.Namespace) -> int:
     from .run import resolve_data_file, resolve_device
 
     data = resolve_data_file(args.data)
-    recipe = recipe_for("synthda", "cpu", seed=args.seed, amp=args.amp, img_size=args.img_size,
+    recipe = recipe_for("synthda", "cpu", seed=args.seed, amp=args.amp, img_size=args.img_size, backbone=args.backbone,
+                        n_holdout=args.n_holdout,
                         **{n: getattr(args, n) for n in ("epochs", "batch_size", "lr", "max_steps_per_epoch",
                                                          "checkpoint_every")})
     if args.eval is None:

@@ -7,33 +7,42 @@ validation), then resized to the ground truth inside :func:`compute_metrics`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from .errors import DataFileError
 from .inference.predict import infer, model_device
-from .metrics import METRIC_KEYS, MetricAccumulator
+from .metrics import METRIC_KEYS, MetricAccumulator, median_depths
 from .progress import tqdm
 
 
 @dataclass
 class EvalResult:
-    """Mean metrics over the images with valid ground truth, plus per-image rows."""
+    """Mean metrics over the images with valid ground truth, raw and median-scaled, plus per-image rows.
 
-    metrics: dict[str, float]
+    Per-image rows hold the raw metrics, the median-scaled ones (``med_abs_rel`` …) and the median
+    predicted and true depth of the image's valid pixels (``pred_median``, ``gt_median``): enough to
+    separate a model's scale error from its structure error, and to bootstrap any of them.
+    """
+
+    metrics: dict[str, float]  # the NYU protocol: prediction in metres as it is
     per_image: list[dict[str, float]] = field(default_factory=list)  # each with "index"
     skipped: list[int] = field(default_factory=list)  # images without a valid pixel
     flip_tta: bool = False
+    median_scaled: dict[str, float] = field(default_factory=dict)  # after per-image median scaling
+    name: str = "test"  # the evaluation set (test, or a zero-shot set's name)
 
     @property
     def n_images(self) -> int:
         return len(self.per_image)
 
     def to_json(self) -> dict:
-        return {"metrics": self.metrics, "n_images": self.n_images, "n_skipped": len(self.skipped),
-                "skipped": self.skipped, "flip_tta": self.flip_tta}
+        return {"metrics": self.metrics, "median_scaled": self.median_scaled, "n_images": self.n_images,
+                "n_skipped": len(self.skipped), "skipped": self.skipped, "flip_tta": self.flip_tta}
 
 
 class _InOrder(Dataset):
@@ -50,20 +59,32 @@ class _InOrder(Dataset):
 @torch.inference_mode()
 def evaluate(model: nn.Module, dataset: Dataset, flip_tta: bool = True, batch_size: int = 4,
              device: str | torch.device | None = None, max_images: int | None = None,
-             progress: bool = True, **metric_kwargs) -> EvalResult:
-    """Evaluate ``model`` on ``dataset`` (a DepthDataset without augmentation) image by image."""
+             progress: bool = True, name: str = "test", **metric_kwargs) -> EvalResult:
+    """Evaluate ``model`` on ``dataset`` (a DepthDataset without augmentation) image by image.
+
+    An evaluation in which no image has a single valid ground-truth pixel is an error, never a
+    row of NaN: the depths are probably in another unit than metres, or outside the valid range.
+    """
     device = torch.device(device) if device is not None else model_device(model)
     was_training = model.training
     model.eval()
-    acc = MetricAccumulator()
+    raw, scaled, medians = MetricAccumulator(), MetricAccumulator(), []
     loader = DataLoader(_InOrder(dataset, max_images), batch_size=batch_size, shuffle=False)
-    for batch in tqdm(loader, desc="evaluate", leave=False, disable=not progress):
+    for batch in tqdm(loader, desc=f"evaluate {name}", leave=False, disable=not progress):
         pred = infer(model, batch["image"].to(device), flip_tta).float().cpu()
         for p, gt, index in zip(pred, batch["depth"], batch["index"].tolist(), strict=True):
-            acc.update(p, gt, name=index, **metric_kwargs)
+            if not math.isnan(raw.update(p, gt, name=index, **metric_kwargs)["a1"]):
+                scaled.update(p, gt, name=index, align="median", **metric_kwargs)
+                medians.append(median_depths(p, gt, **metric_kwargs))
     model.train(was_training)
-    per_image = [{"index": int(name), **m} for name, m in zip(acc.names, acc.per_image, strict=True)]
-    return EvalResult(acc.mean(), per_image, [int(s) for s in acc.skipped], flip_tta)
+    if raw.count == 0:
+        lo, hi = metric_kwargs.get("min_depth", 1e-3), metric_kwargs.get("max_depth", 10.0)
+        raise DataFileError(f"none of the {len(raw.skipped)} {name} images has a valid ground-truth depth in "
+                            f"({lo}, {hi}) m, so there is nothing to evaluate. Are the depths in metres? (A file "
+                            "in millimetres needs converting; a folder dataset takes depth_unit.)")
+    per_image = [{"index": int(n), **m, **{f"med_{k}": v for k, v in ms.items()}, "pred_median": pm, "gt_median": gm}
+                 for n, m, ms, (pm, gm) in zip(raw.names, raw.per_image, scaled.per_image, medians, strict=True)]
+    return EvalResult(raw.mean(), per_image, [int(s) for s in raw.skipped], flip_tta, scaled.mean(), name)
 
 
 @torch.inference_mode()

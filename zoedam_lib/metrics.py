@@ -88,6 +88,19 @@ def compute_metrics(pred: torch.Tensor | np.ndarray, gt: torch.Tensor | np.ndarr
     return compute_errors(gt_np[mask], pred_np[mask])
 
 
+def median_depths(pred: torch.Tensor | np.ndarray, gt: torch.Tensor | np.ndarray, *, min_depth: float = 1e-3,
+                  max_depth: float = 10.0, eigen_crop: bool = True) -> tuple[float, float]:
+    """(median predicted, median true) depth over the image's valid pixels, prediction clamped as in
+    :func:`compute_metrics`: how far off a model's *scale* is, whatever its structure."""
+    gt_np = _as_2d_tensor(gt).cpu().numpy()
+    pred_np = np.clip(np.nan_to_num(resize_prediction(pred, gt_np.shape).cpu().numpy(), nan=min_depth,
+                                    posinf=max_depth), min_depth, max_depth)
+    mask = valid_mask(gt_np, min_depth, max_depth, eigen_crop)
+    if not mask.any():
+        return float("nan"), float("nan")
+    return float(np.median(pred_np[mask])), float(np.median(gt_np[mask]))
+
+
 def _disparity_to_depth(disp: np.ndarray, target_disp: np.ndarray, mask: np.ndarray, min_depth: float,
                         max_depth: float) -> np.ndarray:
     """Least-squares scale and shift of ``disp`` onto ``target_disp`` (on ``mask``), then 1 / disparity."""

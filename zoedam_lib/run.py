@@ -9,17 +9,22 @@ creates the split whose indices every notebook reuses, picks the device and the 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 
+from .data.datasets import DepthDataset
 from .data.folder_spec import FolderConfig
+from .data.nyu import NyuMat
 from .data.sources import DepthSource, data_kind, describe_data, open_dataset
 from .data.splits import Split, load_or_create_split
 from .data.synthrooms import ensure_domain, ensure_synthrooms
 from .data.synthrooms_domains import DOMAINS
 from .errors import ConfigError
+from .evaluation import EvalResult, evaluate
 from .experiments.recipes import PRESETS as RECIPE_PRESETS
 from .paths import DEFAULT_SYNTH_FILE, resolve
 from .seeding import seed_everything
@@ -41,6 +46,7 @@ class RunContext:
     device: torch.device
     preset: str  # resolved recipe: "paper" or "cpu"
     folder: FolderConfig | None = None  # options of a folder dataset (depth unit, range, size)
+    zero_shot: dict[str, Path] = field(default_factory=dict)  # test sets nobody trains on: name → NYU-layout file
 
     def open_data(self) -> DepthSource:
         """A fresh handle on the data (NyuMat or FolderDataset, same interface)."""
@@ -52,8 +58,23 @@ class RunContext:
                 "split": self.split_name, "seed": self.seed}
 
     def describe(self) -> str:
-        return (f"data: {self.data_label} | split: {self.split_name} ({len(self.split.train)} train / "
-                f"{len(self.split.test)} test) | preset: {self.preset} | device: {self.device} | seed: {self.seed}")
+        text = (f"data: {self.data_label} | split: {self.split_name} ({len(self.split.train)} train / "
+                f"{len(self.split.val)} val / {len(self.split.test)} test) | preset: {self.preset} | "
+                f"device: {self.device} | seed: {self.seed}")
+        return text + (f" | zero-shot: {', '.join(self.zero_shot)}" if self.zero_shot else "")
+
+    def evaluate(self, model: nn.Module, flip_tta: bool = True, progress: bool = True
+                 ) -> tuple[EvalResult, dict[str, EvalResult]]:
+        """``model`` on the test split and on every zero-shot set of the run (each file whole)."""
+        with self.open_data() as data:
+            test = evaluate(model, DepthDataset(data, self.split.test), flip_tta=flip_tta, device=self.device,
+                            progress=progress)
+        zero_shot = {}
+        for name, path in self.zero_shot.items():
+            with NyuMat(path) as data:
+                zero_shot[name] = evaluate(model, DepthDataset(data, range(len(data))), flip_tta=flip_tta,
+                                           device=self.device, progress=progress, name=name)
+        return test, zero_shot
 
 
 def resolve_device(device: str) -> torch.device:
@@ -91,14 +112,29 @@ def resolve_data_file(data_path: str | os.PathLike) -> Path:
     return path
 
 
+def default_zero_shot(data_path: Path, kind: str) -> dict[str, Path]:
+    """SynthRooms' zero-shot test domains for a SynthRooms run: rendered on first use for the project's
+    default data file, else those already beside the data file (small test files get none)."""
+    if kind != "synthrooms":
+        return {}
+    names = [d.name for d in DOMAINS.values() if d.name.startswith("zeroshot_")]
+    if data_path == resolve(DEFAULT_SYNTH_FILE):
+        return {name: ensure_domain(name, data_path.parent) for name in names}
+    return {name: data_path.parent / DOMAINS[name].file for name in names
+            if (data_path.parent / DOMAINS[name].file).is_file()}
+
+
 def setup_run(data_path: str | os.PathLike = DEFAULT_SYNTH_FILE, split: str = "paper", seed: int = 0,
               out_dir: str | os.PathLike = "runs/demo", device: str = "auto", preset: str = "auto",
               splits_mat: str | os.PathLike | None = None, verbose: bool = True,
-              folder: FolderConfig | None = None) -> RunContext:
+              folder: FolderConfig | None = None,
+              zero_shot: Sequence[str | os.PathLike] | None = None) -> RunContext:
     """Resolve data, split, device and preset for a notebook or CLI run, and seed everything.
 
     ``data_path`` is an NYU-layout ``.mat``, a folder dataset or a manifest; ``folder`` overrides
     a folder's ``dataset.json`` (see :class:`~zoedam_lib.data.folder_spec.FolderConfig`).
+    ``zero_shot``: NYU-layout test files every trained model is also evaluated on (named by file
+    stem); None: SynthRooms' zero-shot domains for SynthRooms data (:func:`default_zero_shot`).
     """
     path = resolve_data_file(data_path)
     with open_dataset(path, folder) as data:
@@ -110,7 +146,10 @@ def setup_run(data_path: str | os.PathLike = DEFAULT_SYNTH_FILE, split: str = "p
         splits_mat = path.parent / "splits.mat"
     the_split = load_or_create_split(path, split, seed, out / "splits", splits_mat=splits_mat, folder=folder)
     dev = resolve_device(device)
-    ctx = RunContext(path, kind, label, the_split, split, seed, out, dev, resolve_preset(preset, dev, kind), folder)
+    sets = default_zero_shot(path, kind) if zero_shot is None else \
+        {resolve(p).stem: resolve_data_file(p) for p in zero_shot}
+    ctx = RunContext(path, kind, label, the_split, split, seed, out, dev, resolve_preset(preset, dev, kind), folder,
+                     sets)
     seed_everything(seed)
     if verbose:
         print(ctx.describe())

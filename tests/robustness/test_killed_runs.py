@@ -29,6 +29,7 @@ from zoedam_lib import load_model, save_model
 from zoedam_lib.data.synthrooms import generate_synthrooms
 from zoedam_lib.data.unlabeled import UnlabeledImages
 from zoedam_lib.errors import TrainingInterrupted
+from zoedam_lib.evaluation import EvalResult
 from zoedam_lib.metrics import METRIC_KEYS
 from zoedam_lib.results import write_result
 from zoedam_lib.semi.pseudo_labels import PseudoLabelCache
@@ -303,8 +304,9 @@ def test_failed_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
 def _write(out: Path, abs_rel: float) -> Path:
     metrics = dict.fromkeys(METRIC_KEYS, 0.5) | {"abs_rel": abs_rel}
     provenance = {"data": "SynthRooms", "data_kind": "synthrooms", "preset": "cpu", "split": "paper", "seed": 0}
-    return write_result(out, KEY, provenance, metrics=metrics, n_test=2, per_image=[{"index": 0, "abs_rel": abs_rel},
-                                                              {"index": 1, "abs_rel": abs_rel}])
+    evaluation = EvalResult(metrics, [{"index": 0, "abs_rel": abs_rel}, {"index": 1, "abs_rel": abs_rel}],
+                            median_scaled=metrics)
+    return write_result(out, KEY, provenance, evaluation)
 
 
 @pytest.mark.parametrize("failing", ["results_json", "per_image_csv"])

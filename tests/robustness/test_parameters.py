@@ -52,9 +52,10 @@ def write_mat(path: Path) -> Path:
                                             r"'vitt'\] \(vits/vitb/vitl are DINOv2 ViT-S/B/L"),
     (lambda: build_model("zoedam", {"backbone": "vit_small"}), "unknown backbone 'vit_small'"),
     (lambda: ZoeDAMConfig(layer_family="v3"), r"layer_family must be one of \('v1', 'v2'\), got 'v3'"),
-    (lambda: build_model("zoedepth"), r"unknown model 'zoedepth'; known models: \['average', 'densedepth', 'zoedam'\]"),
+    (lambda: build_model("zoedepth"), r"unknown model 'zoedepth'; known models: \['average', 'densedepth', 'relative', "
+                                     r"'zoedam'\]"),
     (lambda: recipe_for("zoedepth", "cpu"), r"unknown model 'zoedepth'; expected one of \('zoedam', 'densedepth', "
-                                            r"'zoedam_plus'\)"),
+                                            r"'zoedam_plus', 'synthda'\)"),
     (lambda: resolve_preset("gpu", CPU, "nyu"), r"unknown preset 'gpu'; expected one of \('auto', 'paper', 'cpu'\)"),
     (lambda: recipe_for("zoedam", "auto"), r"preset must be one of \('paper', 'cpu'\) here \(resolve 'auto' with "
                                            r"setup_run\)"),

@@ -1,4 +1,4 @@
-"""Where weights come from: a local path, a known name (downloaded when online) or a Hub id.
+"""Where weights come from: a local path, shipped weights, a known name (downloaded when online) or a Hub id.
 
 Known names are the official Depth Anything / DINOv2 files on the Hugging Face Hub. Offline,
 the error says which file to download and where to put it, so a user behind a firewall can
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..atomic import recover_dir
 from ..errors import CheckpointError
+from ..weights import PACKAGED, packaged_weights
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,13 @@ def resolve_source(source: str | os.PathLike) -> Path:
     if path.exists():
         return path
     name = str(source)
+    shipped = packaged_weights(name)
+    if shipped is not None:
+        if not shipped.is_file():
+            raise CheckpointError(f"{name!r} ships with zoedam_lib, but {shipped} is missing: the package was "
+                                  "installed without its data. Reinstall from the repository (pip install -e . or "
+                                  "pip install git+<repository>), which includes zoedam_lib/weights/.")
+        return shipped
     stem = Path(name).name.rsplit(".", 1)[0]
     if stem in KNOWN_WEIGHTS and (name == stem or not path.parent.exists() or path.suffix):
         return _download(KNOWN_WEIGHTS[stem], name, stem)
@@ -64,7 +72,7 @@ def resolve_source(source: str | os.PathLike) -> Path:
     if stem in KNOWN_WEIGHTS:
         hint = f" It can be downloaded from {KNOWN_WEIGHTS[stem].url}."
     raise CheckpointError(f"checkpoint not found: {name}.{hint} Pass the path of a checkpoint file or "
-                          f"directory, a known name ({', '.join(sorted(KNOWN_WEIGHTS))}) or a Hub id.")
+                          f"directory, a known name ({', '.join(sorted([*PACKAGED, *KNOWN_WEIGHTS]))}) or a Hub id.")
 
 
 def _download(hub: HubFile, requested: str, name: str) -> Path:

@@ -28,28 +28,49 @@ SPLITS_MAT_URL = "https://horatio.cs.nyu.edu/mit/silberman/indoor_seg_sup/splits
 SPLIT_KINDS = ("paper", "official")
 
 
+VAL_FRACTION = 0.1  # share of the training images held out for per-epoch validation and recipe tuning
+
+
 @dataclass(frozen=True)
 class Split:
-    """A named train/test partition of item indices (0-based, sorted)."""
+    """A named train / validation / test partition of item indices (0-based, sorted).
+
+    ``val`` is carved from the training images (seeded): per-epoch validation and any tuning of a
+    recipe look at it, never at ``test``, which is only evaluated once at the end of a run.
+    """
 
     name: str  # e.g. "paper_seed0" or "official"
-    train: tuple[int, ...]  # indices of the training items
+    train: tuple[int, ...]  # indices the models train on
     test: tuple[int, ...]  # indices of the test items
+    val: tuple[int, ...] = ()  # validation indices (from the original training part; not in train)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "train", tuple(int(i) for i in self.train))
-        object.__setattr__(self, "test", tuple(int(i) for i in self.test))
-        if set(self.train) & set(self.test):
-            raise ConfigError(f"split {self.name!r}: train and test share indices")
+        for part in ("train", "test", "val"):
+            object.__setattr__(self, part, tuple(int(i) for i in getattr(self, part)))
+        if set(self.train) & set(self.test) or set(self.val) & (set(self.train) | set(self.test)):
+            raise ConfigError(f"split {self.name!r}: train, validation and test share indices")
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (lists of ints)."""
-        return {"name": self.name, "train": list(self.train), "test": list(self.test)}
+        return {"name": self.name, "train": list(self.train), "val": list(self.val), "test": list(self.test)}
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Split:
-        """Inverse of :meth:`to_json`; extra keys (n, data_file, ...) are ignored."""
-        return cls(name=str(obj["name"]), train=tuple(obj["train"]), test=tuple(obj["test"]))
+        """Inverse of :meth:`to_json`; extra keys (n, data_file, ...) are ignored. A split saved before
+        validation sets existed gets the same validation set a new one would (:func:`with_validation`)."""
+        if "val" not in obj:
+            return with_validation(cls(name=str(obj["name"]), train=tuple(obj["train"]), test=tuple(obj["test"])),
+                                   int(obj.get("seed", 0)))
+        return cls(name=str(obj["name"]), train=tuple(obj["train"]), test=tuple(obj["test"]), val=tuple(obj["val"]))
+
+
+def with_validation(split: Split, seed: int, fraction: float = VAL_FRACTION) -> Split:
+    """``split`` with ``fraction`` of its training images moved to a seeded validation set."""
+    train = np.asarray(split.train + split.val)
+    n_val = int(round(len(train) * fraction)) if len(train) >= 10 else 0
+    chosen = np.random.default_rng([seed, 11]).permutation(len(train))[:n_val]
+    val = np.sort(train[chosen])
+    return Split(split.name, tuple(np.setdiff1d(train, val)), split.test, tuple(val))
 
 
 def paper_split(n: int, seed: int = 0) -> Split:
@@ -108,6 +129,7 @@ def load_or_create_split(data_path: str | os.PathLike, kind: str, seed: int, spl
         split = paper_split(n, seed)
     else:
         split = official_split(splits_mat or data_file.parent / "splits.mat", n)
+    split = with_validation(split, seed)
     record = {**split.to_json(), "kind": kind, "seed": seed, "n": n, "data_file": data_file.name}
     if fingerprint is not None:
         record["fingerprint"] = fingerprint

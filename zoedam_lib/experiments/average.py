@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..checkpoints import save_model
-from ..data.datasets import DepthDataset
-from ..evaluation import EvalResult, evaluate
+from ..evaluation import EvalResult
 from ..models.average import AverageDepth
 from ..results import write_result
 from ..run import RunContext
@@ -19,6 +18,7 @@ from ..run import RunContext
 class AverageResult:
     model: AverageDepth
     evaluation: EvalResult
+    zero_shot: dict[str, EvalResult]
     used_indices: list[int]
     result_path: Path
 
@@ -28,12 +28,10 @@ def run_average(ctx: RunContext, n_images: int = 400) -> AverageResult:
     rng = np.random.default_rng([ctx.seed, 400])
     train = np.array(ctx.split.train)
     chosen = sorted(rng.choice(train, size=min(n_images, len(train)), replace=False).tolist())
-    with ctx.open_data() as mat:
-        model = AverageDepth.fit(mat.read_depth(i) for i in chosen)
-        test = DepthDataset(mat, ctx.split.test)
-        result = evaluate(model, test, flip_tta=False, device="cpu")
+    with ctx.open_data() as data:
+        model = AverageDepth.fit(data.read_depth(i) for i in chosen)
+    result, zero_shot = ctx.evaluate(model.to(ctx.device), flip_tta=False)
     save_model(model, ctx.out_dir / "checkpoints" / "average")
-    path = write_result(ctx.out_dir, "average", ctx.provenance(), metrics=result.metrics, n_test=result.n_images,
-                        per_image=result.per_image, n_skipped=len(result.skipped), n_averaged=len(chosen),
+    path = write_result(ctx.out_dir, "average", ctx.provenance(), result, zero_shot, n_averaged=len(chosen),
                         checkpoint="checkpoints/average")
-    return AverageResult(model, result, chosen, path)
+    return AverageResult(model, result, zero_shot, chosen, path)

@@ -33,24 +33,26 @@ class ExperimentResult:
     model: nn.Module
     state: TrainState
     evaluation: EvalResult | None  # None on DDP ranks other than 0 (they neither evaluate nor write)
+    zero_shot: dict[str, EvalResult] | None
     result_path: Path | None
     checkpoint: Path | None
     train_seconds: float
 
 
-def datasets(ctx: RunContext, recipe: Recipe, transform: Transform | None) -> tuple[DepthDataset, DepthDataset,
-                                                                                       DepthDataset]:
-    """(train with augmentation, full test, validation subset of test) datasets of a run."""
+def datasets(ctx: RunContext, recipe: Recipe, transform: Transform | None) -> tuple[DepthDataset, DepthDataset]:
+    """(train with augmentation, validation) datasets of a run.
+
+    Validation images come from the split's validation part, carved from the training images:
+    per-epoch curves and recipe choices never look at the test images.
+    """
     train_idx = list(ctx.split.train)[: recipe.n_train] if recipe.n_train else list(ctx.split.train)
-    test_idx = list(ctx.split.test)
-    val_idx = test_idx[: recipe.n_val] if recipe.n_val else test_idx
-    mat = ctx.open_data()
-    return (DepthDataset(mat, train_idx, transform, seed=recipe.train.seed), DepthDataset(mat, test_idx),
-            DepthDataset(mat, val_idx))
+    val_idx = list(ctx.split.val)[: recipe.n_val] if recipe.n_val else list(ctx.split.val)
+    data = ctx.open_data()
+    return DepthDataset(data, train_idx, transform, seed=recipe.train.seed), DepthDataset(data, val_idx)
 
 
 def validator(val_set: DepthDataset, device: torch.device):
-    """Per-epoch validation (no flip TTA), on a subset of the test split: for monitoring curves only."""
+    """Per-epoch validation (no flip TTA) on the validation images: for curves and recipe choices."""
     def validate(model: nn.Module) -> dict[str, float]:
         result = evaluate(model, val_set, flip_tta=False, device=device, progress=False)
         return {k: result.metrics[k] for k in VAL_KEYS}
@@ -69,7 +71,7 @@ def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: L
     ``checkpoint_extra`` goes into the checkpoint's config.json beside the run's provenance and
     recipe, e.g. how the model was initialised (``init``).
     """
-    train_set, test_set, val_set = datasets(ctx, recipe, transform)
+    train_set, val_set = datasets(ctx, recipe, transform)
     if train_set_fn is not None:
         train_set = train_set_fn(train_set)
     run_dir = ctx.out_dir / "runs" / key
@@ -79,13 +81,12 @@ def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: L
     state = trainer.fit(resume=resume)
     seconds = time.perf_counter() - start
     if not dist_utils.is_main_process():
-        return ExperimentResult(model, state, None, None, None, seconds)
+        return ExperimentResult(model, state, None, None, None, None, seconds)
     checkpoint = save_model(model, ctx.out_dir / "checkpoints" / key,
                             extra={**ctx.provenance(), "recipe": to_dict(recipe), **(checkpoint_extra or {})})
-    result = evaluate(model, test_set, flip_tta=recipe.flip_tta, device=ctx.device)
-    path = write_result(ctx.out_dir, key, ctx.provenance(), metrics=result.metrics, n_test=result.n_images,
-                        per_image=result.per_image, n_skipped=len(result.skipped), flip_tta=result.flip_tta,
-                        recipe=to_dict(recipe), train_seconds=round(seconds, 1),
+    result, zero_shot = ctx.evaluate(model, flip_tta=recipe.flip_tta)
+    path = write_result(ctx.out_dir, key, ctx.provenance(), result, zero_shot, recipe=to_dict(recipe),
+                        train_seconds=round(seconds, 1),
                         history=str((run_dir / "history.json").relative_to(ctx.out_dir)),
                         checkpoint=str(checkpoint.relative_to(ctx.out_dir)), **(extra or {}))
-    return ExperimentResult(model, state, result, path, checkpoint, seconds)
+    return ExperimentResult(model, state, result, zero_shot, path, checkpoint, seconds)

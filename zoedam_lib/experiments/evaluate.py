@@ -11,9 +11,8 @@ import re
 from pathlib import Path
 
 from ..checkpoints import load_checkpoint
-from ..data.datasets import DepthDataset
 from ..data.folder_spec import parse_depth_unit
-from ..evaluation import EvalResult, evaluate
+from ..evaluation import EvalResult
 from ..results import markdown_table, write_result
 from ..run import setup_run
 
@@ -27,21 +26,25 @@ def results_key(checkpoint: str, model) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> EvalResult:
-    """Evaluate ``args.checkpoint`` on the test split of ``args.data`` and write ``results/<name>.json``.
+    """Evaluate ``args.checkpoint`` on the test split of ``args.data`` (and on every ``args.zero_shot``
+    file, whole) and write ``results/<name>.json``.
 
     ``args.data`` is a .mat or a folder dataset, whose dataset.json ``args.depth_unit`` overrides.
     """
     folder = parse_depth_unit(getattr(args, "depth_unit", None))
-    ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset, folder=folder)
+    ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset, folder=folder,
+                    zero_shot=getattr(args, "zero_shot", None))
     model, report = load_checkpoint(args.checkpoint, device=ctx.device)
     if report.random_parts:
         print(f"warning: {report.summary()}")
-    with ctx.open_data() as mat:
-        result = evaluate(model, DepthDataset(mat, ctx.split.test), flip_tta=not args.no_flip_tta, device=ctx.device)
+    result, zero_shot = ctx.evaluate(model, flip_tta=not args.no_flip_tta)
     key = args.name or results_key(args.checkpoint, model)
-    path = write_result(ctx.out_dir, key, ctx.provenance(), metrics=result.metrics, n_test=result.n_images,
-                        per_image=result.per_image, n_skipped=len(result.skipped), flip_tta=result.flip_tta,
-                        checkpoint=str(args.checkpoint), init=report.summary())
-    print(markdown_table({key: result.metrics}))
+    path = write_result(ctx.out_dir, key, ctx.provenance(), result, zero_shot, checkpoint=str(args.checkpoint),
+                        init=report.summary())
+    rows = {f"{key} · test": result.metrics}
+    for name, ev in zero_shot.items():
+        rows[f"{key} · {name}"] = ev.metrics
+        rows[f"{key} · {name}, median-scaled"] = ev.median_scaled
+    print(markdown_table(rows))
     print(f"{result.n_images} images ({len(result.skipped)} without valid pixels skipped); wrote {path}")
     return result

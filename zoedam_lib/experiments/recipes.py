@@ -72,7 +72,7 @@ class Recipe:
     train: TrainConfig = field(default_factory=TrainConfig)
     options: Options = field(default_factory=ZoeDAMOptions)  # the model's own settings
     n_train: int | None = None  # use only the first n training images (None: all)
-    n_val: int | None = None  # test images for per-epoch validation (monitoring only; None: all)
+    n_val: int | None = None  # validation images (carved from training) per epoch (None: all of them)
     flip_tta: bool = True  # flip test-time augmentation in the final evaluation
 
     def table(self) -> list[tuple[str, object]]:

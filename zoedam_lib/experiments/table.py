@@ -81,7 +81,7 @@ def _synthda_cpu() -> Recipe:
     # Depth Anything's teacher stage in miniature: ViT-S/14 + DPT from scratch on SynthRooms' pretrain
     # domain at 98x126 (the ZoeDAM cpu preset's size), batch 16, AdamW with a short warm-up to 5e-4,
     # bf16 autocast where the CPU has native bf16 (amp auto): ~40 min on 2 cores.
-    return Recipe("cpu", (98, 126), TrainConfig(epochs=8, batch_size=16, lr=5e-4, weight_decay=0.01,
+    return Recipe("cpu", (98, 126), TrainConfig(epochs=7, batch_size=16, lr=5e-4, weight_decay=0.01,
                                                 div_factor=10.0, pct_start=0.1, clip_grad=1.0),
                   PretrainOptions(), n_val=64, flip_tta=False)
 

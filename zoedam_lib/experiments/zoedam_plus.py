@@ -24,7 +24,7 @@ from ..config import replace, to_dict
 from ..data.synthrooms import UNLABELED_DIR
 from ..data.unlabeled import UnlabeledImages
 from ..errors import CheckpointError, ConfigError
-from ..evaluation import EvalResult, evaluate
+from ..evaluation import EvalResult
 from ..inference.predict import model_device
 from ..models.zoedam import ZoeDAM
 from ..run import RunContext
@@ -33,7 +33,7 @@ from ..semi.perturb import strong_perturb
 from ..semi.pseudo_labels import PseudoLabelCache, teacher_predict
 from ..semi.student import SemiSupervisedDataset, ZoeDAMPlusLossConfig, make_student_step
 from ..training import distributed as dist_utils
-from .common import ExperimentResult, datasets, train_evaluate_write
+from .common import ExperimentResult, train_evaluate_write
 from .recipes import Recipe, ZoeDAMPlusOptions, apply_overrides
 from .table import EXPERIMENTS, recipe_for
 from .zoedam import Init, build_zoedam, lr_factors
@@ -49,6 +49,7 @@ class ZoeDAMPlusResult:
 
     student: ExperimentResult
     teacher_evaluation: EvalResult | None  # None on DDP ranks other than 0
+    teacher_zero_shot: dict[str, EvalResult] | None  # the teacher on the run's zero-shot sets
     teacher: ZoeDAM
     unlabeled: UnlabeledImages
     pseudo: PseudoLabelCache | None  # None in on-the-fly mode
@@ -171,9 +172,8 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
     if cfg.feature_alignment:  # Depth Anything's frozen encoder: the student as initialised
         frozen = copy.deepcopy(student).to(ctx.device).eval().requires_grad_(False)
     factors = lr_factors(init, opts)
-    _, test_set, _ = datasets(ctx, recipe, None)
-    teacher_eval = (evaluate(teacher_model, test_set, flip_tta=recipe.flip_tta, device=ctx.device)
-                    if dist_utils.is_main_process() else None)
+    teacher_eval, teacher_zero_shot = (ctx.evaluate(teacher_model, flip_tta=recipe.flip_tta)
+                                       if dist_utils.is_main_process() else (None, None))
     experiment = train_evaluate_write(
         ctx, key, student, make_student_step(cfg, teacher=teacher_model if cache is None else None,
                                              frozen_model=frozen),
@@ -182,10 +182,13 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
         train_set_fn=lambda labeled: SemiSupervisedDataset(labeled, images, cache, ratio=opts.unlabeled_ratio,
                                                            seed=recipe.train.seed),
         checkpoint_extra={"teacher": source, "init": to_dict(init)},
-        extra={"teacher_metrics": teacher_eval.metrics if teacher_eval else None, "teacher": source,
+        extra={"teacher_metrics": teacher_eval.metrics if teacher_eval else None,
+               "teacher_zero_shot": {n: ev.metrics for n, ev in (teacher_zero_shot or {}).items()},
+               "teacher": source,
                "init": init.summary, "unlabeled": {"dirs": [str(d) for d in images.dirs], "n_images": len(images),
                                                    "n_found": images.n_found, "unreadable": images.skipped},
                "pseudo_labels": pseudo_labels, "pseudo_label_dir": str(cache.dir) if cache is not None else None,
                "loss_config": to_dict(cfg), "lr_factors": factors, "parameters": student.parameter_counts()})
     print(images.report())
-    return ZoeDAMPlusResult(experiment, teacher_eval, teacher_model, images, cache, cfg, init.summary)
+    return ZoeDAMPlusResult(experiment, teacher_eval, teacher_zero_shot, teacher_model, images, cache, cfg,
+                            init.summary)
