@@ -14,7 +14,11 @@ else
 PY := $(VENV)/bin/python
 endif
 
-.PHONY: install demo test notebooks lint bench clean
+SEEDS ?= 1 2
+SEED_NOTEBOOKS := notebooks/02_average_baseline.ipynb notebooks/03_densedepth.ipynb notebooks/04_zoedam.ipynb \
+                  notebooks/05_zoedam_plus.ipynb
+
+.PHONY: install demo demo-seeds test notebooks lint bench clean
 
 install: $(if $(filter $(VENV)/bin/python,$(PY)),$(VENV)/bin/python)
 	$(PY) -m pip install -e ".[dev]"
@@ -30,6 +34,16 @@ demo: install
 	  $(PY) -m papermill $$nb $(RUN_DIR)/notebooks/$$(basename $$nb) -p out_dir $(RUN_DIR) -k python3 --log-level WARNING; \
 	done
 	@echo "executed notebooks, results/*.json and results.md are under $(RUN_DIR)"
+
+# The training notebooks again with other seeds (new split, initialisation, data order), then the spread
+# of every headline metric over those runs and make demo's (seed 0): runs/seeds/summary.md.
+demo-seeds: install
+	set -e; for seed in $(SEEDS); do for nb in $(SEED_NOTEBOOKS); do \
+	  echo "== seed $$seed $$nb"; mkdir -p runs/seeds/seed$$seed/notebooks; \
+	  $(PY) -m papermill $$nb runs/seeds/seed$$seed/notebooks/$$(basename $$nb) -p seed $$seed \
+	    -p out_dir runs/seeds/seed$$seed -k python3 --log-level WARNING; \
+	done; done
+	$(PY) -m zoedam_lib seeds $(RUN_DIR) runs/seeds | tee runs/seeds/summary.md
 
 test: install
 	$(PY) -m pytest

@@ -92,9 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="zoedam", choices=list(EXPERIMENTS))
     p.add_argument("--backbone", default="vits",
                    help=f"ZoeDAM encoder: {' | '.join(BACKBONES)} (vitt: a tiny test ViT)")
-    p.add_argument("--pretrained", default=None,
-                   help="ZoeDAM: weights to start from (path, known name or Hub id); DenseDepth: 'none' for a "
-                        "random encoder")
+    p.add_argument("--pretrained", default="auto",
+                   help="ZoeDAM: weights to start from (path, known name or Hub id; 'auto': the preset's - SynthDA "
+                        "on cpu, Depth Anything on paper; 'none': random); DenseDepth: 'none' for a random encoder")
     p.add_argument("--decoder", default="pretrained", choices=list(DECODER_CHOICES))
     p.add_argument("--teacher", default=None, help="ZoeDAM+: teacher checkpoint")
     p.add_argument("--unlabeled", nargs="*", default=None, help="ZoeDAM+: unlabeled image folders")
@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-holdout", type=int, default=None, help="pretraining images held out for quality figures")
     p.add_argument("--amp", default=None, choices=list(AMP_CHOICES))
     p.add_argument("--resume", action="store_true", help="continue from <out>/runs/synthda/train_state.pt")
+
+    p = sub.add_parser("seeds", help="the spread over seeds of every model's headline metrics (make demo-seeds)")
+    p.add_argument("runs", nargs="+", help="run folders (each with results/), or a folder of them")
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on the test split (NYU protocol)")
     _run_args(p)
@@ -230,7 +233,8 @@ def _train_in_process(args: argparse.Namespace, rank: int, world: int, ddp_devic
     if args.model == "zoedam":
         from .experiments.zoedam import run_zoedam
 
-        result = run_zoedam(ctx, args.backbone, args.pretrained, args.decoder, resume=args.resume, recipe=recipe)
+        pretrained = None if args.pretrained == "none" else args.pretrained
+        result = run_zoedam(ctx, args.backbone, pretrained, args.decoder, resume=args.resume, recipe=recipe)
     elif args.model == "densedepth":
         from .experiments.densedepth import run_densedepth
 
@@ -292,6 +296,17 @@ def _corpus(data) -> dict:
                 "size": [mat.height, mat.width]}
 
 
+def _seeds(args: argparse.Namespace) -> int:
+    from .seeds import run_dirs_of, summary_markdown
+
+    runs = [d for r in args.runs for d in run_dirs_of(r)]
+    if not runs:
+        raise ConfigError(f"no results/ folder under {args.runs}: run the notebooks first (make demo, make demo-seeds)")
+    print(f"{len(runs)} runs: {', '.join(str(r) for r in runs)}\n")
+    print(summary_markdown(runs))
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     from .experiments.evaluate import run_eval
 
@@ -317,5 +332,6 @@ def _app(args: argparse.Namespace) -> int:
     return launch(args.checkpoint, host=args.host, port=args.port, device=args.device)
 
 
-COMMANDS = {"synth": _synth, "download-nyu": _download, "train": _train, "pretrain": _pretrain, "eval": _eval,
+COMMANDS = {"synth": _synth, "download-nyu": _download, "train": _train, "pretrain": _pretrain, "seeds": _seeds,
+            "eval": _eval,
             "predict": _predict, "bench": _bench, "app": _app}

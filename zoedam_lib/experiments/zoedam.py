@@ -14,6 +14,7 @@ from ..losses import valid_depth
 from ..losses.silog import silog_loss
 from ..models.zoedam import ZoeDAM, ZoeDAMConfig
 from ..run import RunContext
+from ..weights import packaged_weights
 from .common import ExperimentResult, train_evaluate_write
 from .recipes import Recipe, ZoeDAMOptions, apply_overrides
 from .table import EXPERIMENTS, recipe_for
@@ -27,6 +28,19 @@ class Init:
     decoder: str = "pretrained"  # pretrained | random: whether a Depth Anything decoder was loaded too
     loaded_parts: tuple[str, ...] = field(default_factory=tuple)  # parts that started from those weights
     summary: str = ""  # one line for humans
+
+
+AUTO = "auto"  # pretrained="auto": the preset's initialisation (see default_pretrained)
+
+
+def default_pretrained(preset: str, backbone: str) -> str | None:
+    """What ``pretrained="auto"`` means: the paper's Depth Anything checkpoint for the backbone under the
+    ``paper`` preset (§3.2: "initialized with pre-trained checkpoint ... provided in Depth Anything"), and
+    the project's own SynthDA under ``cpu`` (the only pretrained weights available offline; ViT-S only,
+    other backbones start random, said loudly)."""
+    if preset == "paper":
+        return f"depth_anything_{backbone}14"
+    return f"synthda_{backbone}14" if packaged_weights(f"synthda_{backbone}14") is not None else None
 
 
 def build_zoedam(backbone: str = "vits", pretrained: str | None = None, decoder: str = "pretrained",
@@ -71,16 +85,21 @@ def _silog_step(beta: float):
     return lambda model, batch: silog_step(model, batch, beta=beta)
 
 
-def run_zoedam(ctx: RunContext, backbone: str = "vits", pretrained: str | None = None,
+def run_zoedam(ctx: RunContext, backbone: str = "vits", pretrained: str | None = AUTO,
                decoder: str = "pretrained", resume: bool = False, recipe: Recipe | None = None,
                key: str | None = None, **overrides) -> ExperimentResult:
     """Fine-tune ZoeDAM on the run's training split and write ``results/<key>.json``.
+
+    ``pretrained``: weights to start from (any source ``load_model`` accepts), ``"auto"`` for the
+    preset's (:func:`default_pretrained`), or None for a random initialisation.
 
     ``overrides`` are flat recipe settings (``epochs``, ``lr``, ``silog_beta`` …; ``None`` keeps the
     preset's), applied to ``recipe`` or to the preset's. ``key`` defaults to ``zoedam_<backbone>``.
     """
     recipe = recipe_for("zoedam", ctx.preset, seed=ctx.seed, **overrides) if recipe is None \
         else apply_overrides(recipe, **overrides)
+    if pretrained == AUTO:
+        pretrained = default_pretrained(recipe.preset, backbone)
     model, init = build_zoedam(backbone, pretrained, decoder, recipe.img_size)
     factors = lr_factors(init, recipe.options)
     groups = model.param_groups(recipe.train.lr, **factors)

@@ -148,6 +148,9 @@ def make_student_step(cfg: ZoeDAMPlusLossConfig | None = None, teacher: nn.Modul
 
     def loss_fn(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         image, depth = batch["image"], batch["depth"]  # labeled: used as given, never perturbed
+        if cfg.unlabeled_weight == 0 and not cfg.feature_alignment:  # the control: labeled steps only
+            loss_l = silog_loss(model(image), depth, valid_depth(depth), beta=cfg.beta)
+            return loss_l, {"loss_labeled": float(loss_l.detach())}
         clean = batch["u_image"].flatten(0, 1)  # (B·ratio, 3, H, W)
         if "u_pseudo" in batch:
             pseudo = batch["u_pseudo"].flatten(0, 1).float()  # (B·ratio, 1, h, w), cached T(clean)
