@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -28,7 +29,8 @@ from PIL import Image
 from test_writers import read_ply
 
 from zoedam_lib.app.colorbar import depth_figure, figure_to_rgb, format_range
-from zoedam_lib.app.outputs import _intrinsics_for, make_outputs
+from zoedam_lib.app.outputs import make_outputs
+from zoedam_lib.camera import default_intrinsics
 from zoedam_lib.cli import main
 from zoedam_lib.data.synthrooms import render_scene
 from zoedam_lib.inference.mesh import depth_to_mesh, grid_stride, write_glb
@@ -82,14 +84,14 @@ def test_mesh_drops_discontinuities_and_invalid_pixels(tmp_path):
     depth[:, 15:] = 2.0  # a step: the cells between columns 14 and 15 bridge it
     depth[5, 5] = np.nan
     rgb = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
-    intrinsics = _intrinsics_for(20, 30)
+    intrinsics = default_intrinsics(20, 30)
     mesh = depth_to_mesh(depth, rgb, intrinsics)
     assert mesh.stride == 1 and len(mesh.vertices) == 20 * 30 - 1
     assert mesh.dropped_faces == 2 * 19 + 6 and len(mesh.faces) == 2 * 19 * 29 - mesh.dropped_faces
     z = mesh.vertices[:, 2][mesh.faces]
     assert (z.max(1) <= 1.1 * z.min(1)).all()  # no kept triangle spans the step
-    # at stride 1 the vertices are exactly the PLY's points, in the same order
-    write_ply(tmp_path / "p.ply", depth, rgb, intrinsics)
+    # at stride 1 the vertices are exactly the PLY's points (flying pixels kept), in the same order
+    write_ply(tmp_path / "p.ply", depth, rgb, intrinsics, max_jump=None)
     _, points = read_ply(tmp_path / "p.ply")
     np.testing.assert_array_equal(mesh.vertices, np.stack([points["x"], points["y"], points["z"]], 1))
     np.testing.assert_array_equal(mesh.colors, np.stack([points["red"], points["green"], points["blue"]], 1))
@@ -104,7 +106,7 @@ def test_mesh_drops_discontinuities_and_invalid_pixels(tmp_path):
 def test_mesh_is_decimated_under_the_vertex_budget():
     assert grid_stride(300, 400, 10_000) == 4 and grid_stride(3000, 4000, 200_000) == 8
     mesh = depth_to_mesh(np.full((300, 400), 2.5, np.float32), np.zeros((300, 400, 3), np.uint8),
-                         _intrinsics_for(300, 400), max_vertices=10_000)
+                         default_intrinsics(300, 400), max_vertices=10_000)
     assert len(mesh.vertices) == 75 * 100 and mesh.dropped_faces == 0
 
 
@@ -125,12 +127,6 @@ def test_colour_bar_labels_span_the_depth_range():
     assert format_range(0.6953, 0.703) == "0.6953 – 0.7030 m" and format_range(0.84, 3.2) == "0.84 – 3.20 m"
 
 
-def test_default_intrinsics_one_focal_length_centred():
-    fx, fy, cx, cy = _intrinsics_for(480, 640)
-    assert (fx, fy, cx, cy) == (518.86, 518.86, 319.5, 239.5)
-    assert _intrinsics_for(300, 200)[:2] == (518.86 * 200 / 640,) * 2
-
-
 def test_app_outputs_equal_the_predict_command(photo, checkpoint, tmp_path):
     from zoedam_lib.checkpoints import load_model
 
@@ -138,10 +134,26 @@ def test_app_outputs_equal_the_predict_command(photo, checkpoint, tmp_path):
     assert main(["predict", str(photo), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "cli"),
                  "--ply", "--device", "cpu"]) == 0
     np.testing.assert_array_equal(read_depth_png16(out.depth_png), read_depth_png16(tmp_path / "cli/room_depth.png"))
-    _, app_points = read_ply(out.ply)
-    _, cli_points = read_ply(tmp_path / "cli/room.ply")
-    np.testing.assert_array_equal(app_points["z"], cli_points["z"])  # x, y differ: other default intrinsics
-    assert "Intrinsics assumed" in out.summary and f"{PHOTO_SIZE[1]} × {PHOTO_SIZE[0]} px" in out.summary
+    app_header, app_points = read_ply(out.ply)
+    cli_header, cli_points = read_ply(tmp_path / "cli/room.ply")
+    np.testing.assert_array_equal(app_points, cli_points)  # the same camera, the same flying pixels dropped
+    assert app_header == cli_header
+    camera = next(h for h in app_header if h.startswith("comment intrinsics assumed: "))[len("comment "):]
+    assert f"**Camera:** {camera} (fx = fy = " in out.summary
+    assert f"{PHOTO_SIZE[1]} × {PHOTO_SIZE[0]} px" in out.summary
+
+
+def test_app_uses_given_intrinsics_and_refuses_millimetres(photo, checkpoint, tmp_path):
+    from zoedam_lib.checkpoints import load_model
+    from zoedam_lib.errors import ConfigError
+
+    model = load_model(checkpoint)
+    out = make_outputs(model, photo, tmp_path / "app", intrinsics=(200.0, 200.0, 119.5, 89.5))
+    header, _ = read_ply(out.ply)
+    assert "comment intrinsics fx 200.0 fy 200.0 cx 119.5 cy 89.5" in header
+    assert "**Camera:** intrinsics from --intrinsics (fx = fy = 200.0 px, cx = 119.5, cy = 89.5)" in out.summary
+    with pytest.raises(ConfigError, match="looks like millimetres"):
+        make_outputs(model, photo, tmp_path / "mm", intrinsics=(4.0, 4.0, 119.5, 89.5))
 
 
 def test_app_without_gradio_says_how_to_install(monkeypatch, capsys):
@@ -197,15 +209,19 @@ def test_api_predict_returns_metric_files(server, photo):
         mm = np.asarray(img)
     assert mm.dtype == np.uint16 and mm.shape == PHOTO_SIZE
     assert (mm >= 1).all() and (mm <= 10_000).all()  # valid everywhere, within the model's 0.001–10 m
-    _, points = read_ply(Path(ply))
-    assert len(points) == np.count_nonzero(mm)  # one vertex per valid pixel
-    assert np.abs(points["z"] * 1000 - mm.reshape(-1)).max() <= 0.5
+    header, points = read_ply(Path(ply))
+    dropped = int(re.search(r"(\d+) flying pixels on depth edges left out", summary).group(1))
+    assert len(points) == np.count_nonzero(mm) - dropped  # one vertex per valid pixel off depth edges
+    fx, fy, cx, cy = (float(t) for t in next(h for h in header if h.startswith("comment intrinsics fx")).split()[3::2])
+    u = np.rint(fx * points["x"] / points["z"] + cx).astype(int)  # each point projected back to its pixel
+    v = np.rint(fy * points["y"] / points["z"] + cy).astype(int)
+    assert np.abs(points["z"] * 1000 - mm[v, u]).max() <= 0.5
     with Image.open(picture) as img:
         colours = np.unique(np.asarray(img.convert("RGB")).reshape(-1, 3), axis=0)
     assert len(colours) > 100  # a colour map and a labelled bar, not a blank image
     _, positions, _, _ = read_glb(Path(mesh))
     assert 0 < len(positions) <= mm.size
-    assert "Intrinsics assumed" in summary and f"{PHOTO_SIZE[1]} × {PHOTO_SIZE[0]} px" in summary
+    assert "intrinsics assumed: " in summary and f"{PHOTO_SIZE[1]} × {PHOTO_SIZE[0]} px" in summary
 
 
 def test_api_unreadable_upload_is_a_message(server, tmp_path):
@@ -243,7 +259,7 @@ def test_browser_upload_run_and_download(sync_api, server, photo, tmp_path):
         link.wait_for(timeout=30_000)
         assert page.request.get(link.first.get_attribute("href")).ok
         assert page.locator("#ply a[href*='room.ply']").count() >= 1
-        assert "Intrinsics assumed" in page.locator("#info").inner_text()
+        assert "intrinsics assumed: " in page.locator("#info").inner_text()
         canvas = page.locator("#view3d canvas").first
         canvas.wait_for(timeout=30_000)
         for _ in range(80):  # the 3-D view appears once Babylon.js has loaded the mesh

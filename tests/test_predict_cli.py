@@ -58,9 +58,10 @@ def check_outputs(out: Path, expected: dict[str, tuple[int, int]], ply: bool) ->
         assert np.isfinite(depth).all() and (depth > 0).all() and (depth <= 10.0).all(), name
         with Image.open(out / f"{name}_color.png") as img:
             assert (img.mode, img.size[::-1]) == ("RGB", shape), name
-        if ply:
-            header = (out / f"{name}.ply").read_bytes().split(b"end_header")[0].decode()
-            assert f"element vertex {shape[0] * shape[1]}\n" in header, name
+        if ply:  # one vertex per pixel, but for flying pixels on depth edges
+            header, _ = read_ply(out / f"{name}.ply")
+            dropped = int(next(h for h in header if h.startswith("comment flying pixels dropped")).split()[4])
+            assert f"element vertex {shape[0] * shape[1] - dropped}" in header, name
     made = {p.name for p in out.iterdir()}
     assert made == {f"{n}{s}" for n in expected for s in ("_depth.png", "_color.png", *((".ply",) if ply else ()))}
 
@@ -93,21 +94,56 @@ def test_predict_subprocess_matches_in_process(photos, checkpoint, tmp_path):
     check_outputs(out, EXPECTED, ply=False)
 
 
-def test_ply_intrinsics_given_or_nyu_scaled(checkpoint, tmp_path):
+def test_ply_intrinsics_assumed_given_or_from_exif_and_reported(checkpoint, tmp_path, capsys):
     random_photo(np.random.default_rng(3), 4, 6).save(tmp_path / "p.png")
     base = ["predict", str(tmp_path / "p.png"), "--checkpoint", str(checkpoint), "--ply", "--device", "cpu"]
-    assert main([*base, "--out", str(tmp_path / "nyu")]) == 0
-    header, _ = read_ply(tmp_path / "nyu" / "p.ply")
-    fx, fy, cx, cy = 518.86 * 6 / 640, 519.47 * 4 / 480, 325.58 * 6 / 640, 253.74 * 4 / 480
-    line = next(h for h in header if h.startswith("comment intrinsics")).split()
-    assert [float(t) for t in line[3::2]] == pytest.approx([fx, fy, cx, cy])
-    assert main([*base, "--out", str(tmp_path / "given"), "--intrinsics", "10", "20", "0", "0"]) == 0
-    _, verts = read_ply(tmp_path / "given" / "p.ply")
+    assert main([*base, "--out", str(tmp_path / "assumed")]) == 0
+    report = capsys.readouterr().out
+    header, _ = read_ply(tmp_path / "assumed" / "p.ply")
+    line = next(h for h in header if h.startswith("comment intrinsics fx")).split()
+    focal = 518.86 * 6 / 640  # NYU's field of view across the long side, one focal length
+    assert [float(t) for t in line[3::2]] == pytest.approx([focal, focal, 2.5, 1.5])
+    source = next(h for h in header if h.startswith("comment intrinsics assumed: "))
+    assert "p.ply: " in report and f"{source[len('comment '):]} (fx = fy = {focal:.1f} px" in report
+
+    assert main([*base, "--out", str(tmp_path / "given"), "--intrinsics", "10", "20", "0", "0", "--keep-edges"]) == 0
+    assert "(flying pixels kept); intrinsics from --intrinsics (fx = 10.0 px, fy = 20.0 px" in capsys.readouterr().out
+    header, verts = read_ply(tmp_path / "given" / "p.ply")
+    assert "comment intrinsics from --intrinsics" in header and "comment flying pixels kept" in header
     depth = read_depth_png16(tmp_path / "given" / "p_depth.png")
     assert len(verts) == 24 and verts[0]["x"] == 0 and verts[0]["y"] == 0
     v = verts[3 * 6 + 5]  # pixel (u=5, v=3)
     assert np.isclose(v["x"], 5 * v["z"] / 10) and np.isclose(v["y"], 3 * v["z"] / 20)
     assert abs(v["z"] - depth[3, 5]) <= 0.0005 + 1e-6
+
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA405] = 26  # FocalLengthIn35mmFilm
+    random_photo(np.random.default_rng(4), 30, 40).save(tmp_path / "phone.jpg", exif=exif.tobytes())
+    assert main(["predict", str(tmp_path / "phone.jpg"), "--checkpoint", str(checkpoint), "--ply", "--device", "cpu",
+                 "--out", str(tmp_path / "exif")]) == 0
+    assert "intrinsics from EXIF FocalLengthIn35mmFilm=26 mm (fx = fy = 30.0 px" in capsys.readouterr().out
+    header, _ = read_ply(tmp_path / "exif" / "phone.ply")
+    assert "comment intrinsics from EXIF FocalLengthIn35mmFilm=26 mm" in header
+
+
+def test_focal_length_in_mm_is_a_clear_error(checkpoint, tmp_path, capsys):
+    random_photo(np.random.default_rng(3), 30, 40).save(tmp_path / "p.png")
+    code = main(["predict", str(tmp_path / "p.png"), "--checkpoint", str(checkpoint), "--ply", "--device", "cpu",
+                 "--out", str(tmp_path / "out"), "--intrinsics", "4.25", "4.25", "19.5", "14.5"])
+    err = capsys.readouterr().err
+    assert code == 2 and "error: --intrinsics for p.png: fx = 4.25 px gives a 156 deg field of view" in err
+    assert "looks like millimetres" in err and "f_px = f_mm * width_px / sensor_width_mm" in err
+    assert not (tmp_path / "out" / "p.ply").exists()
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--edge-jump", "0"], "--edge-jump must be a positive fraction"),
+    (["--keep-edges", "--edge-jump", "0.2"], "--keep-edges keeps every point, so --edge-jump would do nothing"),
+])
+def test_edge_options_that_cannot_work_are_refused_before_loading(flags, message, tmp_path, capsys):
+    code = main(["predict", str(tmp_path), "--checkpoint", str(tmp_path / "absent"), "--out", str(tmp_path / "o"),
+                 "--ply", *flags])
+    assert code == 2 and message in capsys.readouterr().err
 
 
 def test_output_folder_inside_input_folder_is_not_read_back(checkpoint, tmp_path, capsys):

@@ -68,7 +68,7 @@ def test_ply_one_vertex_per_valid_pixel_and_plane_back_projects(tmp_path):
 
     n = write_ply(tmp_path / "p.ply", depth, rgb, (fx, fy, cx, cy))
     _, verts = read_ply(tmp_path / "p.ply")
-    assert n == len(verts) == height * width - 4
+    assert n.points == len(verts) == height * width - 4 and n.flying == 0  # a smooth plane has no depth edge
     x, y, z = (verts[k].astype(np.float64) for k in ("x", "y", "z"))
     assert np.allclose(x + 2 * y + 4 * z, 10.0, atol=1e-4)
     # pixel centres at integer coordinates: the vertex of pixel (u, v) projects back onto (u, v)
@@ -94,3 +94,27 @@ def test_ply_rejects_mismatched_colour(tmp_path):
     with pytest.raises(ValueError, match="does not match"):
         write_ply(tmp_path / "p.ply", np.ones((4, 4)), np.zeros((4, 5, 3), np.uint8), (1, 1, 0, 0))
     assert not (tmp_path / "p.ply").exists()
+
+
+def test_ply_drops_flying_pixels_at_a_step_and_keeps_them_on_request(tmp_path):
+    depth = np.ones((20, 30), np.float32)
+    depth[:, 15:] = 2.0  # foreground | background: columns 14 and 15 straddle the edge
+    rgb = np.zeros((20, 30, 3), np.uint8)
+    rgb[..., 0] = np.arange(30)  # red = column, to find each point's pixel
+    counts = write_ply(tmp_path / "p.ply", depth, rgb, (25.0, 25.0, 14.5, 9.5))
+    header, verts = read_ply(tmp_path / "p.ply")
+    assert counts == (20 * 28, 2 * 20) and len(verts) == 20 * 28
+    assert sorted(set(verts["red"].tolist())) == [c for c in range(30) if c not in (14, 15)]
+    assert "comment flying pixels dropped 40 (relative depth jump over 10% to a 4-neighbour)" in header
+    kept = write_ply(tmp_path / "all.ply", depth, rgb, (25.0, 25.0, 14.5, 9.5), max_jump=None)
+    header, verts = read_ply(tmp_path / "all.ply")
+    assert kept == (20 * 30, 0) and len(verts) == 20 * 30 and "comment flying pixels kept" in header
+
+
+def test_ply_header_records_the_intrinsics_and_their_source(tmp_path):
+    depth = np.full((6, 8), 3.0, np.float32)
+    write_ply(tmp_path / "p.ply", depth, np.zeros((6, 8, 3), np.uint8), (7.5, 7.25, 3.5, 2.5),
+              source="from EXIF FocalLengthIn35mmFilm=26 mm")
+    header, _ = read_ply(tmp_path / "p.ply")
+    assert "comment intrinsics fx 7.5 fy 7.25 cx 3.5 cy 2.5" in header
+    assert "comment intrinsics from EXIF FocalLengthIn35mmFilm=26 mm" in header

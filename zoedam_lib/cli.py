@@ -13,6 +13,7 @@ import hashlib
 import sys
 from collections.abc import Sequence
 
+from .camera import EDGE_JUMP
 from .checkpoints.loading import DECODER_CHOICES
 from .data.splits import SPLIT_KINDS
 from .errors import ConfigError, TrainingInterrupted, ZoeDAMError
@@ -30,6 +31,9 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
     return h, w
 
+
+INTRINSICS_HELP = ("camera intrinsics in pixels at the image's size after EXIF rotation (default: the photo's EXIF "
+                   "focal length, else NYU's 63.3 deg field of view across the long side, centred)")
 
 # Recipe settings the train command can override: (name, type, help). Any of them may be absent
 # from a model's recipe options (e.g. decoder_width for ZoeDAM): recipe_for then says so.
@@ -146,7 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--intrinsics", type=float, nargs=4, metavar=("FX", "FY", "CX", "CY"), default=None,
-                   help="camera intrinsics at the image's resolution (default: NYU's, scaled)")
+                   help=INTRINSICS_HELP)
+    p.add_argument("--keep-edges", action="store_true",
+                   help="keep flying pixels (points on depth discontinuities) in the PLY; they are dropped by default")
+    p.add_argument("--edge-jump", type=float, default=EDGE_JUMP, metavar="FRACTION",
+                   help="relative depth change to a neighbouring pixel that marks a flying pixel "
+                        f"(default {EDGE_JUMP:g} = 10 %%, per pixel at a 640-px long side)")
 
     p = sub.add_parser("bench", help="benchmark inference, training, loader and evaluation")
     p.add_argument("--json", default="docs/benchmarks.json")
@@ -160,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0 exposes it to the network)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--intrinsics", type=float, nargs=4, metavar=("FX", "FY", "CX", "CY"), default=None,
+                   help=INTRINSICS_HELP + "; the same for every upload")
     return parser
 
 
@@ -329,7 +340,7 @@ def _bench(args: argparse.Namespace) -> int:
 def _app(args: argparse.Namespace) -> int:
     from .app.ui import launch
 
-    return launch(args.checkpoint, host=args.host, port=args.port, device=args.device)
+    return launch(args.checkpoint, host=args.host, port=args.port, device=args.device, intrinsics=args.intrinsics)
 
 
 COMMANDS = {"synth": _synth, "download-nyu": _download, "train": _train, "pretrain": _pretrain, "seeds": _seeds,

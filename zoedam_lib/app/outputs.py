@@ -18,12 +18,12 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from ..camera import NYU_INTRINSICS
 from ..images import read_image
 from ..inference.cli import input_size, resize_for_network, safe_stem
 from ..inference.mesh import depth_to_mesh, write_glb
 from ..inference.predict import model_depth_range, predict_depth
 from ..inference.writers import _rgb8, valid_depth_mask, write_depth_png16, write_ply
+from ..photo_camera import photo_intrinsics
 from .colorbar import depth_range, format_range, write_depth_figure
 
 PREVIEW_SIDE = 1024  # pixels; the page shows the photo ~600 px wide, so a 48-MP photo is not sent whole
@@ -38,19 +38,6 @@ class AppOutputs:
     depth_png: Path  # uint16 millimetres, 0 = invalid (the ``predict`` format)
     ply: Path  # coloured point cloud, one vertex per valid pixel (the ``predict`` format)
     summary: str  # Markdown: model, image size, depth range, intrinsics, mesh size, timings
-
-
-def _intrinsics_for(height: int, width: int) -> tuple[float, float, float, float]:
-    """(fx, fy, cx, cy) assumed for a photo whose camera is unknown: the documented default.
-
-    One focal length for both axes, NYU Depth v2's fx scaled by ``width / 640`` (so a photo with
-    NYU's field of view comes out undistorted whatever its aspect), and the principal point at the
-    image centre, ``((width - 1) / 2, (height - 1) / 2)`` in the pixel-centre convention of
-    :func:`~zoedam_lib.inference.writers.write_ply`. The depth itself does not depend on this; only
-    the x, y of the PLY and the 3-D view do.
-    """
-    focal = NYU_INTRINSICS[0] * width / 640.0
-    return focal, focal, (width - 1) / 2.0, (height - 1) / 2.0
 
 
 def predict_metric_depth(model: nn.Module, image: np.ndarray, flip_tta: bool = False) -> np.ndarray:
@@ -71,17 +58,22 @@ def preview_image(image_path: str | Path, max_side: int = PREVIEW_SIDE) -> np.nd
 
 
 def make_outputs(model: nn.Module, image_path: str | Path, out_dir: str | Path, flip_tta: bool = False,
-                 model_summary: str = "", max_vertices: int | None = None) -> AppOutputs:
+                 model_summary: str = "", max_vertices: int | None = None,
+                 intrinsics: tuple[float, float, float, float] | None = None) -> AppOutputs:
     """Predict one photo and write every file the app shows or offers for download into ``out_dir``.
 
-    Raises :class:`~zoedam_lib.errors.ImageReadError` (naming the file) when the upload is not an image.
+    The PLY and the mesh use the photo's camera as ``zoedam predict`` resolves it (``intrinsics``
+    if given, else the EXIF focal length, else the stated default; see :func:`photo_intrinsics`),
+    and the summary says which. Raises :class:`~zoedam_lib.errors.ImageReadError` (naming the file)
+    when the upload is not an image, :class:`~zoedam_lib.errors.ConfigError` when ``intrinsics``
+    cannot be pixels of this photo.
     """
     start = time.perf_counter()
     image = read_image(image_path)  # (H, W, 3), EXIF-rotated
+    camera = photo_intrinsics(image_path, intrinsics)
     depth = predict_metric_depth(model, image, flip_tta)
     predicted = time.perf_counter()
     height, width = depth.shape
-    intrinsics = _intrinsics_for(height, width)
     out_dir = Path(out_dir)
     stem = safe_stem(image_path)
     out = AppOutputs(out_dir / f"{stem}_depth_colorbar.png", out_dir / f"{stem}_mesh.glb",
@@ -89,25 +81,23 @@ def make_outputs(model: nn.Module, image_path: str | Path, out_dir: str | Path, 
     lo, hi = depth_range(depth)
     write_depth_figure(out.depth_figure, depth, title=f"{stem}: depth {format_range(lo, hi)}")
     write_depth_png16(out.depth_png, depth)
-    points = write_ply(out.ply, depth, image, intrinsics)
-    mesh = depth_to_mesh(depth, image, intrinsics, **({"max_vertices": max_vertices} if max_vertices else {}))
+    ply = write_ply(out.ply, depth, image, camera.intrinsics, camera.source)
+    mesh = depth_to_mesh(depth, image, camera.intrinsics, **({"max_vertices": max_vertices} if max_vertices else {}))
     write_glb(out.mesh, mesh)
     valid = valid_depth_mask(depth)
     median = float(np.median(depth[valid])) if valid.any() else float("nan")
     model_lo, model_hi = model_depth_range(model)
-    fx, _, cx, cy = intrinsics
     out.summary = "\n".join([
         f"- **Model:** {model_summary or type(model).__name__}",
         f"- **Image:** {width} × {height} px (`{Path(image_path).name}`)",
         f"- **Depth:** {format_range(lo, hi)}, median {median:.3g} m "
         f"(the model predicts {model_lo:g} – {model_hi:g} m)",
-        f"- **Intrinsics assumed:** fx = fy = {fx:.1f} px, cx = {cx:.1f}, cy = {cy:.1f}: NYU Depth v2's focal "
-        "length scaled to the image width, principal point at the centre (the default; the depth does not "
-        "depend on it, the 3-D positions do)",
+        f"- **Camera:** {camera.describe()}; the depth does not depend on it, the 3-D positions do",
         f"- **3-D view:** {len(mesh.vertices):,} vertices, {len(mesh.faces):,} triangles (grid step "
         f"{mesh.stride} px; {mesh.dropped_faces:,} triangles dropped at depth jumps or invalid pixels)",
         f"- **Downloads:** `{out.depth_png.name}` (uint16 millimetres, 0 = no depth), `{out.ply.name}` "
-        f"({points:,} points, camera frame x right, y down, z forward, metres)",
+        f"({ply.points:,} points, {ply.flying:,} flying pixels on depth edges left out; camera frame "
+        "x right, y down, z forward, metres)",
         f"- **Time:** prediction {predicted - start:.2f} s, files {time.perf_counter() - predicted:.2f} s",
     ])
     return out

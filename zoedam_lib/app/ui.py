@@ -71,12 +71,14 @@ def _message(exc: Exception, upload: str) -> str:
 
 
 def build_app(model: nn.Module, model_summary: str = "", out_dir: str | os.PathLike | None = None,
-              max_vertices: int = MAX_VERTICES) -> gr.Blocks:
+              max_vertices: int = MAX_VERTICES, intrinsics: tuple[float, float, float, float] | None = None
+              ) -> gr.Blocks:
     """The page: photo in; depth picture, 3-D view, downloads and a summary out.
 
     The run button's API name is ``/predict`` (inputs: image file, flip-TTA flag; outputs: depth
     picture, mesh, depth PNG, PLY, summary Markdown), so ``gradio_client`` can call it too. Files
-    go to per-request folders under ``out_dir`` (default: a new temporary folder).
+    go to per-request folders under ``out_dir`` (default: a new temporary folder). ``intrinsics``
+    (fx, fy, cx, cy in pixels) apply to every upload; without them each photo's EXIF or the default.
     """
     gr = require_gradio()
     dirs = _RequestDirs(out_dir)
@@ -95,7 +97,7 @@ def build_app(model: nn.Module, model_summary: str = "", out_dir: str | os.PathL
             raise gr.Error("Upload a photo first (JPEG, PNG, TIFF, WebP...), then press Estimate depth.",
                            print_exception=False)
         try:
-            out = make_outputs(model, photo, dirs.new(), bool(flip_tta), summary, max_vertices)
+            out = make_outputs(model, photo, dirs.new(), bool(flip_tta), summary, max_vertices, intrinsics)
         except ZoeDAMError as exc:
             raise gr.Error(_message(exc, photo), print_exception=False) from None
         except Exception as exc:  # shown as a message, not a traceback, in the browser
@@ -135,7 +137,8 @@ def build_app(model: nn.Module, model_summary: str = "", out_dir: str | os.PathL
     return demo
 
 
-def launch(source: str, host: str = "127.0.0.1", port: int = 7860, device: str = "auto") -> int:
+def launch(source: str, host: str = "127.0.0.1", port: int = 7860, device: str = "auto",
+           intrinsics: tuple[float, float, float, float] | None = None) -> int:
     """Load the model once from ``source`` (anything :func:`load_model` accepts) and serve the app until Ctrl-C."""
     require_gradio()
     from ..checkpoints import load_checkpoint
@@ -146,7 +149,7 @@ def launch(source: str, host: str = "127.0.0.1", port: int = 7860, device: str =
     summary = f"{report.summary()} | device {torch_device}"
     print(summary, flush=True)
     out_dir = tempfile.mkdtemp(prefix="zoedam-app-")
-    demo = build_app(model, summary, out_dir)
+    demo = build_app(model, summary, out_dir, intrinsics=intrinsics)
     try:
         demo.launch(server_name=host, server_port=port, allowed_paths=[out_dir], max_file_size=MAX_UPLOAD,
                     show_error=True)

@@ -23,8 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..camera import EDGE_JUMP
 from ..errors import ConfigError, ImageReadError
 from ..images import IMAGE_EXTENSIONS, read_image
+from ..photo_camera import PhotoCamera, photo_intrinsics
 from ..progress import tqdm
 from .predict import infer, model_depth_range
 from .writers import write_color_png, write_depth_png16, write_ply
@@ -42,6 +44,7 @@ class _Loaded:
     x: torch.Tensor  # (3, h, w) network input in [0, 1]
     size: tuple[int, int]  # the image's (H, W) after EXIF rotation
     rgb: np.ndarray | None  # (H, W, 3) kept only when a PLY is written
+    camera: PhotoCamera | None  # the photo's intrinsics and their source, only when a PLY is written
 
 
 def collect_inputs(inputs: Sequence[str | os.PathLike], exclude: Path | None = None
@@ -160,11 +163,12 @@ def _predict_batch(model: nn.Module, batch: list[_Loaded], args: argparse.Namesp
         depth_m = full.clamp_(lo, hi)[0, 0].numpy()  # (H, W) metres
         write_depth_png16(out_dir / f"{item.name}_depth.png", depth_m)
         write_color_png(out_dir / f"{item.name}_color.png", depth_m)
-        if item.rgb is not None:
-            from ..camera import scaled_intrinsics
-
-            intrinsics = args.intrinsics or scaled_intrinsics(*item.size)
-            write_ply(out_dir / f"{item.name}.ply", depth_m, item.rgb, intrinsics)
+        if item.rgb is not None and item.camera is not None:
+            counts = write_ply(out_dir / f"{item.name}.ply", depth_m, item.rgb, item.camera.intrinsics,
+                               item.camera.source, None if args.keep_edges else args.edge_jump)
+            edges = "flying pixels kept" if args.keep_edges else f"{counts.flying:,} flying pixels dropped"
+            tqdm.write(f"{item.name}.ply: {counts.points:,} points ({edges}); {item.camera.describe()}",
+                       file=sys.stdout)
 
 
 def _flush(model: nn.Module, batch: list[_Loaded], args: argparse.Namespace, out_dir: Path,
@@ -193,6 +197,11 @@ def run_predict(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.keep_edges and args.edge_jump != EDGE_JUMP:
+        raise ConfigError("--keep-edges keeps every point, so --edge-jump would do nothing; pass one of them")
+    if not args.edge_jump > 0:
+        raise ConfigError(f"--edge-jump must be a positive fraction (0.1 = a 10 % depth jump), got {args.edge_jump}; "
+                          "use --keep-edges to keep every point")
     out_dir = Path(args.out).expanduser()
     files, skipped = collect_inputs(args.inputs, exclude=out_dir)
     if not files:
@@ -218,8 +227,9 @@ def run_predict(args: argparse.Namespace) -> int:
                 tqdm.write(f"skipped {exc}", file=sys.stderr)
                 bar.update(1)
                 continue
+            camera = photo_intrinsics(path, args.intrinsics) if args.ply else None  # may refuse --intrinsics
             x = resize_for_network(image, input_size(model, *image.shape[:2]))
-            item = _Loaded(path, name, x, image.shape[:2], image if args.ply else None)
+            item = _Loaded(path, name, x, image.shape[:2], image if args.ply else None, camera)
             del image
             if batch and batch[0].x.shape != x.shape:  # only keep_aspect_ratio models vary the size
                 done += _flush(model, batch, args, out_dir, device, bar)

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..atomic import atomic_open
-from .writers import _rgb8, valid_depth_mask
+from ..camera import EDGE_JUMP, backproject, valid_depth_mask
+from .writers import _rgb8
 
 MAX_VERTICES = 200_000  # keeps a .glb under ~8 MB: light enough for a browser viewer
-MAX_JUMP = 0.1  # a triangle spanning more than a 10 % depth ratio is treated as a discontinuity
 _GLTF_FLOAT, _GLTF_UBYTE, _GLTF_UINT = 5126, 5121, 5125  # glTF componentType codes
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 
@@ -50,19 +50,19 @@ def grid_stride(height: int, width: int, max_vertices: int = MAX_VERTICES) -> in
 
 
 def depth_to_mesh(depth_m: np.ndarray, rgb: np.ndarray, intrinsics: tuple[float, float, float, float],
-                  max_vertices: int = MAX_VERTICES, max_jump: float = MAX_JUMP) -> DepthMesh:
-    """Back-project a subsampled depth grid (as :func:`write_ply`) and triangulate it.
+                  max_vertices: int = MAX_VERTICES, max_jump: float = EDGE_JUMP) -> DepthMesh:
+    """Back-project a subsampled depth grid (:func:`~zoedam_lib.camera.backproject`, as the PLY) and triangulate it.
 
     Each grid cell (r, c)–(r+1, c+1) is split into two triangles; a triangle is kept only if its
-    three depths are valid and ``max(z) <= (1 + max_jump) * min(z)``. Vertices no kept triangle uses
-    are removed, so the vertex count is at most ``max_vertices`` and usually a little less.
+    three depths are valid and ``max(z) <= (1 + max_jump) * min(z)`` (the PLY's flying-pixel
+    threshold, applied here between grid vertices). Vertices no kept triangle uses are removed, so
+    the vertex count is at most ``max_vertices`` and usually a little less.
     """
     depth = np.asarray(depth_m, dtype=np.float32)
     if depth.ndim != 2:
         raise ValueError(f"expected an (H, W) depth map in metres, got shape {depth.shape}")
     if np.asarray(rgb).shape[:2] != depth.shape:
         raise ValueError(f"colour image shape {np.asarray(rgb).shape} does not match the depth map {depth.shape}")
-    fx, fy, cx, cy = (float(v) for v in intrinsics)
     stride = grid_stride(*depth.shape, max_vertices)
     rows = np.arange(0, depth.shape[0], stride)
     cols = np.arange(0, depth.shape[1], stride)
@@ -81,11 +81,9 @@ def depth_to_mesh(depth_m: np.ndarray, rgb: np.ndarray, intrinsics: tuple[float,
     used = np.zeros(h * w, dtype=bool)
     used[kept.reshape(-1)] = True
     new_index = np.cumsum(used) - 1  # old grid index → compacted vertex index
-    uu, vv = np.meshgrid(cols, rows)  # (h, w) pixel coordinates of the grid
-    zz = z.reshape(-1)[used].astype(np.float64)
-    vertices = np.stack([(uu.reshape(-1)[used] - cx) * zz / fx, (vv.reshape(-1)[used] - cy) * zz / fy, zz], 1)
+    vertices = backproject(z, intrinsics, rows, cols).reshape(-1, 3)[used]  # (N, 3), the PLY's points
     colors = _rgb8(np.asarray(rgb)[np.ix_(rows, cols)]).reshape(-1, 3)[used]
-    return DepthMesh(vertices.astype(np.float32), colors, new_index[kept].astype(np.uint32), stride,
+    return DepthMesh(vertices, colors, new_index[kept].astype(np.uint32), stride,
                      int(len(faces) - len(kept)))
 
 

@@ -10,23 +10,25 @@ tables so that 48-megapixel predictions do not need several full-size float copi
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import matplotlib
 import numpy as np
 from PIL import Image
 
 from ..atomic import atomic_open, atomic_path
+from ..camera import EDGE_JUMP, backproject, flying_pixels, valid_depth_mask
 
 MAX_MM = 65535  # largest depth a uint16 PNG holds: 65.535 m
 _PLY_CHUNK_ROWS = 256  # rows back-projected at a time, bounding the PLY writer's memory
 _VERTEX = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"), ("blue", "u1")])
 
 
-def valid_depth_mask(depth_m: np.ndarray) -> np.ndarray:
-    """Pixels holding a usable depth: finite and positive (NaN, inf, 0 and negatives are invalid)."""
-    depth = np.asarray(depth_m)
-    with np.errstate(invalid="ignore"):
-        return np.isfinite(depth) & (depth > 0)
+class PlyCounts(NamedTuple):
+    """What :func:`write_ply` wrote."""
+
+    points: int  # vertices in the file
+    flying: int  # valid pixels left out as flying pixels on depth edges (0 when kept)
 
 
 def depth_to_mm(depth_m: np.ndarray) -> np.ndarray:
@@ -121,12 +123,15 @@ def _rgb8(rgb: np.ndarray) -> np.ndarray:
 
 
 def write_ply(path: str | os.PathLike, depth_m: np.ndarray, rgb: np.ndarray,
-              intrinsics: tuple[float, float, float, float]) -> int:
-    """Write a coloured point cloud: one vertex per valid pixel, back-projected with a pinhole camera.
+              intrinsics: tuple[float, float, float, float], source: str | None = None,
+              max_jump: float | None = EDGE_JUMP) -> PlyCounts:
+    """Write a coloured point cloud: one vertex per valid pixel off depth edges, via :func:`backproject`.
 
-    X = (u - cx)·Z/fx, Y = (v - cy)·Z/fy, Z = depth, with pixel centres at integer (u, v) (the
-    SynthRooms renderer's convention), in the camera frame (x right, y down, z forward, metres).
-    Binary little-endian PLY: float x, y, z and uchar red, green, blue. Returns the vertex count.
+    Points are in the camera frame (x right, y down, z forward, metres; pixel centres at integer
+    (u, v)). Flying pixels (:func:`~zoedam_lib.camera.flying_pixels` with ``max_jump``) are left
+    out unless ``max_jump`` is None. The header records the intrinsics, ``source`` (where they came
+    from, e.g. ``"from EXIF FocalLengthIn35mmFilm=26 mm"``) and the flying pixels dropped, so the
+    file says how it was made. Binary little-endian PLY: float x, y, z and uchar red, green, blue.
     """
     depth = np.asarray(depth_m, dtype=np.float32)
     if depth.ndim != 2:
@@ -136,25 +141,33 @@ def write_ply(path: str | os.PathLike, depth_m: np.ndarray, rgb: np.ndarray,
     fx, fy, cx, cy = (float(v) for v in intrinsics)
     if not (np.isfinite([fx, fy, cx, cy]).all() and fx > 0 and fy > 0):
         raise ValueError(f"intrinsics must be finite with fx, fy > 0, got {intrinsics}")
-    valid = valid_depth_mask(depth)
-    header = ("ply\nformat binary_little_endian 1.0\n"
-              "comment zoedam_lib metric depth; camera frame x right, y down, z forward; metres\n"
-              f"comment intrinsics fx {fx!r} fy {fy!r} cx {cx!r} cy {cy!r}\n"
-              f"element vertex {int(valid.sum())}\n"
-              "property float x\nproperty float y\nproperty float z\n"
-              "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n")
+    keep = valid_depth_mask(depth)
+    flying = 0
+    if max_jump is not None:
+        edges = flying_pixels(depth, max_jump)
+        flying = int(edges.sum())
+        keep &= ~edges
+        del edges
+    lines = ["ply", "format binary_little_endian 1.0",
+             "comment zoedam_lib metric depth; camera frame x right, y down, z forward; metres",
+             f"comment intrinsics fx {fx!r} fy {fy!r} cx {cx!r} cy {cy!r}"]
+    if source is not None:
+        lines.append("comment intrinsics " + " ".join(source.split()).encode("ascii", "replace").decode())
+    lines.append("comment flying pixels kept" if max_jump is None else f"comment flying pixels dropped {flying} "
+                 f"(relative depth jump over {100 * max_jump:g}% to a 4-neighbour)")
+    lines += [f"element vertex {int(keep.sum())}", "property float x", "property float y", "property float z",
+              "property uchar red", "property uchar green", "property uchar blue", "end_header", ""]
     count = 0
     with atomic_open(path, "wb") as f:
-        f.write(header.encode("ascii"))
+        f.write("\n".join(lines).encode("ascii"))
         for r0 in range(0, depth.shape[0], _PLY_CHUNK_ROWS):
-            rows, cols = np.nonzero(valid[r0:r0 + _PLY_CHUNK_ROWS])
-            z = depth[r0 + rows, cols].astype(np.float64)
-            vertices = np.empty(len(z), dtype=_VERTEX)
-            vertices["x"] = (cols - cx) * z / fx
-            vertices["y"] = (rows + r0 - cy) * z / fy
-            vertices["z"] = z
-            colours = _rgb8(np.asarray(rgb)[r0:r0 + _PLY_CHUNK_ROWS])[rows, cols]
+            chunk = keep[r0:r0 + _PLY_CHUNK_ROWS]
+            rows = np.arange(r0, r0 + len(chunk))
+            points = backproject(depth[r0:r0 + _PLY_CHUNK_ROWS], (fx, fy, cx, cy), rows)[chunk]  # (n, 3)
+            vertices = np.empty(len(points), dtype=_VERTEX)
+            vertices["x"], vertices["y"], vertices["z"] = points.T
+            colours = _rgb8(np.asarray(rgb)[r0:r0 + _PLY_CHUNK_ROWS])[chunk]
             vertices["red"], vertices["green"], vertices["blue"] = colours.T
             f.write(vertices.tobytes())
-            count += len(z)
-    return count
+            count += len(points)
+    return PlyCounts(count, flying)

@@ -1,0 +1,77 @@
+"""The notebooks' 3-D figure: predicted and ground-truth point clouds side by side, in metres.
+
+A depth map hides what matters in 3-D: a wall that bends, a floor that tilts, a chair at the right
+distance but the wrong size. Both depth maps are back-projected through the same camera with
+:func:`~zoedam_lib.camera.backproject` (the function behind the PLY and the app's mesh) and drawn
+on the same axes with one metre the same length along every axis, so shapes compare directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from .camera import EDGE_JUMP, backproject, flying_pixels, valid_depth_mask
+from .inference.mesh import grid_stride
+from .inference.writers import _rgb8
+
+MAX_POINTS = 4000  # per cloud: enough to see surfaces, few enough for an interactive 3-D scatter
+
+
+def cloud_points(depth_m: np.ndarray, rgb: np.ndarray, intrinsics: Sequence[float], max_points: int = MAX_POINTS,
+                 max_jump: float = EDGE_JUMP) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 3) camera-frame points (metres) and (N, 3) colours in [0, 1] of a regular pixel grid.
+
+    The grid takes every ``stride``-th row and column, the smallest stride giving at most
+    ``max_points`` pixels, so two depth maps of one image are sampled at the same pixels. Invalid
+    pixels and flying pixels (:func:`~zoedam_lib.camera.flying_pixels`, as in the PLY) are left out.
+    """
+    depth = np.asarray(depth_m, dtype=np.float32)
+    if depth.ndim != 2 or np.asarray(rgb).shape[:2] != depth.shape:
+        raise ValueError(f"expected an (H, W) depth map and an (H, W, 3) image of the same size, got depth "
+                         f"{depth.shape} and image {np.asarray(rgb).shape}")
+    stride = grid_stride(*depth.shape, max_points)
+    grid = np.ix_(np.arange(0, depth.shape[0], stride), np.arange(0, depth.shape[1], stride))
+    keep = (valid_depth_mask(depth) & ~flying_pixels(depth, max_jump))[grid]  # (h, w)
+    points = backproject(depth[grid], intrinsics, *(g.ravel() for g in grid))[keep]
+    colours = _rgb8(np.asarray(rgb)[grid])[keep].astype(np.float32) / 255.0
+    return points, colours
+
+
+def point_cloud_figure(rgb: np.ndarray, depth_pred: np.ndarray, depth_gt: np.ndarray, intrinsics: Sequence[float],
+                       note: str, max_points: int = MAX_POINTS) -> Figure:
+    """Prediction | ground truth as coloured 3-D scatters, same camera, same axis limits in metres.
+
+    Args:
+        rgb: (H, W, 3) image, uint8 or float in [0, 1], colouring the points.
+        depth_pred: (H, W) predicted depth in metres.
+        depth_gt: (H, W) ground-truth depth in metres (NaN or 0 where missing).
+        intrinsics: (fx, fy, cx, cy) in pixels at H x W, e.g. the dataset's for the image.
+        note: the data and preset the figure comes from, shown as the subtitle.
+        max_points: points per cloud at most (a regular pixel grid, see :func:`cloud_points`).
+
+    Drawn with the camera frame turned so that up is up: x right, z (depth) into the picture,
+    -y up. The limits span both clouds, so a prediction too far or too small shows as such.
+    """
+    clouds = {"prediction": cloud_points(depth_pred, rgb, intrinsics, max_points),
+              "ground truth": cloud_points(depth_gt, rgb, intrinsics, max_points)}
+    shown = [np.stack([p[:, 0], p[:, 2], -p[:, 1]], 1) for p, _ in clouds.values()]  # (N, 3): right, forward, up
+    both = np.concatenate(shown + [np.zeros((1, 3))])  # the camera, at the origin, stays in view
+    lo, hi = both.min(0), both.max(0)
+    span = np.maximum(hi - lo, 1e-3)
+    fig = plt.figure(figsize=(10, 4.8))
+    for i, ((name, (_, colours)), xyz) in enumerate(zip(clouds.items(), shown, strict=True)):
+        ax = fig.add_subplot(1, 2, i + 1, projection="3d")
+        ax.scatter(*xyz.T, c=colours, s=3, depthshade=False, linewidths=0)
+        ax.scatter([0], [0], [0], marker="^", c="k", s=30)  # the camera
+        ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), zlim=(lo[2], hi[2]),
+               xlabel="x, right [m]", ylabel="z, forward [m]", zlabel="up [m]")
+        ax.set_box_aspect(tuple(span))  # one metre is as long on every axis
+        ax.view_init(elev=20, azim=-65)
+        ax.set_title(f"{name}: {len(xyz):,} points", fontsize=10)
+    fig.suptitle("Point clouds in metres: same camera, same axes", y=0.98)
+    fig.text(0.5, 0.91, note, ha="center", fontsize=9, color="0.35")
+    return fig
