@@ -21,6 +21,7 @@ import torch
 from .atomic import atomic_path, atomic_write_json
 from .evaluation import EvalResult
 from .metrics import METRIC_KEYS
+from .paths import display_path
 
 _THEIR_SPLIT = "NYU Depth V2, the paper's random 400-image test split"
 _OFFICIAL_SPLIT = "NYU Depth V2, the official 654-image test split"
@@ -117,7 +118,7 @@ def load_results(out_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
             record = json.loads(path.read_text(encoding="utf-8"))
             found[record["model"]] = record
         except (json.JSONDecodeError, KeyError) as exc:
-            print(f"skipping {path}: not a results file ({exc.__class__.__name__})")
+            print(f"skipping {display_path(path)}: not a results file ({exc.__class__.__name__})")
     return found
 
 

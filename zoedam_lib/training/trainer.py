@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..atomic import atomic_path, atomic_write_json
 from ..errors import CheckpointError, ConfigError, NonFiniteLossError, TrainingInterrupted, refusal_reason
+from ..paths import display_path
 from ..progress import tqdm
 from ..seeding import rng_state, set_rng_state
 from . import distributed as dist_utils
@@ -149,7 +150,7 @@ class Trainer:
         if resume and self.state_path.exists():
             self.load_checkpoint(self.state_path)
         elif resume and self.rank == 0:
-            print(f"resume: no checkpoint at {self.state_path}; starting from scratch")
+            print(f"resume: no checkpoint at {display_path(self.state_path)}; starting from scratch")
         try:
             with _sigterm_as_interrupt():
                 while self.state.epoch < self.config.epochs:
@@ -201,7 +202,7 @@ class Trainer:
         set_rng_state(payload["rng"])
         self.state = TrainState(**payload["state"])
         if self.rank == 0:
-            print(f"resumed from {path}: epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}")
+            print(f"resumed from {display_path(path)}: epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}")
 
     # ------------------------------------------------------------------ internals
 
