@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -17,6 +18,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
 REQUIRED = {"data_path", "split", "seed", "out_dir", "device", "preset"}
+MAX_STREAM_LINES = 12  # stdout + stderr lines a committed code cell may hold (training: one line per epoch)
+ABSOLUTE_PATH = re.compile(r"/work/|/home/|/root/|/tmp/|/Users/|/content/|\b[A-Z]:\\")  # one machine's folders
+DATA_WORDS = ("SynthRooms", "NYU", "folder")  # what RunContext.note() names first: the data
 
 
 def test_the_six_notebooks_exist():
@@ -86,3 +90,64 @@ def test_papermill_overrides_parameters(tmp_path):
     record = json.loads((tmp_path / "run/results/zoedam_vitt.json").read_text())
     assert record["model"] == "zoedam_vitt" and record["recipe"]["train"]["epochs"] == 1
     assert "SynthRooms (24 images" in record["data"]
+
+
+def output_problems(nb) -> list[str]:
+    """What makes a committed notebook's outputs unfit to read or to copy figures from (see the test below)."""
+    problems = []
+    for number, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        where = f"cell {number} ({cell.source.strip().splitlines()[0][:60] if cell.source.strip() else ''!r})"
+        outputs = cell.get("outputs", [])
+        lines = sum(len(o.get("text", "").splitlines()) for o in outputs if o.get("output_type") == "stream")
+        if lines > MAX_STREAM_LINES:
+            problems.append(f"{where}: {lines} lines of stream output (at most {MAX_STREAM_LINES}: progress bars?)")
+        texts = [o.get("text", "") for o in outputs if o.get("output_type") == "stream"]
+        texts += [v if isinstance(v, str) else "".join(v) for o in outputs for k, v in o.get("data", {}).items()
+                  if k.startswith("text/")]
+        texts += ["\n".join(o.get("traceback", [])) for o in outputs if o.get("output_type") == "error"]
+        for text in texts:
+            if found := ABSOLUTE_PATH.search(text):
+                shown = text[max(0, found.start() - 30):][:90]
+                problems.append(f"{where}: an absolute path in an output: ...{shown!r}")
+            if "TqdmWarning" in text:
+                problems.append(f"{where}: a TqdmWarning in an output")
+        for o in outputs:
+            if "image/png" in o.get("data", {}):
+                note = o.get("metadata", {}).get("zoedam", {}).get("note", "")
+                if "preset" not in note or not any(w in note for w in DATA_WORDS):
+                    problems.append(f"{where}: a figure without the zoedam note naming data and preset "
+                                    f"(display it with zoedam_lib.viz.show); metadata {o.get('metadata')}")
+    return problems
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_outputs_are_short_portable_and_every_figure_names_its_data(path):
+    """Committed outputs hold at most a few stream lines per cell, no machine's absolute paths, no TqdmWarning,
+    and every image carries ``{"zoedam": {"note": ...}}`` metadata naming the data and the preset.
+
+    The notebooks committed before issue 13 fail this (a training cell held hundreds of tqdm redraws,
+    prints named /work/main/..., figures had no note): they pass once re-executed with this library,
+    whose bars stay silent in a kernel (``progress.py``), whose prints use ``paths.display_path`` and
+    whose figures are shown with ``viz.show``.
+    """
+    problems = output_problems(nbformat.read(path, as_version=4))
+    assert not problems, f"{len(problems)} problems, e.g.:\n" + "\n".join(problems[:8])
+
+
+def test_output_problems_accepts_a_clean_notebook_and_names_each_fault():
+    note = {"zoedam": {"note": "SynthRooms (600 images, 240x320, seed 0) · preset cpu"}}
+    clean = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("train()", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="epoch=1 loss=0.5\nwrote runs/demo/results/a.json\n"),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain": "<Figure>"}, metadata=note)])])
+    assert output_problems(clean) == []
+    dirty = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("train()", outputs=[
+        nbformat.v4.new_output("stream", name="stderr", text="epoch 1:  5%|▌ | 3/54\n" * 13),
+        nbformat.v4.new_output("stream", name="stdout", text="wrote /work/main/runs/demo/results/a.json\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="TqdmWarning: IProgress not found\n"),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBOR"}, metadata={"zoedam": {"note": "x"}})])])
+    problems = output_problems(dirty)
+    assert len(problems) == 4
+    assert [k in p for k, p in zip(("lines of stream", "absolute path", "TqdmWarning", "zoedam note"),
+                                   problems, strict=True)] == [True] * 4

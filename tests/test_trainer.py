@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from helpers import make_trainer, tiny_zoedam, weights
 
@@ -44,3 +45,45 @@ def test_unwrap_returns_the_model_inside_ddp(tmp_path):
         assert dist_utils.unwrap(wrapped) is model and dist_utils.rank_and_world() == (0, 1)
     finally:
         dist.destroy_process_group()
+
+
+
+class LoggingStep:
+    """ramp_silog_step plus logs that differ per batch (its mean depth), like the student's loss terms;
+    raises KeyboardInterrupt (Ctrl-C) at call ``stop_at``."""
+
+    def __init__(self, stop_at: int | None = None) -> None:
+        self.stop_at, self.calls = stop_at, 0
+
+    def __call__(self, model, batch):
+        from helpers import ramp_silog_step
+
+        self.calls += 1
+        if self.calls == self.stop_at:
+            raise KeyboardInterrupt
+        loss, _ = ramp_silog_step(model, batch)
+        return loss, {"depth_mean": batch["depth"].mean(), "loss_copy": float(loss.detach())}
+
+
+def test_step_logs_are_written_aligned_with_steps_and_survive_a_resume(tmp_path):
+    from zoedam_lib.errors import TrainingInterrupted
+
+    full = make_trainer(tmp_path / "full", loss_fn=LoggingStep())
+    full.fit()
+    hist = json.loads((tmp_path / "full" / "history.json").read_text())
+    assert len(hist["step_logs"]) == len(hist["steps"]) == 6
+    assert [row["loss_copy"] for row in hist["step_logs"]] == [step[2] for step in hist["steps"]]
+    assert len({row["depth_mean"] for row in hist["step_logs"]}) > 1  # per step, not one value repeated
+    with pytest.raises(TrainingInterrupted):
+        make_trainer(tmp_path / "cut", loss_fn=LoggingStep(stop_at=5)).fit()  # mid-epoch 2
+    resumed = make_trainer(tmp_path / "cut", seed=3, loss_fn=LoggingStep())
+    resumed.fit(resume=True)
+    assert resumed.state.step_logs == full.state.step_logs
+    assert json.loads((tmp_path / "cut" / "history.json").read_text())["step_logs"] == hist["step_logs"]
+
+
+def test_a_state_saved_before_step_logs_existed_gets_empty_logs_per_step():
+    from zoedam_lib.training.trainer import TrainState
+
+    old = TrainState(epoch=1, global_step=2, steps=[[1, 1, 0.5, 1e-3], [2, 1, 0.4, 1e-3]])
+    assert old.step_logs == [{}, {}]

@@ -15,6 +15,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# first: imports tqdm.auto with its "IProgress not found" warning silenced, before timm and
+# huggingface_hub import it into a notebook kernel without ipywidgets (see progress.py)
+from . import progress as _progress  # noqa: F401
+
 __version__ = "0.1.0"
 _LAZY = {"load_model": "checkpoints", "save_model": "checkpoints", "compute_metrics": "metrics",
          "seed_everything": "seeding", "setup_run": "run"}

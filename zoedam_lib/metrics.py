@@ -19,6 +19,10 @@ import torch.nn.functional as F
 
 METRIC_KEYS = ("a1", "a2", "a3", "abs_rel", "sq_rel", "rmse", "rmse_log", "log_10", "silog")
 ALIGNMENTS = ("none", "median", "disparity")
+# the name of every metric in tables and figures, with the direction that is better
+METRIC_NAMES = {"abs_rel": "AbsRel ↓", "sq_rel": "SqRel ↓", "rmse": "RMSE ↓", "rmse_log": "RMSE-log ↓",
+                "log_10": "log10 ↓", "silog": "SILog ↓", "a1": "δ1 ↑", "a2": "δ2 ↑", "a3": "δ3 ↑"}
+TABLE_KEYS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log_10", "a1", "a2", "a3")  # the paper's table columns
 EIGEN_CROP_480x640 = (45, 471, 41, 601)
 
 

@@ -34,3 +34,23 @@ def resolve(path: str | os.PathLike) -> Path:
     if root is not None:
         return (root / p).resolve()
     return p.resolve()
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` as printed to a user: relative to the project root (else the working directory),
+    else under ``~``; absolute only when it lies outside all three. A relative path is kept as given.
+
+    Printed paths end up in committed notebook outputs: ``/work/main/runs/demo/…`` says where one
+    machine kept its files, while ``runs/demo/…`` is where every reader finds theirs.
+    """
+    p = Path(path).expanduser()
+    if not p.is_absolute():  # already relative (as the user typed it), or not a path at all (a Hub id)
+        return str(path)
+    p = p.resolve()
+    for base in (project_root(), Path.cwd().resolve()):
+        if base is not None and p.is_relative_to(base):
+            return p.relative_to(base).as_posix() or "."
+    home = Path.home().resolve()
+    if p.is_relative_to(home) and home != Path("/"):
+        return "~/" + p.relative_to(home).as_posix()
+    return str(p)

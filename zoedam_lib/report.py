@@ -11,20 +11,26 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 from matplotlib.figure import Figure
 
-from .atomic import atomic_path, atomic_write_bytes
+from .atomic import atomic_write_bytes
 from .checkpoints import load_model
+from .depth_bins import DEPTH_EDGES, DepthBinned, abs_rel_by_depth
 from .evaluation import example_indices, predict_examples
-from .metrics import valid_mask
-from .results import LABELS, REPORTED, TABLE2, TABLE3, load_results
+from .experiments.zoedam_plus import TEACHER_KEY
+from .metrics import METRIC_NAMES, TABLE_KEYS
+from .results import LABELS, REPORTED, TABLE2, TABLE3, load_results, per_image_rows
 from .run import RunContext
-from .viz import error_by_depth, metric_bars, prediction_grid, training_curves
+from .stats import bootstrap_metrics
+from .viz import TrainingRun, error_by_depth, metric_bars, prediction_grid, save_figure, training_curves
 
-COLUMNS = (("abs_rel", "AbsRel"), ("sq_rel", "SqRel"), ("rmse", "RMSE"), ("rmse_log", "RMSE-log"),
-           ("log_10", "log10"), ("a1", "δ1"), ("a2", "δ2"), ("a3", "δ3"))
-DEPTH_EDGES = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0)
+COLUMNS = tuple((k, METRIC_NAMES[k]) for k in TABLE_KEYS)  # (key, display name) of the tables' columns
+BAR_KEYS = ("abs_rel", "rmse", "log_10", "a1")  # the metrics of the bar figure
+SILOG_PANEL = "SILog (ZoeDAM; the ZoeDAM+ student's labeled term)"
+LOSS_PANELS = {  # model key → {panel (loss kind): "loss" (the total) or a key of the loss function's step logs}
+    "densedepth": {"DenseDepth loss, eq. (1)": "loss"},
+    "zoedam_plus": {SILOG_PANEL: "loss_labeled", "ZoeDAM+ unlabeled term (affine-invariant, CutMix)": "loss_unlabeled"},
+}
 NOT_OURS = ("zoedepth",)  # ZoeDepth's own (MiDaS BEiT) model is only quoted from the paper
 QUALITATIVE = ("average", "densedepth", "zoedam_vits", "zoedam_vitb", "zoedam_vitl", "zoedam_plus")
 
@@ -78,18 +84,20 @@ def write_results_page(out_dir: str | os.PathLike, records: dict[str, dict]) -> 
     return path
 
 
-def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
-    """Save a figure as PNG atomically."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-    return path
+def evaluation_rows(out_dir: str | os.PathLike, records: dict[str, dict]) -> dict[str, dict[str, list[dict]]]:
+    """Per-image rows of every model (by display name) on every evaluation set it has: ``test`` and its
+    zero-shot sets; the input of ``tables.interval_table`` / ``scale_table`` and ``viz.median_scatter``."""
+    return {LABELS.get(key, key): {name: per_image_rows(out_dir, rec, name)
+                                   for name in ("test", *rec.get("zero_shot", {}))}
+            for key, rec in records.items()}
 
 
-def bar_figure(records: dict[str, dict]) -> Figure:
-    """Our measured metrics per model, as bars."""
-    rows = {LABELS.get(k, k): r["metrics"] for k, r in records.items()}
-    return metric_bars(rows, ("abs_rel", "rmse", "log_10", "a1"))
+def bar_figure(out_dir: str | os.PathLike, records: dict[str, dict], *, note: str,
+               keys: Sequence[str] = BAR_KEYS, n_boot: int = 2000, seed: int = 0) -> Figure:
+    """Our measured metrics per model, as bars with 95 % bootstrap intervals over the test images."""
+    intervals = {LABELS.get(k, k): bootstrap_metrics(per_image_rows(out_dir, r), keys, n_boot, seed)
+                 for k, r in records.items()}
+    return metric_bars(intervals, keys, note=note)
 
 
 def load_models(ctx: RunContext, records: dict[str, dict]) -> dict[str, object]:
@@ -103,43 +111,53 @@ def load_models(ctx: RunContext, records: dict[str, dict]) -> dict[str, object]:
 
 
 def qualitative_figure(ctx: RunContext, models: dict[str, object], n: int = 4) -> Figure:
-    """The same test images through every model: RGB | GT | predictions, plus |error| maps."""
+    """The same test images through every model: RGB | GT | predictions, with |error| rows."""
     idx = example_indices(ctx.split.test, n, ctx.seed)
     preds = {}
     with ctx.open_data() as mat:
         for key, model in models.items():
             images, gts, preds[LABELS.get(key, key)] = predict_examples(model, mat, idx, flip_tta=key != "average")
-    return prediction_grid(images, gts, preds, vmax=10.0 if ctx.data_kind == "nyu" else None, errors=True)
+    return prediction_grid(images, gts, preds, note=ctx.note(), vmax=10.0 if ctx.data_kind == "nyu" else None)
 
 
-def error_by_range(ctx: RunContext, models: dict[str, object], n_images: int = 64,
-                   edges: Sequence[float] = DEPTH_EDGES) -> tuple[dict[str, list[float]], Figure]:
-    """AbsRel of each model per ground-truth depth range over ``n_images`` test images (NYU protocol pixels)."""
-    idx = example_indices(ctx.split.test, n_images, ctx.seed + 1)
-    table: dict[str, list[float]] = {}
+def error_by_range(ctx: RunContext, models: dict[str, object], records: dict[str, dict],
+                   n_images: int | None = None, edges: Sequence[float] = DEPTH_EDGES
+                   ) -> tuple[dict[str, DepthBinned], Figure]:
+    """AbsRel of each model per ground-truth depth range, averaged per image as the tables are, with the
+    flip TTA each model's results were measured with, over ``n_images`` test images (None: all)."""
+    idx = list(ctx.split.test) if n_images is None else example_indices(ctx.split.test, n_images, ctx.seed + 1)
+    binned: dict[str, DepthBinned] = {}
     with ctx.open_data() as mat:
         for key, model in models.items():
-            _, gts, preds = predict_examples(model, mat, idx, flip_tta=False)
-            sums, counts = np.zeros(len(edges) - 1), np.zeros(len(edges) - 1)
-            for gt, pred in zip(gts, preds, strict=True):
-                mask = valid_mask(gt)
-                g, p = gt[mask], np.clip(pred[mask], 1e-3, 10.0)
-                bins = np.digitize(g, edges[1:-1])
-                np.add.at(sums, bins, np.abs(g - p) / g)
-                np.add.at(counts, bins, 1)
-            table[LABELS.get(key, key)] = [s / c if c else float("nan") for s, c in zip(sums, counts, strict=True)]
-    return table, error_by_depth(table, edges)
+            flip = bool(records.get(key, {}).get("flip_tta", key != "average"))
+            _, gts, preds = predict_examples(model, mat, idx, flip_tta=flip)
+            binned[LABELS.get(key, key)] = abs_rel_by_depth(preds, gts, edges)
+    return binned, error_by_depth(binned, note=ctx.note())
 
 
-def curves_figure(out_dir: str | os.PathLike, records: dict[str, dict]) -> Figure:
+def training_runs(out_dir: str | os.PathLike, records: dict[str, dict],
+                  keys: Sequence[str] | None = None) -> list[TrainingRun]:
+    """The training logs of the run's trained models (``keys``, default all), each with its loss panels;
+    the ZoeDAM+ student continues its teacher when the teacher's log is among them."""
+    keys = [k for k in (keys or records) if records.get(k, {}).get("history")]
+    runs = []
+    for key in keys:
+        path = Path(out_dir) / records[key]["history"]
+        if not path.exists():
+            continue
+        student = key.startswith("zoedam_plus")  # the ZoeDAM+ student, or a variant such as its control run
+        teacher = Path(str(records[key].get("teacher", TEACHER_KEY))).name
+        after = LABELS.get(teacher, teacher) if student and teacher in keys else None
+        panels = LOSS_PANELS["zoedam_plus"] if student else LOSS_PANELS.get(key, {SILOG_PANEL: "loss"})
+        runs.append(TrainingRun(LABELS.get(key, key), json.loads(path.read_text()), panels, after))
+    return runs
+
+
+def curves_figure(out_dir: str | os.PathLike, records: dict[str, dict], *, note: str) -> Figure:
     """Training curves of every trained model of the run."""
-    histories = {}
-    for key, rec in records.items():
-        path = Path(out_dir) / rec["history"] if rec.get("history") else None
-        if path and path.exists():
-            histories[LABELS.get(key, key)] = json.loads(path.read_text())
-    return training_curves(histories)
+    return training_curves(training_runs(out_dir, records), note=note)
 
 
 __all__ = ["load_results", "table_markdown", "results_markdown", "write_results_page", "save_figure", "bar_figure",
-           "load_models", "qualitative_figure", "error_by_range", "curves_figure", "REPORTED"]
+           "evaluation_rows", "load_models", "qualitative_figure", "error_by_range", "training_runs", "curves_figure",
+           "REPORTED"]

@@ -20,7 +20,8 @@ import torch
 
 from .atomic import atomic_path, atomic_write_json
 from .evaluation import EvalResult
-from .metrics import METRIC_KEYS
+from .metrics import METRIC_KEYS, METRIC_NAMES
+from .paths import display_path
 
 _THEIR_SPLIT = "NYU Depth V2, the paper's random 400-image test split"
 _OFFICIAL_SPLIT = "NYU Depth V2, the official 654-image test split"
@@ -117,14 +118,15 @@ def load_results(out_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
             record = json.loads(path.read_text(encoding="utf-8"))
             found[record["model"]] = record
         except (json.JSONDecodeError, KeyError) as exc:
-            print(f"skipping {path}: not a results file ({exc.__class__.__name__})")
+            print(f"skipping {display_path(path)}: not a results file ({exc.__class__.__name__})")
     return found
 
 
 def markdown_table(rows: dict[str, dict[str, float]], keys: tuple[str, ...] = METRIC_KEYS, digits: int = 3,
                    first: str = "model") -> str:
-    """A markdown table, one row per entry; missing values print as "–"."""
-    head = f"| {first} | " + " | ".join(keys) + " |\n|---|" + "---:|" * len(keys)
+    """A markdown table, one row per entry; metrics under their display names (``METRIC_NAMES``: "AbsRel ↓"),
+    other keys as they are; missing values print as "–"."""
+    head = f"| {first} | " + " | ".join(METRIC_NAMES.get(k, k) for k in keys) + " |\n|---|" + "---:|" * len(keys)
     lines = [head]
     for name, metrics in rows.items():
         cells = [f"{metrics[k]:.{digits}f}" if k in metrics and metrics[k] == metrics[k] else "–" for k in keys]

@@ -57,6 +57,11 @@ class RunContext:
         return {"data": self.data_label, "data_kind": self.data_kind, "preset": self.preset,
                 "split": self.split_name, "seed": self.seed}
 
+    def note(self) -> str:
+        """The line every figure of the run carries, e.g. "SynthRooms (600 images, 240x320, seed 0) · preset cpu":
+        a figure copied out of its notebook still says which data and recipe made it (SynthRooms is not NYU)."""
+        return f"{self.data_label} · preset {self.preset}"
+
     def describe(self) -> str:
         text = (f"data: {self.data_label} | split: {self.split_name} ({len(self.split.train)} train / "
                 f"{len(self.split.val)} val / {len(self.split.test)} test) | preset: {self.preset} | "

@@ -50,6 +50,15 @@ def bootstrap_difference(a: Sequence[float] | np.ndarray, b: Sequence[float] | n
     return _interval(float(diff.mean()), means, level)
 
 
+def bootstrap_metrics(rows: Sequence[Mapping[str, float]], keys: Sequence[str], n_boot: int = 2000,
+                      seed: int = 0) -> dict[str, Interval]:
+    """The interval of each metric in ``keys`` over one evaluation's per-image rows (the same resamples for all)."""
+    missing = [k for k in keys if rows and k not in rows[0]]
+    if missing:
+        raise KeyError(f"the per-image rows have no {missing}; they have {sorted(rows[0])}")
+    return {k: bootstrap_mean([r[k] for r in rows], n_boot, seed) for k in keys}
+
+
 def paired_values(rows_a: Sequence[Mapping[str, float]], rows_b: Sequence[Mapping[str, float]],
                   key: str) -> tuple[np.ndarray, np.ndarray]:
     """``key`` of two models' per-image rows, matched by ``index`` (images only one model has are an error)."""

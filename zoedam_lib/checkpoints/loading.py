@@ -20,6 +20,7 @@ from torch import nn
 
 from ..errors import CheckpointError, ConfigError
 from ..models.registry import build_model
+from ..paths import display_path
 from .keys import detect_backbone, detect_family, detect_format, to_own_keys
 from .reading import read_state_dict
 from .saving import FORMAT_NAME
@@ -41,7 +42,7 @@ class LoadReport:
     init: dict[str, Any] | None = None  # own checkpoints: how the saved model was initialised before training
 
     def summary(self) -> str:
-        text = f"{self.format} weights ({self.backbone}, {self.family} blocks) from {self.source}: " \
+        text = f"{self.format} weights ({self.backbone}, {self.family} blocks) from {display_path(self.source)}: " \
                f"loaded {', '.join(self.loaded_parts)}"
         if self.random_parts:
             text += f"; randomly initialised: {', '.join(self.random_parts)} (fine-tune before use)"

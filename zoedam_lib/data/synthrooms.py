@@ -23,7 +23,7 @@ from PIL import Image
 from ..atomic import atomic_write_json
 from ..camera import scaled_intrinsics
 from ..errors import ConfigError
-from ..paths import DEFAULT_SYNTH_DIR
+from ..paths import DEFAULT_SYNTH_DIR, display_path
 from ..progress import tqdm
 from .matfile import NyuMatWriter
 from .synthrooms_domains import DOMAINS, STREAM_WIDTH, Domain, get_domain
@@ -219,7 +219,7 @@ def ensure_domain(name: str, data_dir: str | os.PathLike = DEFAULT_SYNTH_DIR, **
     path = Path(data_dir) / get_domain(name).file
     if path.is_file() or (path.is_dir() and any(path.glob("*.jpg"))):
         return path
-    print(f"SynthRooms domain {name!r} not found at {path}: generating it now (one-off)")
+    print(f"SynthRooms domain {name!r} not found at {display_path(path)}: generating it now (one-off)")
     return generate_domain(name, data_dir, **kwargs)
 
 
@@ -234,5 +234,5 @@ def ensure_synthrooms(path: str | os.PathLike, **kwargs) -> Path:
     if path.name != MAT_NAME:
         raise ConfigError(f"{path} does not exist and SynthRooms can only generate a file named {MAT_NAME}; "
                           f"pass {path.with_name(MAT_NAME)} or download the dataset you meant")
-    print(f"SynthRooms not found at {path}: generating it now (one-off, ~1 min for the default size)")
+    print(f"SynthRooms not found at {display_path(path)}: generating it now (one-off, ~1 min for the default size)")
     return generate_synthrooms(path.parent, **kwargs)

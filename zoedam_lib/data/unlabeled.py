@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from ..errors import ConfigError, DataFileError, ImageReadError
 from ..images import IMAGE_EXTENSIONS, read_image, to_float_image
+from ..paths import display_path
 
 LMDB_FILE = "data.mdb"  # a folder holding this is an LMDB database (LSUN's distribution format)
 
@@ -165,7 +166,7 @@ class UnlabeledImages(Dataset):
 
     def report(self) -> str:
         """One line: how many images are used and which unreadable ones were replaced."""
-        text = f"{len(self)} unlabeled images (of {self.n_found} found in {', '.join(map(str, self.dirs))})"
+        text = f"{len(self)} unlabeled images (of {self.n_found} found in {', '.join(map(display_path, self.dirs))})"
         if self.skipped:
             shown = ", ".join(self.skipped[:5]) + (" …" if len(self.skipped) > 5 else "")
             text += f"; {len(self.skipped)} unreadable, replaced by the next readable image: {shown}"

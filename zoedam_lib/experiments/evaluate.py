@@ -13,6 +13,7 @@ from pathlib import Path
 from ..checkpoints import load_checkpoint
 from ..data.folder_spec import parse_depth_unit
 from ..evaluation import EvalResult
+from ..paths import display_path
 from ..results import markdown_table, write_result
 from ..run import setup_run
 
@@ -46,5 +47,5 @@ def run_eval(args: argparse.Namespace) -> EvalResult:
         rows[f"{key} · {name}"] = ev.metrics
         rows[f"{key} · {name}, median-scaled"] = ev.median_scaled
     print(markdown_table(rows))
-    print(f"{result.n_images} images ({len(result.skipped)} without valid pixels skipped); wrote {path}")
+    print(f"{result.n_images} images ({len(result.skipped)} without valid pixels skipped); wrote {display_path(path)}")
     return result

@@ -27,6 +27,7 @@ from ..errors import CheckpointError, ConfigError
 from ..evaluation import EvalResult
 from ..inference.predict import model_device
 from ..models.zoedam import ZoeDAM
+from ..paths import display_path
 from ..run import RunContext
 from ..semi.cutmix import apply_cutmix, cutmix_box
 from ..semi.perturb import strong_perturb
@@ -123,7 +124,7 @@ def build_student(teacher: ZoeDAM, teacher_source: str, teacher_init: dict | Non
         student = ZoeDAM(replace(teacher.config, img_size=img_size))
         student.load_state_dict(teacher.state_dict())
         init = Init(teacher_source, "pretrained", ("encoder", "decoder", "head"),
-                    f"ZoeDAM+ student = a COPY of the teacher ({teacher_source})")
+                    f"ZoeDAM+ student = a COPY of the teacher ({display_path(teacher_source)})")
     else:
         if teacher_init is None or "pretrained" not in teacher_init:
             raise ConfigError("student_init='pretrained' starts the student like the teacher's encoder, but how the "
@@ -165,7 +166,8 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
                                  batch_size=recipe.train.batch_size * opts.unlabeled_ratio)
         if dist_utils.is_main_process():  # one rank computes; the others find every entry done
             computed = cache.build()
-            print(f"teacher pseudo-labels: {computed} computed, {len(cache) - computed} reused ({cache.dir})")
+            print(f"teacher pseudo-labels: {computed} computed, {len(cache) - computed} reused "
+                  f"({display_path(cache.dir)})")
         dist_utils.barrier()
         cache.build()
     frozen = None

@@ -8,7 +8,10 @@ also converts it back to metres, so the shared evaluation treats it like every o
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -17,6 +20,7 @@ from torch import nn
 from torchvision.models import DenseNet169_Weights, densenet169
 
 from ..errors import ConfigError
+from ..paths import display_path
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -151,8 +155,17 @@ class DenseDepth(nn.Module):
 
 
 def imagenet_densenet169_features() -> dict[str, torch.Tensor]:
-    """torchvision's ImageNet DenseNet-169 ``features`` weights (downloads on first use; raises offline)."""
-    return densenet169(weights=DenseNet169_Weights.IMAGENET1K_V1).features.state_dict()
+    """torchvision's ImageNet DenseNet-169 ``features`` weights (downloads on first use; raises offline).
+
+    torch.hub announces a download with the cache's absolute path on stdout, which would land in
+    committed notebook outputs; the announcement is ours instead, with the path shortened.
+    """
+    weights = DenseNet169_Weights.IMAGENET1K_V1
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
+    if not cached.is_file():
+        print(f"downloading torchvision's ImageNet DenseNet-169 weights to {display_path(cached)}")
+    with contextlib.redirect_stdout(io.StringIO()):
+        return densenet169(weights=weights, progress=False).features.state_dict()
 
 
 def build_densedepth(pretrained_encoder: bool = True, verbose: bool = True, **config) -> tuple[DenseDepth, str]:

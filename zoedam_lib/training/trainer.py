@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..atomic import atomic_path, atomic_write_json
 from ..errors import CheckpointError, ConfigError, NonFiniteLossError, TrainingInterrupted, refusal_reason
+from ..paths import display_path
 from ..progress import tqdm
 from ..seeding import rng_state, set_rng_state
 from . import distributed as dist_utils
@@ -90,6 +91,12 @@ class TrainState:
     bad_in_row: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)  # one row per finished epoch
     steps: list[list[float]] = field(default_factory=list)  # [global_step, epoch, loss, lr]
+    step_logs: list[dict[str, float]] = field(default_factory=list)  # loss_fn's logs per step, aligned with steps
+
+    def __post_init__(self) -> None:
+        # a checkpoint written before step_logs existed: its steps logged nothing (keeps the lists aligned)
+        if not self.step_logs:
+            self.step_logs = [{} for _ in self.steps]
 
 
 class Trainer:
@@ -149,7 +156,7 @@ class Trainer:
         if resume and self.state_path.exists():
             self.load_checkpoint(self.state_path)
         elif resume and self.rank == 0:
-            print(f"resume: no checkpoint at {self.state_path}; starting from scratch")
+            print(f"resume: no checkpoint at {display_path(self.state_path)}; starting from scratch")
         try:
             with _sigterm_as_interrupt():
                 while self.state.epoch < self.config.epochs:
@@ -201,7 +208,7 @@ class Trainer:
         set_rng_state(payload["rng"])
         self.state = TrainState(**payload["state"])
         if self.rank == 0:
-            print(f"resumed from {path}: epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}")
+            print(f"resumed from {display_path(path)}: epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}")
 
     # ------------------------------------------------------------------ internals
 
@@ -243,7 +250,7 @@ class Trainer:
         batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
                  for k, v in batch.items()}
         with autocast_context(self.device, self.amp_dtype):
-            loss, _ = self.loss_fn(self.net, batch)
+            loss, logs = self.loss_fn(self.net, batch)
         finite = dist_utils.all_ranks_true(bool(torch.isfinite(loss).item()), self.device)
         value = None
         if finite:
@@ -276,10 +283,12 @@ class Trainer:
         st.global_step += 1
         st.steps.append([st.global_step, st.epoch + 1, value if value is not None else math.nan,
                          self.optimizer.param_groups[-1]["lr"]])
+        st.step_logs.append({k: float(v) for k, v in logs.items()})
         return value
 
     def _write_logs(self) -> None:
-        atomic_write_json(self.run_dir / "history.json", {"epochs": self.state.history, "steps": self.state.steps})
+        atomic_write_json(self.run_dir / "history.json", {"epochs": self.state.history, "steps": self.state.steps,
+                                                          "step_logs": self.state.step_logs})
         if self.state.history:
             keys = list(dict.fromkeys(k for row in self.state.history for k in row))
             with atomic_path(self.run_dir / "history.csv") as tmp, open(tmp, "w", newline="") as f:

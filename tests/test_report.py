@@ -1,0 +1,93 @@
+"""Notebook 06's gathering of a run: per-image rows of every evaluation set, training runs with the student
+continuing its teacher, bars with intervals, and tables under the metrics' display names."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from zoedam_lib.evaluation import EvalResult
+from zoedam_lib.metrics import METRIC_KEYS
+from zoedam_lib.report import (
+    LOSS_PANELS,
+    SILOG_PANEL,
+    bar_figure,
+    curves_figure,
+    evaluation_rows,
+    table_markdown,
+    training_runs,
+)
+from zoedam_lib.results import load_results, write_result
+from zoedam_lib.stats import bootstrap_metrics
+
+NOTE = "SynthRooms (24 images, 60x80, seed 0) · preset cpu"
+
+
+def evaluation(rng, n, name="test"):
+    rows = [{"index": i, **{k: float(rng.uniform(0.1, 0.9)) for k in METRIC_KEYS},
+             **{f"med_{k}": float(rng.uniform(0.1, 0.9)) for k in METRIC_KEYS},
+             "pred_median": float(rng.uniform(1, 4)), "gt_median": float(rng.uniform(1, 4))} for i in range(n)]
+    return EvalResult({k: float(np.mean([r[k] for r in rows])) for k in METRIC_KEYS}, rows, name=name)
+
+
+def history(out, key, epochs, steps_per_epoch, logs):
+    steps = [[e * steps_per_epoch + s + 1, e + 1, 1.0, 1e-3] for e in range(epochs) for s in range(steps_per_epoch)]
+    hist = {"epochs": [{"epoch": e + 1, "val_abs_rel": 0.3} for e in range(epochs)], "steps": steps,
+            "step_logs": [dict(logs) for _ in steps]}
+    path = out / "runs" / key / "history.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(hist))
+    return str(path.relative_to(out))
+
+
+@pytest.fixture
+def run(tmp_path):
+    rng = np.random.default_rng(0)
+    prov = {"data": "SynthRooms (24 images)", "data_kind": "synthrooms", "preset": "cpu", "split": "paper", "seed": 0}
+    write_result(tmp_path, "zoedam_vits", prov, evaluation(rng, 12), history=history(tmp_path, "zoedam_vits", 3, 4, {}))
+    write_result(tmp_path, "zoedam_plus", prov, evaluation(rng, 12), {"zeroshot_wide": evaluation(rng, 8, "wide")},
+                 teacher=str(tmp_path / "checkpoints" / "zoedam_vits"),
+                 history=history(tmp_path, "zoedam_plus", 1, 8, {"loss_labeled": 0.2, "loss_unlabeled": 0.1}))
+    return tmp_path, load_results(tmp_path)
+
+
+def test_evaluation_rows_cover_every_set_of_every_model(run):
+    out, records = run
+    rows = evaluation_rows(out, records)
+    assert {m: sorted(sets) for m, sets in rows.items()} == {"ZoeDAM-S": ["test"], "ZoeDAM+": ["test", "zeroshot_wide"]}
+    assert len(rows["ZoeDAM+"]["zeroshot_wide"]) == 8 and "pred_median" in rows["ZoeDAM+"]["test"][0]
+
+
+def test_training_runs_continue_the_student_after_its_teacher(run):
+    out, records = run
+    runs = {r.label: r for r in training_runs(out, records)}
+    assert runs["ZoeDAM+"].after == "ZoeDAM-S" and runs["ZoeDAM-S"].after is None
+    assert runs["ZoeDAM+"].losses == LOSS_PANELS["zoedam_plus"] and runs["ZoeDAM-S"].losses == {SILOG_PANEL: "loss"}
+    alone = training_runs(out, records, keys=("zoedam_plus",))  # without its teacher's log: starts at 0
+    assert [r.after for r in alone] == [None]
+    fig = curves_figure(out, records, note=NOTE)
+    silog = next(ax for ax in fig.axes if ax.get_title().startswith("SILog"))
+    student = next(ln for ln in silog.lines if ln.get_label() == "ZoeDAM+")
+    assert student.get_xdata().min() == 13  # after the teacher's 12 steps
+
+
+def test_bar_figure_error_bars_are_the_bootstrap_intervals_of_the_per_image_rows(run):
+    from matplotlib.container import ErrorbarContainer
+
+    out, records = run
+    fig = bar_figure(out, records, note=NOTE, keys=("abs_rel",), n_boot=300)
+    bars = next(c for c in fig.axes[0].containers if isinstance(c, ErrorbarContainer))
+    low_high = [(s[0][1], s[1][1]) for s in bars.lines[2][0].get_segments()]
+    rows = evaluation_rows(out, records)
+    names = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert sorted(names) == ["ZoeDAM+", "ZoeDAM-S"]
+    expected = [bootstrap_metrics(rows[m]["test"], ["abs_rel"], 300)["abs_rel"] for m in names]
+    assert low_high == [pytest.approx((iv.low, iv.high)) for iv in expected]
+
+
+def test_tables_use_the_metric_display_names(run):
+    _, records = run
+    head = table_markdown(records, ("zoedam_vits",)).splitlines()[0]
+    assert "| AbsRel ↓ | SqRel ↓ | RMSE ↓ | RMSE-log ↓ | log10 ↓ | δ1 ↑ | δ2 ↑ | δ3 ↑ |" in head

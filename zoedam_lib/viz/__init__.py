@@ -1,0 +1,31 @@
+"""Figures for the notebooks: every one names its data and preset, shares one colour scale per kind,
+and keeps its colour bars in their own axes.
+
+Each figure function returns a matplotlib figure and takes a required ``note`` (``RunContext.note()``),
+drawn under the figure; display it with :func:`show` (which attaches the note to the notebook
+output's metadata) and save it with :func:`save_figure`.
+
+============================  =========================================================
+module                        figures
+============================  =========================================================
+``figures``                   note, show, save_figure, the shared colour scale
+``samples``                   sample_grid, depth_histograms, image_row, depth_map, cutmix_figure
+``predictions``               prediction_grid (RGB | GT | models, |error| rows)
+``curves``                    training_curves (loss kinds, student after teacher, validation)
+``error_by_depth``            AbsRel per ground-truth depth range, averaged per image
+``scale``                     predicted vs true median depth (scale vs structure)
+``bars``                      metric bars with bootstrap intervals
+============================  =========================================================
+"""
+
+from .bars import metric_bars
+from .curves import TrainingRun, training_curves
+from .error_by_depth import error_by_depth
+from .figures import DEPTH_CMAP, ERROR_CMAP, Scale, add_note, figure_note, save_figure, show
+from .predictions import prediction_grid
+from .samples import cutmix_figure, depth_histograms, depth_map, image_row, sample_grid
+from .scale import median_scatter
+
+__all__ = ["DEPTH_CMAP", "ERROR_CMAP", "Scale", "TrainingRun", "add_note", "cutmix_figure", "depth_histograms",
+           "depth_map", "error_by_depth", "figure_note", "image_row", "median_scatter", "metric_bars",
+           "prediction_grid", "sample_grid", "save_figure", "show", "training_curves"]

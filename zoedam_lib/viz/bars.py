@@ -1,0 +1,33 @@
+"""Metric bars (notebook 06): one panel per metric, one bar per model, the bootstrap interval as error bar."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..metrics import METRIC_NAMES
+from ..stats import Interval
+from .figures import new_figure
+
+
+def metric_bars(intervals: Mapping[str, Mapping[str, Interval]], keys: Sequence[str], *, note: str) -> Figure:
+    """Means with 95 % intervals (model → metric → ``stats.bootstrap_metrics(...)``), one panel per metric.
+
+    Two bars whose error bars overlap can still differ (the images are shared; ``tables.paired_table``
+    is the test), but bars without them invite reading differences no test image set supports.
+    """
+    names = list(intervals)
+    fig = new_figure(note, (2.7 * len(keys), 3.4))
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    x = np.arange(len(names))
+    for ax, key in zip(axes, keys, strict=True):
+        ivs = [intervals[n][key] for n in names]
+        means = np.array([iv.mean for iv in ivs])
+        yerr = np.array([[iv.mean - iv.low for iv in ivs], [iv.high - iv.mean for iv in ivs]])
+        ax.bar(x, means, yerr=yerr, capsize=3, color=[f"C{i % 10}" for i in range(len(names))])
+        ax.set_xticks(x, names, rotation=45, ha="right", fontsize=8)
+        ax.set_title(METRIC_NAMES.get(key, key), fontsize=10)
+    fig.suptitle("mean over test images, 95 % bootstrap interval", fontsize=9)
+    return fig

@@ -1,0 +1,141 @@
+"""Training curves: one panel per loss kind, validation per epoch, the student continuing its teacher.
+
+Losses of different kinds do not share an axis: ZoeDAM's SILog (paper §3.2), DenseDepth's eq. (1)
+loss and the ZoeDAM+ student's unlabeled affine-invariant term (§3.3) each get a panel; the
+student's labeled term is SILog again and continues the teacher's SILog curve. A run that
+continues another (``after``) is drawn from where that one ended, so the x axis is the pipeline's
+cumulative steps and epochs. The per-step terms come from ``history.json``'s ``step_logs`` (the
+loss function's logs, one dict per step, aligned with ``steps``); histories written before it
+existed only have the total loss.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from ..metrics import METRIC_NAMES
+from .figures import new_figure
+
+TOTAL = "loss"  # in TrainingRun.losses: the trainer's total loss (history "steps" column 2)
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """One model's training log as the curves figure draws it."""
+
+    label: str  # legend entry, e.g. "ZoeDAM-S"
+    history: Mapping[str, Any]  # the run's history.json: "steps", "epochs", "step_logs"
+    losses: Mapping[str, str]  # panel title (the loss kind) → "loss" (the total) or a key of the step logs
+    after: str | None = None  # label of the run this one continues: its steps and epochs count on from that one's end
+
+
+def training_curves(runs: Sequence[TrainingRun], *, note: str, val_key: str = "val_abs_rel") -> Figure:
+    """Loss panels over cumulative steps (raw per step, faint; running mean, solid), and a validation panel.
+
+    The validation panel shows ``val_key`` per epoch, measured on the validation split carved from
+    the training images (never the test split), with integer epoch ticks.
+    """
+    offsets = _offsets(runs)
+    panels = list(dict.fromkeys(title for run in runs for title in run.losses))
+    has_val = any(val_key in row for run in runs for row in run.history.get("epochs", []))
+    n = len(panels) + has_val
+    if n == 0:
+        raise ValueError("nothing to draw: give at least one TrainingRun with a loss")
+    fig = new_figure(note, (3.8 * n, 3.3))
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    colours = {run.label: f"C{i % 10}" for i, run in enumerate(runs)}
+    for ax, title in zip(axes, panels, strict=False):
+        drawn = [run for run in runs if title in run.losses]
+        for run in drawn:
+            _loss_line(ax, run, run.losses[title], offsets[run.label][0], colours[run.label])
+        ax.set_title("\n".join(textwrap.wrap(title, 34)), fontsize=9)
+        ax.set(xlabel="step" + (" (cumulative)" if any(r.after for r in drawn) else ""), ylabel="loss")
+        _handover_marks(ax, drawn, offsets, step=True)
+        _legend(ax)
+    if has_val:
+        ax = axes[-1]
+        drawn = [run for run in runs if any(val_key in row for row in run.history.get("epochs", []))]
+        for run in drawn:
+            rows = [row for row in run.history["epochs"] if val_key in row]
+            ax.plot([row["epoch"] + offsets[run.label][1] for row in rows], [row[val_key] for row in rows],
+                    "o-", color=colours[run.label], label=run.label)
+        name = METRIC_NAMES.get(val_key.removeprefix("val_"), val_key)
+        ax.set_title(f"validation {name}\n(validation split, carved from training)", fontsize=9)
+        ax.set(xlabel="epoch" + (" (cumulative)" if any(r.after for r in drawn) else ""), ylabel=name)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _handover_marks(ax, drawn, offsets, step=False)
+        _legend(ax)
+    return fig
+
+
+def _offsets(runs: Sequence[TrainingRun]) -> dict[str, tuple[int, int]]:
+    """(step, epoch) at which each run starts: 0 for a first run, the end of ``after`` for one that continues."""
+    by_label = {run.label: run for run in runs}
+    offsets: dict[str, tuple[int, int]] = {}
+
+    def start(run: TrainingRun, seen: tuple[str, ...]) -> tuple[int, int]:
+        if run.label in offsets:
+            return offsets[run.label]
+        if run.after is None:
+            offsets[run.label] = (0, 0)
+        elif run.after not in by_label or run.after in seen:
+            raise ValueError(f"run {run.label!r} continues {run.after!r}, which is not one of the runs "
+                             f"{sorted(by_label)} (or they continue each other in a circle)")
+        else:
+            prev = by_label[run.after]
+            step, epoch = start(prev, (*seen, run.label))
+            steps, epochs = prev.history.get("steps", []), prev.history.get("epochs", [])
+            offsets[run.label] = (step + int(steps[-1][0] if steps else 0),
+                                  epoch + int(epochs[-1]["epoch"] if epochs else 0))
+        return offsets[run.label]
+
+    for run in runs:
+        start(run, ())
+    return offsets
+
+
+def _loss_line(ax: Axes, run: TrainingRun, key: str, offset: int, colour: str) -> None:
+    steps = np.asarray(run.history.get("steps", []), dtype=float).reshape(-1, 4)
+    if key == TOTAL:
+        values = steps[:, 2]
+    else:
+        logs = run.history.get("step_logs") or []
+        values = np.array([float(row.get(key, np.nan)) for row in logs]) if len(logs) == len(steps) else \
+            np.full(len(steps), np.nan)
+    if not np.isfinite(values).any():
+        ax.text(0.5, 0.5, f"{run.label}: no per-step {key!r}\n(history.json written before step_logs)",
+                transform=ax.transAxes, ha="center", fontsize=7, color="0.4")
+        return
+    x = steps[:, 0] + offset
+    ax.plot(x, values, lw=0.6, alpha=0.3, color=colour)
+    ax.plot(x, running_mean(values, max(1, len(values) // 20)), lw=1.5, color=colour, label=run.label)
+
+
+def running_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Centred running mean over ``window`` steps, ignoring non-finite (skipped) steps."""
+    ok = np.isfinite(values)
+    kernel = np.ones(window)
+    total = np.convolve(np.where(ok, values, 0.0), kernel, mode="same")
+    count = np.convolve(ok.astype(float), kernel, mode="same")
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _handover_marks(ax: Axes, runs: Sequence[TrainingRun], offsets: Mapping[str, tuple[int, int]],
+                    step: bool) -> None:
+    """A dotted line where a continuing run of this panel (the ZoeDAM+ student) takes over."""
+    for run in runs:
+        if run.after is not None:
+            ax.axvline(offsets[run.label][0] if step else offsets[run.label][1] + 0.5, ls=":", lw=1, color="0.5")
+
+
+def _legend(ax: Axes) -> None:
+    if ax.get_legend_handles_labels()[0]:  # (an empty legend() warns into the notebook)
+        ax.legend(fontsize=7)

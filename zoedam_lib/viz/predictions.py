@@ -1,0 +1,70 @@
+"""The prediction grid (notebooks 03–06): RGB | ground truth | each model, with each model's |error| below.
+
+One depth scale for the whole figure (the ground truth's range; a prediction beyond it shows the
+bar's extension) and one error scale, each with one colour bar in a dedicated grid column: the
+depth bar beside the upper half of the rows, the error bar beside the lower half.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .figures import DEPTH_CMAP, ERROR_CMAP, Scale, new_figure, rgb_panel
+from .samples import BAR
+
+ERROR_PERCENTILE = 98.0  # the error scale ends here: a few huge errors would otherwise wash out the rest
+
+
+def absolute_errors(prediction: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """|prediction − ground truth| in metres where the ground truth is valid (finite, > 0), NaN elsewhere."""
+    gt = np.asarray(gt, dtype=np.float64)
+    valid = np.isfinite(gt) & (gt > 0)
+    err = np.full(gt.shape, np.nan)
+    err[valid] = np.abs(np.asarray(prediction, dtype=np.float64)[valid] - gt[valid])
+    return err
+
+
+def prediction_grid(images: Sequence[np.ndarray], gts: Sequence[np.ndarray],
+                    predictions: Mapping[str, Sequence[np.ndarray]], *, note: str, vmax: float | None = None,
+                    error_max: float | None = None) -> Figure:
+    """One row per example, RGB | ground truth | each model's prediction, and an |error| row under it.
+
+    Args:
+        images: RGB images (uint8 or floats in [0, 1]), one per example.
+        gts: ground-truth depth in metres (NaN or 0 where unknown), one per example.
+        predictions: model name → its predictions at ground-truth size, one per example.
+        note: the data and preset the figure shows (``RunContext.note()``).
+        vmax: top of the depth scale (default: the largest valid ground truth; 10 m for NYU).
+        error_max: top of the error scale (default: the 98th percentile of all errors shown);
+            larger errors are clipped, and the error bar then ends in an arrow (``extend="max"``).
+    """
+    names, n = list(predictions), len(images)
+    if not names:
+        raise ValueError("prediction_grid needs at least one model's predictions (name → one per example)")
+    if any(len(predictions[name]) != n for name in names) or len(gts) != n:
+        raise ValueError(f"{n} images, {len(gts)} ground truths and "
+                         f"{[len(predictions[k]) for k in names]} predictions: give one of each per example")
+    valid_gts = [np.where(np.isfinite(g) & (g > 0), g, np.nan) for g in gts]
+    top = vmax if vmax is not None else float(np.nanmax([np.nanmax(g) for g in valid_gts]))
+    depth = Scale.covering(valid_gts + [p for name in names for p in predictions[name]], top)
+    errors = {name: [absolute_errors(p, g) for p, g in zip(predictions[name], gts, strict=True)] for name in names}
+    error = Scale.covering([e for name in names for e in errors[name]], error_max, ERROR_PERCENTILE)
+
+    cols = 2 + len(names)
+    fig = new_figure(note, (2.2 * cols + 0.9, 3.5 * n + 0.4))
+    grid = fig.add_gridspec(2 * n, cols + 1, width_ratios=[1] * cols + [BAR])
+    for i in range(n):
+        first = i == 0
+        rgb_panel(fig.add_subplot(grid[2 * i, 0]), images[i], "RGB" if first else "")
+        depth_im = depth.image(fig.add_subplot(grid[2 * i, 1]), valid_gts[i], DEPTH_CMAP,
+                               "ground truth" if first else "")
+        for j, name in enumerate(names):
+            depth.image(fig.add_subplot(grid[2 * i, 2 + j]), predictions[name][i], DEPTH_CMAP, name if first else "")
+            error_im = error.image(fig.add_subplot(grid[2 * i + 1, 2 + j]), errors[name][i], ERROR_CMAP,
+                                   f"|error| {name}" if first else "")
+    depth.colorbar(fig, depth_im, fig.add_subplot(grid[:n, -1]), "depth [m]")
+    error.colorbar(fig, error_im, fig.add_subplot(grid[n:, -1]), "|error| [m]")
+    return fig
