@@ -58,7 +58,7 @@ def assert_same_depth_within_rounding(mine: torch.Tensor, ref: torch.Tensor) -> 
 
 
 def random_features(size: tuple[int, int], batch: int, width: int = 16, seed: int = 0) -> DPTFeatures:
-    """Decoder features for an output of ``size`` with the DPT's ratios (rounded up, at least 1 pixel)."""
+    """Random decoder features for an output of ``size``, with the DPT's scale ratios (at least 1 pixel)."""
     g = torch.Generator().manual_seed(seed)
     h, w = size
 
@@ -108,7 +108,7 @@ def test_exact_fast_path_on_the_conformance_weights(conformance_dir):
         exact = prepare_exact(model)(pair)["metric_depth"]
         assert_same_depth_within_rounding(exact, model(pair)["metric_depth"])
         d = (exact[:1] - torch.from_numpy(case["metric_depth"])).abs()  # the conformance tolerance holds too
-        assert d.max() <= 5e-3 and d.mean() <= 2e-5
+        assert d.max() <= 5e-3 and d.mean() <= 2e-5 and d.flatten().quantile(0.999) <= 1e-3
         model.config = replace(model.config, img_size=(182, 266))  # an odd patch grid (13×19)
         small = x[:, :, 7:300, 11:451]
         assert_same_depth_within_rounding(prepare_exact(model)(small)["metric_depth"], model(small)["metric_depth"])
@@ -171,6 +171,8 @@ def test_projecting_the_condition_before_upsampling_equals_zoedepths_order():
 def trained_like():
     """A tiny ZoeDAM whose head was fitted to smooth depth maps (1 + 6 × brightness), so that its
     depth varies within each image as a trained model's does (random heads predict a near constant)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # module fixtures start before ``one_thread``
     torch.manual_seed(0)
     model = tiny_zoedam()
     low = torch.rand(8, 3, 4, 5)
@@ -184,6 +186,7 @@ def trained_like():
         opt.zero_grad()
         loss.backward()
         opt.step()
+    torch.set_num_threads(threads)
     return model.eval(), x[4:]
 
 

@@ -92,8 +92,8 @@ class LogBinomial(nn.Module):
     The ``(K−1)·ln(1−p)/t`` part is the same for every k and cancels in the softmax, so we use
     ``y_k = (log C + k·logit p) / t``: mathematically the same distribution with fewer passes over
     (B, K, H, W) and smaller logits (the official ones reach ~3e4 at t = 0.0212, where float32
-    rounding is ~2e-3). ``test_log_binomial_equals_zoedepths_literal_formula`` holds it to the
-    literal form. The buffers keep the official checkpoints' names.
+    rounding is ~2e-3). ``tests/test_fast_head.py`` holds it to the literal form. The buffers keep
+    the official checkpoints' names.
     """
 
     def __init__(self, n_classes: int = 64) -> None:

@@ -41,7 +41,7 @@ def teacher_predict(teacher: nn.Module, images: torch.Tensor) -> torch.Tensor:
     teacher.eval()
     try:
         with torch.inference_mode():
-            depth = infer(teacher, images).float()  # the exact fast path for a ZoeDAM teacher
+            depth = infer(teacher, images).float()  # a ZoeDAM teacher runs the exact fast head
     finally:
         teacher.train(was_training)
     return depth.clone()
