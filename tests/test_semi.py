@@ -142,13 +142,15 @@ def test_strong_perturb_is_deterministic_per_generator_and_stays_in_range():
 # --------------------------------------------------------------------------- the student step
 
 
-def spy(model, calls):
-    forward = model.forward
+def spy(model, calls, method="forward"):
+    """Record the input of each call of ``model.<method>`` (a teacher's ``preprocess``: its inference
+    path does not go through ``forward``)."""
+    original = getattr(model, method)
 
     def recording(x, *args, **kwargs):
         calls.append(x.detach().clone())
-        return forward(x, *args, **kwargs)
-    model.forward = recording
+        return original(x, *args, **kwargs)
+    setattr(model, method, recording)
     return model
 
 
@@ -162,7 +164,8 @@ def test_perturbations_never_touch_the_teacher_input_or_the_labeled_batch():
     batch = semi_batch()
     original = {k: v.clone() for k, v in batch.items()}
     teacher_calls, student_calls = [], []
-    teacher, student = spy(tiny_zoedam(1), teacher_calls), spy(tiny_zoedam(2).train(), student_calls)
+    teacher = spy(tiny_zoedam(1), teacher_calls, "preprocess")
+    student = spy(tiny_zoedam(2).train(), student_calls)
     cfg = ZoeDAMPlusLossConfig(cutmix_p=1.0, perturb=StrongPerturbConfig(jitter_p=1.0, blur_p=1.0))
     loss, logs = make_student_step(cfg, teacher=teacher)(student, batch)
     clean_u = original["u_image"].flatten(0, 1)

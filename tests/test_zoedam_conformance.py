@@ -60,8 +60,9 @@ def test_encoder_features(run):
 
 def test_decoder_features(run):
     _, ref, out, _, _, feats = run
-    for name in ("l4_rn", "r4", "r3", "r2", "r1"):
-        close(getattr(feats, name), ref[name])
+    names = {"layer_4_rn": "l4_rn", "path_4": "r4", "path_3": "r3", "path_2": "r2", "path_1": "r1"}  # ours: ref's
+    for name, ref_name in names.items():
+        close(getattr(feats, name), ref[ref_name])
     close(feats.out_conv, ref["out_conv"])
     close(out["rel_depth"], ref["rel_depth"])
 
@@ -70,17 +71,17 @@ def test_metric_head_intermediates(run):
     model, ref, out, _, _, f = run
     head = model.head
     with torch.no_grad():
-        x = head.conv2(f.l4_rn)
+        x = head.conv2(f.layer_4_rn)
         centers = head.seed_bin_regressor(x)
         close(centers, ref["seed_bin_centers"])
         emb = head.seed_projector(x)
-        for i, block in enumerate((f.r4, f.r3, f.r2)):
+        for i, block in enumerate((f.path_4, f.path_3, f.path_2)):
             e = head.projectors[i](block)
             centers = head.attractors[i](e, centers, emb)
             emb = e
             close(centers, ref[f"attractor{i}_centers"])
         last = torch.cat([f.out_conv, _up(f.rel_depth.unsqueeze(1), f.out_conv.shape[-2:])], 1)
-        e3 = head.projectors[3](f.r1)
+        e3 = head.projectors[3](f.path_1)
         mlp_out = head.conditional_log_binomial.mlp(torch.cat([last, _up(e3, last.shape[-2:])], 1))
     close(mlp_out, ref["clb_mlp_out"])
     assert out["bin_centers"].shape == (1, 64, 392, 518)

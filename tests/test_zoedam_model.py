@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from helpers import TINY_SIZE, tiny_zoedam
 from PIL import Image
+from torch import nn
 
 from zoedam_lib.models.backbones import BACKBONES
 from zoedam_lib.models.zoedam import ZoeDAM, ZoeDAMConfig, network_size
@@ -29,12 +31,24 @@ def test_rejects_non_rgb_input():
         tiny_zoedam()(torch.rand(1, 4, 56, 70))
 
 
-def test_metric_depth_is_probability_weighted_bin_centers():
+class _HandBuiltBins(nn.Module):
+    """Stands in for the conditional log-binomial: all mass on bin ``(row + col) % n_bins``."""
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        k = (torch.arange(h).view(-1, 1) + torch.arange(w)).remainder(64).expand(b, h, w)
+        return F.one_hot(k, 64).permute(0, 3, 1, 2).float()  # (B, 64, H, W)
+
+
+def test_metric_depth_is_the_centre_of_the_bin_holding_the_probability():
     model = tiny_zoedam()
+    model.head.conditional_log_binomial = _HandBuiltBins()
     with torch.no_grad():
-        out = model(torch.rand(1, 3, 56, 70), return_probs=True)
-    manual = (out["probs"] * out["bin_centers"]).sum(1, keepdim=True)
-    assert torch.allclose(manual, out["metric_depth"], rtol=1e-5)
+        out = model(torch.rand(2, 3, 56, 70), return_probs=True)
+    k = _HandBuiltBins()(out["metric_depth"], None).argmax(1, keepdim=True)  # (B, 1, H, W)
+    assert out["bin_centers"].shape == (2, 64, *TINY_SIZE)
+    assert torch.equal(out["metric_depth"], out["bin_centers"].gather(1, k))
+    assert not torch.equal(out["metric_depth"], out["bin_centers"].gather(1, (k + 1) % 64))  # the bin matters
 
 
 def test_keep_aspect_ratio_sizes():
@@ -112,43 +126,6 @@ def test_parameter_counts_match_official_vits():
     assert counts["total"] == 25_029_570 - 384
 
 
-def test_log_binomial_equals_zoedepths_literal_formula():
-    from zoedam_lib.models.metric_bins import LogBinomial, _log_binom
-
-    torch.manual_seed(0)
-    lb = LogBinomial(64)
-    p = torch.rand(2, 1, 5, 7)
-    t = torch.rand(2, 1, 5, 7) * 5 + 0.05
-    k = lb.k_idx
-    y = _log_binom(lb.K_minus_1, k) + k * torch.log(p.clamp(1e-4, 1)) + (63 - k) * torch.log((1 - p).clamp(1e-4, 1))
-    assert torch.allclose(lb(p, t), torch.softmax(y / t, dim=1), atol=1e-6, rtol=1e-4)
-
-
-def test_conditional_log_binomial_commutes_projection_and_upsampling():
-    from zoedam_lib.models.metric_bins import ConditionalLogBinomial, _up
-
-    torch.manual_seed(0)
-    clb = ConditionalLogBinomial(33, 128, 64)
-    x, cond = torch.rand(1, 33, 20, 26), torch.rand(1, 128, 11, 15)
-    pt = clb.mlp(torch.cat([x, _up(cond, (20, 26))], 1)) + clb.p_eps  # upsample first, as ZoeDepth
-    p = pt[:, 0] / (pt[:, 0] + pt[:, 1])
-    t = (clb.max_temp - clb.min_temp) * (pt[:, 2] / (pt[:, 2] + pt[:, 3])).unsqueeze(1) + clb.min_temp
-    assert torch.allclose(clb(x, cond), clb.log_binomial_transform(p, t), atol=1e-6, rtol=1e-4)
-
-
-def test_fast_path_has_the_same_contract_and_stays_close():
-    from zoedam_lib.inference.fast import prepare_fast
-
-    model = tiny_zoedam()
-    x = torch.rand(2, 3, 60, 80)
-    with torch.inference_mode():
-        ref = model(x)["metric_depth"]
-        fast = prepare_fast(model)(x)
-    assert fast["metric_depth"].shape == ref.shape and fast["metric_depth"].dtype == torch.float32
-    assert fast["rel_depth"].shape == (2, *TINY_SIZE)
-    assert ((fast["metric_depth"] - ref).abs() / ref).mean() < 0.05
-
-
 def test_parameterless_models_work_with_the_shared_prediction_helpers():
     from zoedam_lib.evaluation import predict_batch
     from zoedam_lib.models.average import AverageDepth
@@ -158,32 +135,23 @@ def test_parameterless_models_work_with_the_shared_prediction_helpers():
     assert torch.allclose(predict_batch(model, torch.rand(1, 3, 12, 16)), torch.full((1, 12, 16), 3.0))
 
 
-@pytest.mark.parametrize("size", [(392, 518), (5, 7), (100, 3), (224, 296)])
-def test_row_bands_of_the_upsampling_equal_the_whole(size):
-    from zoedam_lib.models.metric_bins import _source_span, _up, _up_rows
+def test_old_configs_with_the_removed_attractor_options_still_load(checkpoint, tmp_path):
+    import json
+    import shutil
 
-    torch.manual_seed(0)
-    x = torch.randn(2, 3, 224, 296)
-    whole = _up(x, size)
-    for band in (1, 7, size[0]):
-        rows = [_up_rows(x, size, r, min(size[0], r + band)) for r in range(0, size[0], band)]
-        assert torch.allclose(torch.cat(rows, 2), whole, atol=1e-6)
-    lo, hi = _source_span(224, size[0], 3, 4)  # a source slice is enough
-    assert torch.allclose(_up_rows(x[:, :, lo:hi], size, 3, 4, 224, lo), whole[:, :, 3:4], atol=1e-6)
+    from zoedam_lib import load_model
+    from zoedam_lib.config import from_dict
+    from zoedam_lib.errors import ConfigError
 
-
-@pytest.mark.parametrize("band_pixels", [1, 200, 10**7])
-def test_banded_inference_head_equals_the_full_maps_path(band_pixels):
-    model = tiny_zoedam(img_size=(70, 98))
-    model.head.band_pixels = band_pixels
-    x = torch.rand(2, 3, 50, 60)
-    with torch.inference_mode():
-        banded = model(x)["metric_depth"]
-        full = model(x, return_probs=True)
-    assert full["probs"] is not None and full["bin_centers"].shape[-2:] == banded.shape[-2:]
-    assert torch.allclose(banded, full["metric_depth"], rtol=1e-5, atol=1e-6)
-    model.head.band_pixels = 1
-    with torch.no_grad():  # the fast path's head size (equal to the finest fusion level) too
-        banded = model(x, full_resolution=False)["metric_depth"]
-        full = model(x, full_resolution=False, return_probs=True)["metric_depth"]
-    assert torch.allclose(banded, full, rtol=1e-5, atol=1e-6)
+    cfg = from_dict(ZoeDAMConfig, {"backbone": "vitt", "attractor_kind": "mean", "attractor_type": "inv"})
+    assert cfg == ZoeDAMConfig(backbone="vitt")
+    for key, value in (("attractor_kind", "sum"), ("attractor_type", "exp")):
+        with pytest.raises(ConfigError, match=rf"{key}='{value}' is no longer supported; only '"):
+            from_dict(ZoeDAMConfig, {key: value})
+    old = shutil.copytree(checkpoint, tmp_path / "old")
+    meta = json.loads((old / "config.json").read_text())
+    meta["config"].update(attractor_kind="mean", attractor_type="inv")  # as written before they were removed
+    (old / "config.json").write_text(json.dumps(meta))
+    x = torch.rand(1, 3, *TINY_SIZE)
+    with torch.no_grad():
+        assert torch.equal(load_model(old)(x)["metric_depth"], load_model(checkpoint)(x)["metric_depth"])

@@ -54,14 +54,15 @@ def _zoedam(backbone: str):
 
 
 def case_infer(args: dict) -> dict:
-    """ZoeDAM full forward from a (1, 3, 480, 640) image in [0, 1] to metric depth: fp32 or the fast path."""
+    """ZoeDAM full forward from a (1, 3, 480, 640) image in [0, 1] to metric depth: the default
+    inference path (fp32, exact fast head) or the fast path."""
     from .inference.fast import prepare_fast
+    from .inference.fast_head import prepare_exact
 
     model = _zoedam(args.get("backbone", "vits"))
     x = torch.rand(1, 3, 480, 640)
     fast = args.get("fast", False)
-    if fast:
-        model = prepare_fast(model)
+    model = prepare_fast(model) if fast else prepare_exact(model)
 
     def run():
         with torch.inference_mode():
@@ -108,6 +109,7 @@ def case_peer(args: dict) -> dict:
 
 def case_train(args: dict) -> dict:
     """ZoeDAM-S training step at 392x518, batch 4 (SILog, AdamW, clipping) vs its forward."""
+    from .inference.fast_head import prepare_exact
     from .losses.silog import silog_loss
     from .training.amp import autocast_context
 
@@ -131,9 +133,11 @@ def case_train(args: dict) -> dict:
         with torch.no_grad(), autocast_context(device, dtype):
             model(x, return_final_centers=True)
 
+    exact = prepare_exact(model)
+
     def forward_inference():  # what inference runs: the head's banded path, no per-pixel maps kept
         with torch.no_grad(), autocast_context(device, dtype):
-            model(x)
+            exact(x)
 
     repeats = args.get("repeats", 3)
     step_times = _timeit(step, 1, repeats)
@@ -192,6 +196,7 @@ def case_fast_accuracy(args: dict) -> dict:
     from .data.nyu import NyuMat
     from .data.synthrooms import ensure_synthrooms
     from .inference.fast import prepare_fast
+    from .inference.fast_head import prepare_exact
     from .paths import DEFAULT_SYNTH_FILE, resolve
     from .run import setup_run
 
@@ -205,7 +210,8 @@ def case_fast_accuracy(args: dict) -> dict:
     out = {}
     for name, model in models.items():
         with torch.inference_mode():
-            ref = torch.cat([model(x[i:i + 4])["metric_depth"] for i in range(0, len(x), 4)])
+            exact = prepare_exact(model)
+            ref = torch.cat([exact(x[i:i + 4])["metric_depth"] for i in range(0, len(x), 4)])
             fast = prepare_fast(model)
             approx = torch.cat([fast(x[i:i + 4])["metric_depth"] for i in range(0, len(x), 4)])
         rel = ((approx - ref).abs() / ref.clamp_min(1e-3)).mean().item()

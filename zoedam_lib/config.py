@@ -18,7 +18,13 @@ T = TypeVar("T")
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
-    """Build dataclass ``cls`` from ``data``, rejecting unknown keys and recursing into nested dataclasses."""
+    """Build dataclass ``cls`` from ``data``, rejecting unknown keys and recursing into nested dataclasses.
+
+    A class may list removed fields in a ``legacy_fields`` class variable (name → the one value
+    that behaves as the current code does): saved configs holding them at that value still load,
+    any other value is an error naming it.
+    """
+    data = _drop_legacy(cls, data)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -49,6 +55,18 @@ def replace(obj: T, **changes: Any) -> T:
     if unknown:
         raise ConfigError(f"{type(obj).__name__} has no field(s) {unknown}; valid fields are {sorted(names)}")
     return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
+
+
+def _drop_legacy(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` without ``cls.legacy_fields`` that hold their only supported value."""
+    data = dict(data)
+    for name, supported in getattr(cls, "legacy_fields", {}).items():
+        if name in data:
+            value = data.pop(name)
+            if value != supported:
+                raise ConfigError(f"{cls.__name__}: {name}={value!r} is no longer supported; only {supported!r} "
+                                  f"is implemented (the field was removed). Set {name} to {supported!r} or remove it.")
+    return data
 
 
 def _is_tuple_type(kind: Any) -> bool:

@@ -29,6 +29,7 @@ from ..images import IMAGE_EXTENSIONS, read_image
 from ..photo_camera import PhotoCamera, photo_intrinsics
 from ..progress import tqdm
 from .predict import infer, model_depth_range
+from .resample import bilinear_taps
 from .writers import write_color_png, write_depth_png16, write_ply
 
 _UNSAFE_CHARS = re.compile(r"[^\w.-]+")
@@ -122,15 +123,6 @@ def input_size(model: nn.Module, height: int, width: int) -> tuple[int, int]:
     return (int(size[0]), int(size[1])) if size is not None else (height, width)
 
 
-def _bilinear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Source indices i0, i1 and weight of i1 for bilinear resampling with align_corners=True (as torch)."""
-    scale = np.float32(n_in - 1) / np.float32(n_out - 1) if n_out > 1 else np.float32(0)
-    src = scale * np.arange(n_out, dtype=np.float32)
-    i0 = np.minimum(src.astype(np.int64), n_in - 1)
-    lam = np.clip(src - i0, 0, 1).astype(np.float32)
-    return i0, np.minimum(i0 + 1, n_in - 1), lam
-
-
 def resize_for_network(image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     """uint8/uint16 (H, W, 3) → float32 (3, h, w) in [0, 1], bilinear with align_corners=True.
 
@@ -139,8 +131,8 @@ def resize_for_network(image: np.ndarray, size: tuple[int, int]) -> torch.Tensor
     float, so an 8000×6000 photo never exists as a 576 MB float copy.
     """
     scale = 65535.0 if image.dtype == np.uint16 else 255.0
-    y0, y1, ly = _bilinear_taps(image.shape[0], size[0])
-    x0, x1, lx = _bilinear_taps(image.shape[1], size[1])
+    y0, y1, ly = bilinear_taps(image.shape[0], size[0])
+    x0, x1, lx = bilinear_taps(image.shape[1], size[1])
     top, bottom = image[y0], image[y1]  # (h, W, 3) each, still integers
 
     def tap(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

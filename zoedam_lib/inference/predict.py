@@ -2,7 +2,12 @@
 
 Every model maps RGB in [0, 1] to ``{"metric_depth": (B, 1, h, w)}`` at its own output size;
 here predictions are optionally averaged with the horizontally flipped image's (the official
-evaluation's flip augmentation) and resized back to the input resolution.
+evaluation's flip augmentation) and resized back to the input resolution. A ZoeDAM runs through
+the exact fast head (:func:`.fast_head.prepare_exact`: the reference's depth, faster on CPUs);
+a model already wrapped (e.g. by ``prepare_fast``) and other models run as they are.
+
+This module imports no model class (only the metric head's layers, via :mod:`.fast_head`), so
+``ZoeDAM.predict`` can delegate here without an import cycle.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..images import to_float_image
+from .fast_head import prepare_exact
 
 
 def infer(model: nn.Module, x: torch.Tensor, flip_tta: bool = False) -> torch.Tensor:
     """(B, 3, H, W) in [0, 1] → (B, 1, h, w) metric depth at the model's output size."""
+    model = prepare_exact(model)
     depth = model(x)["metric_depth"]
     if flip_tta:
         flipped = model(torch.flip(x, dims=[3]))["metric_depth"]

@@ -23,11 +23,15 @@ class DPTFeatures(NamedTuple):
 
     rel_depth: torch.Tensor  # (B, H, W) relative depth (affine-invariant disparity), >= 0
     out_conv: torch.Tensor  # (B, 32, H, W) last feature before the relative-depth projection
-    l4_rn: torch.Tensor  # (B, F, H/56, W/56) bottleneck
-    r4: torch.Tensor  # (B, F, H/14, W/14) fusion outputs, coarse to fine
-    r3: torch.Tensor  # (B, F, H/7, W/7)
-    r2: torch.Tensor  # (B, F, H/3.5, W/3.5)
-    r1: torch.Tensor  # (B, F, H/1.75, W/1.75)
+    layer_4_rn: torch.Tensor  # (B, F, H/28, W/28) bottleneck: the coarsest reassembled map
+    path_4: torch.Tensor  # (B, F, H/14, W/14) fusion outputs, coarse to fine
+    path_3: torch.Tensor  # (B, F, H/7, W/7)
+    path_2: torch.Tensor  # (B, F, H/3.5, W/3.5)
+    path_1: torch.Tensor  # (B, F, H/1.75, W/1.75)
+
+    def float(self) -> DPTFeatures:
+        """Every feature in float32 (the metric head's precision)."""
+        return DPTFeatures(*(t.float() for t in self))
 
 
 class ResidualConvUnit(nn.Module):
@@ -94,14 +98,15 @@ class DPTHead(nn.Module):
             nn.Conv2d(features // 2, HEAD_FEATURES_2, 3, padding=1), nn.ReLU(),
             nn.Conv2d(HEAD_FEATURES_2, 1, 1), nn.ReLU(), nn.Identity())
 
-    def forward(self, tokens: list[torch.Tensor], out_size: tuple[int, int], full_resolution: bool = True
-                ) -> DPTFeatures:
-        """``tokens``: four (B, C, h, w) maps with h, w the patch grid; ``out_size``: the network input size.
+    def forward(self, tokens: list[torch.Tensor], out_size: tuple[int, int]) -> DPTFeatures:
+        """``tokens``: four (B, C, h, w) maps with h, w the patch grid; ``out_size``: the network input size."""
+        layer_4_rn, path_4, path_3, path_2, path_1 = self.fuse(tokens)
+        h, w = tokens[0].shape[-2:]
+        out_conv, rel_depth = self.predict_relative(path_1, (h * 14, w * 14), out_size)
+        return DPTFeatures(rel_depth, out_conv, layer_4_rn, path_4, path_3, path_2, path_1)
 
-        ``full_resolution=False`` (the fast path) runs the last stage at the finest fusion level
-        (8h × 8w) instead of the input's 14h × 14w: a third of its cost; ``rel_depth`` is still
-        returned at ``out_size`` but ``out_conv`` stays at 8h × 8w.
-        """
+    def fuse(self, tokens: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """Reassemble and fuse coarse to fine: ``layer_4_rn`` and ``path_4`` … ``path_1`` (DPT Fig. 1)."""
         s = self.scratch
         layer_1, layer_2, layer_3, layer_4 = (
             resize(project(t)) for t, project, resize in zip(tokens, self.projects, self.resize_layers, strict=True))
@@ -111,14 +116,23 @@ class DPTHead(nn.Module):
         path_3 = s.refinenet3(path_4, layer_3_rn, size=layer_2_rn.shape[2:])
         path_2 = s.refinenet2(path_3, layer_2_rn, size=layer_1_rn.shape[2:])
         path_1 = s.refinenet1(path_2, layer_1_rn)  # (B, F, 8h, 8w)
+        return layer_4_rn, path_4, path_3, path_2, path_1
+
+    def predict_relative(self, path_1: torch.Tensor, size: tuple[int, int] | torch.Size,
+                         out_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The output stage: ``out_conv`` (B, 32, *size) and relative depth (B, *out_size).
+
+        Depth Anything upsamples ``output_conv1(path_1)`` to the input's 14h × 14w (``size``)
+        before the last convolutions; the reduced-resolution inference path
+        (:mod:`zoedam_lib.inference.fast_head`) passes path_1's own size instead.
+        """
+        s = self.scratch
         out = s.output_conv1(path_1)  # (B, F/2, 8h, 8w)
-        h, w = tokens[0].shape[-2:]
-        if full_resolution:
-            out = F.interpolate(out, size=(h * 14, w * 14), mode="bilinear", align_corners=True)
+        if out.shape[-2:] != tuple(size):
+            out = F.interpolate(out, size=size, mode="bilinear", align_corners=True)
         conv2 = s.output_conv2
-        out_conv = conv2[1](conv2[0](out))  # (B, 32, 14h, 14w)
-        rel = conv2[3](conv2[2](out_conv))  # (B, 1, 14h, 14w)
+        out_conv = conv2[1](conv2[0](out))  # (B, 32, *size)
+        rel = conv2[3](conv2[2](out_conv))  # (B, 1, *size)
         if rel.shape[-2:] != tuple(out_size):
             rel = F.interpolate(rel, size=out_size, mode="bilinear", align_corners=True)
-        rel_depth = F.relu(rel).squeeze(1)
-        return DPTFeatures(rel_depth, out_conv, layer_4_rn, path_4, path_3, path_2, path_1)
+        return out_conv, F.relu(rel).squeeze(1)

@@ -3,7 +3,7 @@
 ``model(x)`` takes RGB in [0, 1] of any size, resizes it to the network size (392×518 by
 default, bilinear align_corners=True, as the official model), normalises with ImageNet
 statistics and returns metric depth at the network resolution. :meth:`ZoeDAM.predict` is the
-convenience for one image at its own resolution.
+convenience for one image at its own resolution (through the exact fast inference path).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+from ..inference.predict import predict_depth
 from .backbones import LAYER_FAMILIES, get_backbone
 from .dpt import HEAD_FEATURES_2, DPTFeatures, DPTHead
 from .encoder import DinoV2Encoder
@@ -40,13 +42,15 @@ class ZoeDAMConfig:
     n_attractors: tuple[int, ...] = (16, 8, 4, 1)  # attractors per stage, coarse to fine
     attractor_alpha: float = 300.0  # official configures 1000 but uses 300 (conformance README §5.1)
     attractor_gamma: int = 2  # exponent of the inverse attractor
-    attractor_kind: str = "mean"  # mean | sum over attractors
-    attractor_type: str = "inv"  # inv | exp distance function
     min_temp: float = 0.0212  # log-binomial temperature range
     max_temp: float = 50.0
     min_depth: float = 1e-3  # valid depth range in metres (predict() clamps to it)
     max_depth: float = 10.0
     layer_scale_init: float = 0.1  # LayerScale γ of a randomly initialised ViT (loaded weights replace it)
+
+    #: Removed fields that older checkpoints' config.json may hold, with the one value the model
+    #: implements (ZoeDepth's metric setting: mean over inverse attractors); see ``config.from_dict``.
+    legacy_fields: ClassVar[dict[str, str]] = {"attractor_kind": "mean", "attractor_type": "inv"}
 
     def __post_init__(self) -> None:
         get_backbone(self.backbone)
@@ -102,8 +106,7 @@ class ZoeDAM(nn.Module):
         self.head = MetricBinsHead(
             spec.features, n_bins=config.n_bins, bin_embedding_dim=config.bin_embedding_dim,
             n_attractors=config.n_attractors, attractor_alpha=config.attractor_alpha,
-            attractor_gamma=config.attractor_gamma, attractor_kind=config.attractor_kind,
-            attractor_type=config.attractor_type, min_temp=config.min_temp, max_temp=config.max_temp,
+            attractor_gamma=config.attractor_gamma, min_temp=config.min_temp, max_temp=config.max_temp,
             last_features=HEAD_FEATURES_2)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
@@ -117,24 +120,19 @@ class ZoeDAM(nn.Module):
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=True)
         return (x - self.mean) / self.std
 
-    def forward(self, x: torch.Tensor, return_final_centers: bool = False, return_probs: bool = False,
-                full_resolution: bool = True) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, return_final_centers: bool = False,
+                return_probs: bool = False) -> dict[str, torch.Tensor]:
         """RGB (B, 3, H, W) in [0, 1] → ``metric_depth`` (B, 1, h, w) metres and ``rel_depth`` (B, h, w).
 
         (h, w) is the network size. With ``return_final_centers`` / ``return_probs`` the dict also
-        holds ``bin_centers`` / ``probs`` (B, n_bins, ·, ·). ``full_resolution=False`` is the fast
-        path's approximation: the decoder's last stage and the metric head run at the finest fusion
-        level (4/7 of the network size per side) and the depth is upsampled (bilinear) to (h, w).
+        holds ``bin_centers`` / ``probs`` (B, n_bins, h, w). This is the reference computation, used
+        for training; inference entry points run the same weights through
+        :mod:`zoedam_lib.inference.fast_head` (equal depth, less time and memory on CPUs).
         """
-        feats = self.forward_features(x, full_resolution)
+        feats = self.forward_features(x)
         # The head stays in fp32: the 0.0212 minimum temperature amplifies rounding errors.
         with torch.autocast(device_type=feats.out_conv.device.type, enabled=False):
-            metric, centers, probs = self.head(
-                feats.out_conv.float(), feats.rel_depth.float(), feats.l4_rn.float(),
-                (feats.r4.float(), feats.r3.float(), feats.r2.float(), feats.r1.float()),
-                return_maps=return_final_centers or return_probs)
-        if metric.shape[-2:] != feats.rel_depth.shape[-2:]:
-            metric = F.interpolate(metric, size=feats.rel_depth.shape[-2:], mode="bilinear", align_corners=True)
+            metric, centers, probs = self.head(feats.float())
         out = {"metric_depth": metric, "rel_depth": feats.rel_depth}
         if return_final_centers or return_probs:
             out["bin_centers"] = centers
@@ -146,17 +144,19 @@ class ZoeDAM(nn.Module):
         """RGB in [0, 1] → the encoder's four (B, C, h/14, w/14) token maps (what feature alignment compares)."""
         return self.encoder(self.preprocess(x))
 
-    def forward_features(self, x: torch.Tensor, full_resolution: bool = True) -> DPTFeatures:
+    def forward_features(self, x: torch.Tensor) -> DPTFeatures:
         """RGB in [0, 1] → the decoder's relative depth and features (what the metric head consumes)."""
         x = self.preprocess(x)  # (B, 3, h, w)
         tokens = self.encoder(x)  # 4 × (B, C, h/14, w/14)
-        return self.decoder(tokens, out_size=x.shape[-2:], full_resolution=full_resolution)
+        return self.decoder(tokens, out_size=x.shape[-2:])
 
-    @torch.inference_mode()
     def predict(self, image, flip_tta: bool = False) -> np.ndarray:
-        """One image (numpy/PIL/tensor, any size) → (H, W) metric depth at the input's resolution."""
-        from ..inference.predict import predict_depth
+        """One image (numpy/PIL/tensor, any size) → (H, W) metric depth at the input's resolution.
 
+        A convenience delegate of :func:`zoedam_lib.inference.predict.predict_depth` (the exact fast
+        path). That module never imports this one, so the import is one-way (model → inference
+        helpers → metric-head layers) and happens at import time, not per call.
+        """
         return predict_depth(self, image, flip_tta=flip_tta)
 
     def parameter_counts(self) -> dict[str, int]:

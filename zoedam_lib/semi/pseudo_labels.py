@@ -25,6 +25,7 @@ from torch import nn
 from ..atomic import atomic_path, atomic_write_json
 from ..data.unlabeled import UnlabeledImages
 from ..errors import DataFileError
+from ..inference.predict import infer
 from ..progress import tqdm
 
 CACHE_VERSION = 1  # bump when what an entry holds changes
@@ -40,7 +41,7 @@ def teacher_predict(teacher: nn.Module, images: torch.Tensor) -> torch.Tensor:
     teacher.eval()
     try:
         with torch.inference_mode():
-            depth = teacher(images)["metric_depth"].float()
+            depth = infer(teacher, images).float()  # a ZoeDAM teacher runs the exact fast head
     finally:
         teacher.train(was_training)
     return depth.clone()
