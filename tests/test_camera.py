@@ -192,7 +192,8 @@ def test_flying_pixel_threshold_follows_the_upsampling_of_large_images():
 def test_point_cloud_figure_draws_both_clouds_in_metres_on_the_same_axes():
     import matplotlib.pyplot as plt
 
-    from zoedam_lib.viz_3d import cloud_points, point_cloud_figure
+    from zoedam_lib.viz import figure_note
+    from zoedam_lib.viz.pointcloud import cloud_points, point_cloud_figure
 
     height, width = 60, 80
     camera = (50.0, 50.0, 39.5, 29.5)
@@ -212,7 +213,8 @@ def test_point_cloud_figure_draws_both_clouds_in_metres_on_the_same_axes():
     gt_points, _ = cloud_points(gt, rgb, camera, max_points=500)
     assert (gt_points[:, 2] == PLANE_Z).all() and len(gt_points) < len(points)  # the NaN rows have no points
 
-    fig = point_cloud_figure(rgb, pred, gt, camera, "SynthRooms test image 0, preset quick", max_points=500)
+    fig = point_cloud_figure(rgb, {"prediction": pred, "ground truth": gt}, camera,
+                             note="SynthRooms test image 0, preset quick", max_points=500)
     try:
         axes = fig.axes
         assert [ax.name for ax in axes] == ["3d", "3d"]
@@ -221,6 +223,6 @@ def test_point_cloud_figure_draws_both_clouds_in_metres_on_the_same_axes():
             assert getattr(axes[0], get)() == getattr(axes[1], get)(), get
         lo, hi = axes[0].get_ylim()  # depth (z, forward) is the plot's second axis
         assert lo <= 0 and hi >= 2.5  # from the camera to the farthest predicted point
-        assert "SynthRooms test image 0, preset quick" in [t.get_text() for t in fig.texts]
+        assert figure_note(fig) == "SynthRooms test image 0, preset quick"
     finally:
         plt.close(fig)

@@ -16,9 +16,9 @@ from zoedam_lib.report import (
     bar_figure,
     curves_figure,
     evaluation_rows,
-    table_markdown,
     training_runs,
 )
+from zoedam_lib.report_page import table_markdown
 from zoedam_lib.results import load_results, write_result
 from zoedam_lib.stats import bootstrap_metrics
 
@@ -91,3 +91,29 @@ def test_tables_use_the_metric_display_names(run):
     _, records = run
     head = table_markdown(records, ("zoedam_vits",)).splitlines()[0]
     assert "| AbsRel ↓ | SqRel ↓ | RMSE ↓ | RMSE-log ↓ | log10 ↓ | δ1 ↑ | δ2 ↑ | δ3 ↑ |" in head
+
+
+def test_reported_rows_name_their_source_and_split_and_are_never_ours(run):
+    _, records = run
+    lines = table_markdown(records, ("zoedepth", "zoedam_vitl", "zoedam_vitb")).splitlines()
+    zoedepth = next(ln for ln in lines if ln.startswith("| ZoeDepth |"))
+    assert "**reported**: ZoeDAM paper, Table 3 = ZoeDepth's own ZoeD-M12-N" in zoedepth
+    assert "official 654-image test split" in zoedepth and "| 0.075 |" in zoedepth
+    vitl = [ln for ln in lines if ln.startswith("| ZoeDAM-L |")]
+    assert len(vitl) == 2 and "not run" in vitl[0] and "Depth Anything's published" in vitl[1]
+    assert "random 400-image test split" in next(ln for ln in lines if "reported" in ln and "ZoeDAM-B" in ln)
+
+
+def test_zero_shot_columns_and_paired_comparisons(run):
+    from zoedam_lib.report_page import comparisons_markdown, results_markdown, zero_shot_markdown
+
+    out, records = run
+    table = zero_shot_markdown(out, records)
+    assert "| model | test (in-domain) | zeroshot_wide raw | zeroshot_wide median-scaled |" in table
+    assert "| ZoeDAM+ |" in table and "| ZoeDAM-S |" not in table  # ZoeDAM-S was tested in-domain only here
+    text = comparisons_markdown(out, records)
+    assert "ZoeDAM+ student vs its teacher" in text and "*test*" in text and "*zeroshot_wide*" not in text
+    assert "ZoeDAM+ − ZoeDAM-S" in text and ("(supported)" in text or "not supported" in text)
+    assert "Does SynthDA pretraining help" not in text  # no random-init run in this run
+    page = results_markdown(out, records)
+    assert page.index("## Table 2") < page.index("## Zero-shot") < page.index("## Comparisons")

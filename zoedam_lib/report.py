@@ -1,7 +1,5 @@
-"""Notebook 06: every results JSON of a run beside the paper's reported numbers, figures, results.md.
-
-Our rows say what data and preset produced them; the paper's rows are marked "reported" and
-are never mixed into ours. Rows we have not run appear as "not run".
+"""Notebook 06's figures of a run: every model's checkpoint on the same test images, errors by depth,
+metric bars with intervals, training curves. The results page itself is :mod:`zoedam_lib.report_page`.
 """
 
 from __future__ import annotations
@@ -13,75 +11,23 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from .atomic import atomic_write_bytes
 from .checkpoints import load_model
 from .depth_bins import DEPTH_EDGES, DepthBinned, abs_rel_by_depth
 from .evaluation import example_indices, predict_examples
 from .experiments.zoedam_plus import TEACHER_KEY
-from .metrics import METRIC_NAMES, TABLE_KEYS
-from .results import LABELS, REPORTED, TABLE2, TABLE3, load_results, per_image_rows
+from .results import LABELS, load_results, per_image_rows
 from .run import RunContext
 from .stats import bootstrap_metrics
 from .viz import TrainingRun, error_by_depth, metric_bars, prediction_grid, save_figure, training_curves
 
-COLUMNS = tuple((k, METRIC_NAMES[k]) for k in TABLE_KEYS)  # (key, display name) of the tables' columns
 BAR_KEYS = ("abs_rel", "rmse", "log_10", "a1")  # the metrics of the bar figure
 SILOG_PANEL = "SILog (ZoeDAM; the ZoeDAM+ student's labeled term)"
 LOSS_PANELS = {  # model key → {panel (loss kind): "loss" (the total) or a key of the loss function's step logs}
     "densedepth": {"DenseDepth loss, eq. (1)": "loss"},
     "zoedam_plus": {SILOG_PANEL: "loss_labeled", "ZoeDAM+ unlabeled term (affine-invariant, CutMix)": "loss_unlabeled"},
 }
-NOT_OURS = ("zoedepth",)  # ZoeDepth's own (MiDaS BEiT) model is only quoted from the paper
-QUALITATIVE = ("average", "densedepth", "zoedam_vits", "zoedam_vitb", "zoedam_vitl", "zoedam_plus")
-
-
-def _fmt(value: float | None) -> str:
-    return "–" if value is None or value != value else f"{value:.3f}"
-
-
-def table_markdown(records: dict[str, dict], keys: Sequence[str]) -> str:
-    """One of the paper's tables: our measured row and the paper's reported row for each model."""
-    head = "| model | source | data | " + " | ".join(c for _, c in COLUMNS) + " |\n"
-    head += "|---|---|---|" + "---:|" * len(COLUMNS)
-    lines = [head]
-    for key in keys:
-        label, rec = LABELS.get(key, key), records.get(key)
-        if rec is not None:
-            cells = [_fmt(rec["metrics"].get(k)) for k, _ in COLUMNS]
-            lines.append(f"| {label} | ours, preset `{rec['preset']}` | {rec['data']} | " + " | ".join(cells) + " |")
-        elif key not in NOT_OURS:
-            lines.append(f"| {label} | ours | not run | " + " | ".join("–" for _ in COLUMNS) + " |")
-        if key in REPORTED:
-            cells = [_fmt(REPORTED[key].get(k)) for k, _ in COLUMNS]
-            lines.append(f"| {label} | **reported** (paper) | NYU Depth V2, their 400-image test split | "
-                         + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def results_markdown(records: dict[str, dict]) -> str:
-    """The whole results page: both tables and the provenance of every row."""
-    extra = [k for k in records if k not in TABLE2 + TABLE3]
-    parts = ["# Results", "",
-             "Rows marked *ours* were measured by this project on the data and preset they name; rows marked "
-             "**reported** are the paper's Tables 2 and 3 (NYU Depth V2) as printed. Numbers on SynthRooms are not "
-             "comparable with numbers on NYU.", "",
-             "## Table 2 · baselines", "", table_markdown(records, TABLE2), "",
-             "## Table 3 · ZoeDepth and ZoeDAM", "", table_markdown(records, TABLE3 + tuple(extra)), ""]
-    plus = records.get("zoedam_plus")
-    if plus and "teacher_metrics" in plus:
-        t, s = plus["teacher_metrics"], plus["metrics"]
-        parts += ["## ZoeDAM+ student vs its teacher (same test split)", "",
-                  "| | " + " | ".join(c for _, c in COLUMNS) + " |", "|---|" + "---:|" * len(COLUMNS),
-                  "| teacher (ZoeDAM) | " + " | ".join(_fmt(t.get(k)) for k, _ in COLUMNS) + " |",
-                  "| student (ZoeDAM+) | " + " | ".join(_fmt(s.get(k)) for k, _ in COLUMNS) + " |", ""]
-    return "\n".join(parts)
-
-
-def write_results_page(out_dir: str | os.PathLike, records: dict[str, dict]) -> Path:
-    """Write ``<out_dir>/results.md`` atomically."""
-    path = Path(out_dir) / "results.md"
-    atomic_write_bytes(path, results_markdown(records).encode("utf-8"))
-    return path
+QUALITATIVE = ("average", "densedepth", "zoedam_vits_random", "zoedam_vits", "zoedam_vitb", "zoedam_vitl",
+               "zoedam_plus")
 
 
 def evaluation_rows(out_dir: str | os.PathLike, records: dict[str, dict]) -> dict[str, dict[str, list[dict]]]:
@@ -158,6 +104,5 @@ def curves_figure(out_dir: str | os.PathLike, records: dict[str, dict], *, note:
     return training_curves(training_runs(out_dir, records), note=note)
 
 
-__all__ = ["load_results", "table_markdown", "results_markdown", "write_results_page", "save_figure", "bar_figure",
-           "evaluation_rows", "load_models", "qualitative_figure", "error_by_range", "training_runs", "curves_figure",
-           "REPORTED"]
+__all__ = ["load_results", "save_figure", "bar_figure", "evaluation_rows", "load_models", "qualitative_figure",
+           "error_by_range", "training_runs", "curves_figure"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -27,7 +29,7 @@ def data_summary(ctx: RunContext, stride: int = 4) -> dict:
     with ctx.open_data() as mat:
         summary = {"data": ctx.data_label, "data_kind": ctx.data_kind, "n_images": len(mat),
                    "height": mat.height, "width": mat.width, "split": ctx.split_name, "seed": ctx.seed}
-        for name, idx in (("train", ctx.split.train), ("test", ctx.split.test)):
+        for name, idx in (("train", ctx.split.train), ("val", ctx.split.val), ("test", ctx.split.test)):
             values = depth_values(mat, idx, stride)
             summary[name] = {"n_images": len(idx), "depth_min": float(values.min()), "depth_max": float(values.max()),
                              "depth_mean": float(values.mean()), "depth_median": float(np.median(values))}
@@ -35,12 +37,43 @@ def data_summary(ctx: RunContext, stride: int = 4) -> dict:
     return summary
 
 
-def summary_rows(summary: dict) -> list[tuple[str, str, str]]:
-    """(quantity, train, test) rows, rounded for printing."""
-    rows = [("images", str(summary["train"]["n_images"]), str(summary["test"]["n_images"]))]
+def summary_markdown(summary: dict) -> str:
+    """A markdown table: images and depth statistics per part of the split (train / val / test)."""
+    parts = [p for p in ("train", "val", "test") if p in summary]
+    lines = ["| | " + " | ".join(parts) + " |", "|---|" + "---:|" * len(parts),
+             "| images | " + " | ".join(str(summary[p]["n_images"]) for p in parts) + " |"]
     for key in ("depth_min", "depth_median", "depth_mean", "depth_max"):
-        rows.append((f"{key.replace('_', ' ')} [m]", f"{summary['train'][key]:.2f}", f"{summary['test'][key]:.2f}"))
-    return rows
+        lines.append(f"| {key.replace('_', ' ')} [m] | " + " | ".join(f"{summary[p][key]:.2f}" for p in parts) + " |")
+    return "\n".join(lines)
+
+
+def domain_samples(data_dir: str | os.PathLike, names: Sequence[str], per_domain: int = 2,
+                   seed: int = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(title, image, depth) examples of each labeled SynthRooms domain file in ``data_dir`` (seeded choice)."""
+    from .nyu import NyuMat
+    from .synthrooms_domains import DOMAINS
+
+    out = []
+    for name in names:
+        with NyuMat(Path(data_dir) / DOMAINS[name].file) as data:
+            chosen = np.random.default_rng([seed, 5]).choice(len(data), size=per_domain, replace=False)
+            for i in sorted(int(j) for j in chosen):
+                image, depth = data.read(i)
+                intrinsics = data.intrinsics(i)
+                fx = f", fx {intrinsics[0] * 640 / image.shape[1]:.0f} px at 640" if intrinsics is not None else ""
+                out.append((f"{name} #{i}{fx}", image, depth))
+    return out
+
+
+def unlabeled_pair(folder: str | os.PathLike, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two images of the unlabeled pool (ZoeDAM+'s u_a, u_b), as uint8 (H, W, 3)."""
+    from ..images import read_image
+
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if len(files) < 2:
+        raise ValueError(f"{folder} holds {len(files)} images; the unlabeled pool needs at least 2")
+    a, b = np.random.default_rng([seed, 6]).choice(len(files), size=2, replace=False)
+    return read_image(files[int(a)]), read_image(files[int(b)])
 
 
 def augmentation_examples(image: np.ndarray, depth: np.ndarray, seed: int = 0) -> list[tuple[str, np.ndarray]]:
@@ -68,7 +101,7 @@ def strong_perturbation_examples(image_a: np.ndarray, image_b: np.ndarray, seed:
               "grayscale": StrongPerturbConfig(jitter_p=0.0, grayscale_p=1.0, blur_p=0.0),
               "blur": StrongPerturbConfig(jitter_p=0.0, grayscale_p=0.0, blur_p=1.0,
                                           blur_sigma=(cfg.blur_sigma[1], cfg.blur_sigma[1]))}
-    items = [("unlabeled u_b", b)]
+    items = [("unlabeled image u_b", b)]
     items += [(f"{name}", perturb_one(b, c, gen)) for name, c in forced.items()]
     mask = cutmix_box(1, *b.shape[-2:], p=1.0, generator=gen)
     mixed = apply_cutmix(perturb_one(a, cfg, gen)[None], perturb_one(b, cfg, gen)[None], mask)[0]

@@ -71,6 +71,34 @@ def relative_quality(model: nn.Module, dataset: DepthDataset, max_images: int | 
     return {k: v for k, v in acc.mean().items() if k in RELATIVE_KEYS}
 
 
+@torch.inference_mode()
+def relative_examples(model: nn.Module, data, indices: list[int]) -> dict[str, list[np.ndarray]]:
+    """What a relative model predicts on some images: its raw output (disparity up to an unknown scale
+    and shift) and that output turned into depth after the least-squares scale and shift that fit
+    each image's ground truth best (what "affine-invariant" leaves undetermined, supplied by the truth).
+
+    ``model`` is anything returning ``rel_depth`` (a RelativeDepthModel, or a ZoeDAM built from one).
+    Returns lists ``images`` (uint8), ``gts`` (metres), ``disparity`` (raw, at ground-truth size) and
+    ``aligned`` (metres).
+    """
+    from ..metrics import _disparity_to_depth, resize_prediction, valid_mask
+
+    out: dict[str, list[np.ndarray]] = {"images": [], "gts": [], "disparity": [], "aligned": []}
+    was_training = model.training
+    model.eval()
+    for i in indices:
+        image, gt = data.read(int(i))
+        x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+        disparity = resize_prediction(model(x)["rel_depth"][0].float(), gt.shape).numpy()
+        mask = valid_mask(gt)
+        out["images"].append(image)
+        out["gts"].append(gt)
+        out["disparity"].append(disparity)
+        out["aligned"].append(_disparity_to_depth(disparity, 1.0 / gt[mask], mask, 1e-3, 10.0))
+    model.train(was_training)
+    return out
+
+
 def holdout_split(n: int, n_holdout: int, seed: int) -> Split:
     """A seeded split of the pretraining corpus: ``n_holdout`` images never trained on."""
     perm = np.random.default_rng([seed, 7]).permutation(n)
@@ -172,4 +200,4 @@ def describe_command(argv: list[str] | None = None) -> str:
 
 
 __all__ = ["PretrainResult", "describe_command", "disparity_step", "holdout_split", "machine_description",
-           "relative_quality", "run_pretrain", "write_depth_anything_weights"]
+           "relative_examples", "relative_quality", "run_pretrain", "write_depth_anything_weights"]

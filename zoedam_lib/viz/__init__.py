@@ -15,6 +15,8 @@ module                        figures
 ``error_by_depth``            AbsRel per ground-truth depth range, averaged per image
 ``scale``                     predicted vs true median depth (scale vs structure)
 ``bars``                      metric bars with bootstrap intervals
+``head``                      the metric-bins head at work (bins per stage, probabilities)
+``pointcloud``                predicted vs true point cloud, back-projected with the camera
 ============================  =========================================================
 """
 
@@ -22,10 +24,12 @@ from .bars import metric_bars
 from .curves import TrainingRun, training_curves
 from .error_by_depth import error_by_depth
 from .figures import DEPTH_CMAP, ERROR_CMAP, Scale, add_note, figure_note, save_figure, show
+from .head import head_figure
+from .pointcloud import point_cloud_figure
 from .predictions import prediction_grid
 from .samples import cutmix_figure, depth_histograms, depth_map, image_row, sample_grid
 from .scale import median_scatter
 
 __all__ = ["DEPTH_CMAP", "ERROR_CMAP", "Scale", "TrainingRun", "add_note", "cutmix_figure", "depth_histograms",
-           "depth_map", "error_by_depth", "figure_note", "image_row", "median_scatter", "metric_bars",
-           "prediction_grid", "sample_grid", "save_figure", "show", "training_curves"]
+           "depth_map", "error_by_depth", "figure_note", "head_figure", "image_row", "median_scatter", "metric_bars",
+           "point_cloud_figure", "prediction_grid", "sample_grid", "save_figure", "show", "training_curves"]

@@ -9,8 +9,10 @@ finds it offline; ``pip install`` from the repository brings it as package data.
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 PACKAGED = {"synthda_vits14": "synthda_vits14.safetensors"}
 
@@ -20,3 +22,11 @@ def packaged_weights(name: str) -> Path | None:
     if name not in PACKAGED:
         return None
     return Path(str(resources.files(__name__) / PACKAGED[name]))
+
+
+def packaged_manifest(name: str) -> dict[str, Any]:
+    """The manifest shipped beside weights ``name``: how they were made and how good they are."""
+    path = packaged_weights(name)
+    if path is None:
+        raise KeyError(f"{name!r} is not shipped with zoedam_lib; shipped: {sorted(PACKAGED)}")
+    return json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))

@@ -8,15 +8,16 @@ on the same axes with one metre the same length along every axis, so shapes comp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from .camera import EDGE_JUMP, backproject, flying_pixels, valid_depth_mask
-from .inference.mesh import grid_stride
-from .inference.writers import _rgb8
+from ..camera import EDGE_JUMP, backproject, flying_pixels, valid_depth_mask
+from ..inference.mesh import grid_stride
+from ..inference.writers import _rgb8
+from .figures import add_note
 
 MAX_POINTS = 4000  # per cloud: enough to see surfaces, few enough for an interactive 3-D scatter
 
@@ -41,30 +42,28 @@ def cloud_points(depth_m: np.ndarray, rgb: np.ndarray, intrinsics: Sequence[floa
     return points, colours
 
 
-def point_cloud_figure(rgb: np.ndarray, depth_pred: np.ndarray, depth_gt: np.ndarray, intrinsics: Sequence[float],
-                       note: str, max_points: int = MAX_POINTS) -> Figure:
-    """Prediction | ground truth as coloured 3-D scatters, same camera, same axis limits in metres.
+def point_cloud_figure(rgb: np.ndarray, depths: Mapping[str, np.ndarray], intrinsics: Sequence[float], *, note: str,
+                       max_points: int = MAX_POINTS) -> Figure:
+    """Coloured 3-D scatters of one image's depth maps (e.g. prediction | ground truth), same camera, same axes.
 
     Args:
         rgb: (H, W, 3) image, uint8 or float in [0, 1], colouring the points.
-        depth_pred: (H, W) predicted depth in metres.
-        depth_gt: (H, W) ground-truth depth in metres (NaN or 0 where missing).
+        depths: name → (H, W) depth in metres (NaN or 0 where missing), one panel each.
         intrinsics: (fx, fy, cx, cy) in pixels at H x W, e.g. the dataset's for the image.
         note: the data and preset the figure comes from, shown as the subtitle.
         max_points: points per cloud at most (a regular pixel grid, see :func:`cloud_points`).
 
     Drawn with the camera frame turned so that up is up: x right, z (depth) into the picture,
-    -y up. The limits span both clouds, so a prediction too far or too small shows as such.
+    -y up. The limits span every cloud, so a prediction too far or too small shows as such.
     """
-    clouds = {"prediction": cloud_points(depth_pred, rgb, intrinsics, max_points),
-              "ground truth": cloud_points(depth_gt, rgb, intrinsics, max_points)}
+    clouds = {name: cloud_points(depth, rgb, intrinsics, max_points) for name, depth in depths.items()}
     shown = [np.stack([p[:, 0], p[:, 2], -p[:, 1]], 1) for p, _ in clouds.values()]  # (N, 3): right, forward, up
     both = np.concatenate(shown + [np.zeros((1, 3))])  # the camera, at the origin, stays in view
     lo, hi = both.min(0), both.max(0)
     span = np.maximum(hi - lo, 1e-3)
-    fig = plt.figure(figsize=(10, 4.8))
+    fig = plt.figure(figsize=(5 * len(clouds), 4.8))
     for i, ((name, (_, colours)), xyz) in enumerate(zip(clouds.items(), shown, strict=True)):
-        ax = fig.add_subplot(1, 2, i + 1, projection="3d")
+        ax = fig.add_subplot(1, len(clouds), i + 1, projection="3d")
         ax.scatter(*xyz.T, c=colours, s=3, depthshade=False, linewidths=0)
         ax.scatter([0], [0], [0], marker="^", c="k", s=30)  # the camera
         ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), zlim=(lo[2], hi[2]),
@@ -72,6 +71,6 @@ def point_cloud_figure(rgb: np.ndarray, depth_pred: np.ndarray, depth_gt: np.nda
         ax.set_box_aspect(tuple(span))  # one metre is as long on every axis
         ax.view_init(elev=20, azim=-65)
         ax.set_title(f"{name}: {len(xyz):,} points", fontsize=10)
-    fig.suptitle("Point clouds in metres: same camera, same axes", y=0.98)
-    fig.text(0.5, 0.91, note, ha="center", fontsize=9, color="0.35")
+    fig.suptitle("Point clouds in metres" + (": same camera, same axes" if len(clouds) > 1 else ""), y=0.98)
+    add_note(fig, note)
     return fig
