@@ -54,10 +54,17 @@ def datasets(ctx: RunContext, recipe: Recipe, transform: Transform | None) -> tu
     return DepthDataset(data, train_idx, transform, seed=recipe.train.seed), DepthDataset(data, val_idx)
 
 
-def validator(val_set: DepthDataset, device: torch.device):
-    """Per-epoch validation (no flip TTA) on the validation images: for curves and recipe choices."""
+def validator(val_set: DepthDataset, device: torch.device) -> Callable[[nn.Module], dict[str, float]] | None:
+    """Per-epoch validation (no flip TTA) on the validation images: for curves and recipe choices.
+
+    None when the split has no validation images (fewer than 10 training images): an evaluation of
+    nothing is an error, and there is nothing to monitor.
+    """
+    if len(val_set) == 0:
+        return None
+
     def validate(model: nn.Module) -> dict[str, float]:
-        result = evaluate(model, val_set, flip_tta=False, device=device, progress=False)
+        result = evaluate(model, val_set, flip_tta=False, device=device, progress=False, name="validation")
         return {k: result.metrics[k] for k in VAL_KEYS}
     return validate
 
