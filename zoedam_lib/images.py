@@ -66,7 +66,7 @@ def _check_size(path: Path, size: tuple[int, int], max_pixels: int | None) -> No
         hard = Image.MAX_IMAGE_PIXELS * 2 if Image.MAX_IMAGE_PIXELS else None
         lift = (f"raise the limit with --max-pixels {w * h} (max_pixels={w * h} in Python) if ~{w * h * 18 / 1e9:.1f} "
                 "GB of memory is available" if hard is None or w * h <= hard else
-                f"it is above PIL's decompression-bomb limit ({hard / 1e6:g} MP) too")
+                f"nothing else: it is also above PIL's decompression-bomb limit of {hard / 1e6:g} MP")
         raise ImageReadError(f"{path} is {w}×{h} = {w * h / 1e6:.1f} MP, above the limit of {max_pixels / 1e6:g} MP "
                              f"that keeps memory bounded: downscale it, or {lift}.", reason="too large")
 

@@ -16,12 +16,15 @@ import os
 import re
 import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import OutputError
+from .paths import unusable_path_reason
 
 LOCK_DIR = "locks"  # under the run's output folder: one <name>.lock per run
+UNWRITTEN_LOCK_S = 10  # a lock file still without its record after this long was left by a process that died
 
 
 def ensure_output_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
@@ -33,8 +36,9 @@ def ensure_output_dir(path: str | os.PathLike, what: str = "output folder") -> P
     path = Path(path)
     blocker = next((p for p in (path, *path.parents) if p.exists() or p.is_symlink()), None)
     if blocker is not None and not blocker.is_dir():
-        raise OutputError(f"{what} {path}: {blocker} is an existing file, not a folder. Pass a folder path "
-                          "(it is created if missing), or move the file away.")
+        kind = "an existing file" if blocker.is_file() else (unusable_path_reason(blocker) or "").split(",")[0]
+        raise OutputError(f"{what} {path}: {blocker} is {kind or 'something else'}, not a folder. Pass a folder "
+                          "path (it is created if missing), or move the file away.")
     try:
         path.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
@@ -68,7 +72,7 @@ def run_lock(out_dir: str | os.PathLike, name: str) -> Iterator[Path]:
             if holder.get("pid") == mine["pid"] and holder.get("host") == mine["host"]:
                 yield path  # re-entered by its holder: the outer block releases it
                 return
-            if not _stale(holder):
+            if not _stale(holder, path):
                 raise OutputError(_locked_message(path, holder, out_dir)) from None
             print(f"removing a stale lock {path} (pid {holder.get('pid')} on {holder.get('host')} is not running)")
             with contextlib.suppress(FileNotFoundError):
@@ -99,11 +103,18 @@ def _read_holder(path: Path) -> dict[str, object]:
     return holder if isinstance(holder, dict) else {}
 
 
-def _stale(holder: dict[str, object]) -> bool:
-    """True when the holder is certainly gone: on this host, and its pid runs no more (or runs another program)."""
+def _stale(holder: dict[str, object], path: Path) -> bool:
+    """True when the holder is certainly gone: on this host, and its pid runs no more (or runs another program).
+
+    A lock without a readable record is being written right now (between create and write), unless
+    it is older than a few seconds: then its writer died at once.
+    """
     pid = holder.get("pid")
     if not isinstance(pid, int):
-        return True
+        try:
+            return time.time() - path.stat().st_mtime > UNWRITTEN_LOCK_S
+        except FileNotFoundError:
+            return True
     if holder.get("host") != socket.gethostname():
         return False
     try:
@@ -126,6 +137,9 @@ def _process_start(pid: int) -> int | None:
 
 
 def _locked_message(path: Path, holder: dict[str, object], out_dir: str | os.PathLike) -> str:
+    if not holder:
+        return (f"{out_dir} is being locked by another run right now ({path} has no record yet). Wait for it to "
+                "finish, or pass another output folder.")
     return (f"{out_dir} is in use by another run: process {holder.get('pid')} on {holder.get('host')} holds {path} "
             f"since {holder.get('since', '?')}. Two processes writing one run would mix their checkpoints, history "
             "and results. Wait for it to finish (a resume, too, must wait), or pass another output folder. If that "

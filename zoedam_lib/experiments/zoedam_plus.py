@@ -181,7 +181,8 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
                                              frozen_model=frozen),
         recipe, EXPERIMENTS[KEY].augment(), param_groups=student.param_groups(recipe.train.lr, **factors),
         resume=resume, resume_override=resume_override,
-        identity={"teacher": source, "teacher_and_unlabeled.sha256": fingerprint(teacher_model, images),
+        identity={"teacher": source, "teacher_and_unlabeled.sha256": cache.fingerprint if cache is not None
+                  else fingerprint(teacher_model, images),
                   "pseudo_labels": pseudo_labels, **{f"loss.{k}": v for k, v in to_dict(cfg).items()}},
         train_set_fn=lambda labeled: SemiSupervisedDataset(labeled, images, cache, ratio=opts.unlabeled_ratio,
                                                            seed=recipe.train.seed),

@@ -40,8 +40,8 @@ def check_finite_prediction(depth: torch.Tensor | np.ndarray, what: str) -> None
     """A :class:`PredictionError` if ``depth`` holds NaN/inf: the model (weights, fp16) is broken, not the image."""
     problem = non_finite_problem(depth)
     if problem is not None:
-        raise PredictionError(f"{what}: {problem}, so no depth is written for it. The model is numerically broken: "
-                              "with --fast (fp16) try without it; otherwise the checkpoint is damaged or diverged.")
+        raise PredictionError(f"{what}: {problem}. The model is numerically broken: with the fast path (fp16) try "
+                              "without it; otherwise the checkpoint is damaged or diverged.")
 
 
 def model_device(model: nn.Module) -> torch.device:

@@ -63,3 +63,19 @@ def check_resume(path: Path, saved: dict[str, Any], current: dict[str, Any],
         text += (f" To continue this run under the new value(s) on purpose, pass --resume-override {' '.join(free)} "
                  f"(resume_override={tuple(free)!r}); the change is recorded in the run's history.")
     raise CheckpointError(text)
+
+
+def honour_overrides(optimizer: Any, configured: list[tuple[float, float]]) -> None:
+    """Give a restored optimizer this run's (overridden) peak learning rates and weight decay.
+
+    ``configured`` holds each param group's (peak lr, weight decay) as this run built them. The
+    restored groups carry the saved run's: each group's one-cycle rates (current, initial, peak,
+    final) are rescaled to the new peak, which puts the new lr at the same point of the same
+    schedule, and the weight decay is replaced. Unchanged settings leave the groups untouched.
+    """
+    for group, (peak, weight_decay) in zip(optimizer.param_groups, configured, strict=True):
+        ratio = peak / group["max_lr"]
+        if ratio != 1.0:
+            for key in ("lr", "initial_lr", "max_lr", "min_lr"):
+                group[key] *= ratio
+        group["weight_decay"] = weight_decay

@@ -35,7 +35,7 @@ from ..progress import tqdm
 from ..seeding import rng_state, set_rng_state
 from . import distributed as dist_utils
 from .amp import AMP_CHOICES, autocast_context, resolve_amp
-from .identity import check_resume, plain, train_identity
+from .identity import check_resume, honour_overrides, plain, train_identity
 from .interrupts import InterruptGuard
 
 LossFn = Callable[[nn.Module, dict[str, torch.Tensor]], tuple[torch.Tensor, dict[str, float]]]
@@ -213,25 +213,12 @@ class Trainer:
         set_rng_state(payload["rng"])
         self.state = TrainState(**payload["state"])
         if changes:
-            self._apply_overrides(changes, configured)
+            honour_overrides(self.optimizer, configured)
+            self.state.overrides.append({"global_step": self.state.global_step, "changes": changes})
+            self.save_checkpoint()  # the new values become the run's settings, also if nothing is left to train
         if self.rank == 0:
             print(f"resumed from {path}: epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}"
                   + "".join(f"; {k} overridden: {old!r} → {new!r}" for k, (old, new) in changes.items()))
-
-    def _apply_overrides(self, changes: dict[str, list[Any]], configured: list[tuple[float, float]]) -> None:
-        """Honour overridden settings that the restored optimizer holds, and record them in the history.
-
-        The restored param groups carry the saved run's learning rates and weight decay: each group's
-        one-cycle rates (current, initial, peak, final) are rescaled to this run's peak, which puts the
-        new lr at the same point of the same schedule, and its weight decay is this run's.
-        """
-        for group, (peak, weight_decay) in zip(self.optimizer.param_groups, configured, strict=True):
-            ratio = peak / group["max_lr"]
-            for key in ("lr", "initial_lr", "max_lr", "min_lr"):
-                group[key] *= ratio
-            group["weight_decay"] = weight_decay
-        self.state.overrides.append({"global_step": self.state.global_step, "changes": changes})
-        self.save_checkpoint()  # the new values become the run's settings, also if nothing is left to train
 
     # ------------------------------------------------------------------ internals
 
