@@ -18,11 +18,14 @@ from helpers import tiny_zoedam
 
 from zoedam_lib import save_model
 from zoedam_lib.cli import main
+from zoedam_lib.data.datasets import DepthDataset
 from zoedam_lib.data.folder_spec import FolderConfig
 from zoedam_lib.data.nyu import NyuMat
 from zoedam_lib.data.splits import load_or_create_split
 from zoedam_lib.data.synthrooms import generate_synthrooms
 from zoedam_lib.errors import DataFileError
+from zoedam_lib.experiments.synthda import relative_quality
+from zoedam_lib.models.relative import RelativeDepthConfig, RelativeDepthModel
 from zoedam_lib.run import setup_run
 
 
@@ -109,3 +112,5 @@ def test_cli_eval_without_a_valid_test_pixel_exits_2(tiny_data, checkpoint, tmp_
     err = capsys.readouterr().err
     assert f"error: none of the {len(split.test)} test images has a valid ground-truth depth in (0.001, 10.0) m" in err
     assert "Traceback" not in err and not list(out.glob("results/*.json"))
+    with NyuMat(data) as mat, pytest.raises(DataFileError, match=f"none of the {len(split.test)} images has a valid"):
+        relative_quality(RelativeDepthModel(RelativeDepthConfig("vitt", (28, 42))), DepthDataset(mat, split.test))

@@ -34,7 +34,7 @@ from ..data.datasets import DepthDataset
 from ..data.nyu import NyuMat
 from ..data.sources import data_identity
 from ..data.splits import Split
-from ..errors import OutputError
+from ..errors import DataFileError, OutputError
 from ..losses import valid_depth
 from ..losses.affine_invariant import disparity_loss
 from ..metrics import MetricAccumulator
@@ -73,6 +73,9 @@ def relative_quality(model: nn.Module, dataset: DepthDataset, max_images: int | 
         disp = model(item["image"][None])["rel_depth"][0].float()
         acc.update(disp, item["depth"][0], name=int(item["index"]), align="disparity")
     model.train(was_training)
+    if acc.count == 0:  # never a NaN average in a manifest
+        raise DataFileError(f"none of the {n} images has a valid ground-truth depth, so relative quality cannot be "
+                            "measured on them. Are the depths in metres?")
     return {k: v for k, v in acc.mean().items() if k in RELATIVE_KEYS}
 
 
