@@ -76,8 +76,11 @@ def test_evaluate_reports_raw_and_median_scaled_metrics_per_image(tmp_path):
     assert row["med_abs_rel"] < 0.02 and row["abs_rel"] > 0.35
 
 
-def test_an_evaluation_without_a_valid_pixel_is_an_error_not_nan(tmp_path):
+def test_an_evaluation_without_a_valid_pixel_is_an_error_not_nan(tmp_path, monkeypatch):
     mm = write_set(tmp_path / "mm.mat", depth_scale=1000.0)  # millimetres where metres were expected
+    with pytest.raises(DataFileError, match="wrong depth unit"):  # opening the file already refuses it
+        NyuMat(mm)
+    monkeypatch.setattr(NyuMat, "_check_unit", lambda self: None)  # a reader without that check
     with NyuMat(mm) as mat, pytest.raises(DataFileError, match="none of the 6 test images has a valid"):
         evaluate(Scaled(1.0), DepthDataset(mat, range(6)), flip_tta=False, progress=False)
 

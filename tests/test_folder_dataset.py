@@ -233,8 +233,9 @@ def test_open_dataset_dispatch(tmp_path: Path) -> None:
 
     write_mat(tmp_path / "d.mat")
     assert isinstance(open_dataset(tmp_path / "d.mat"), NyuMat)
-    with pytest.raises(ConfigError, match=r"folder options \{'depth_unit': 'kitti'\} .*apply to folder datasets only"):
-        open_dataset(tmp_path / "d.mat", depth_unit="kitti")
+    with pytest.raises(ConfigError, match=r"folder options \{'max_depth': 80\} apply to folder datasets only; .*takes "
+                                          r"only a depth unit"):
+        open_dataset(tmp_path / "d.mat", max_depth=80)
     make_folder(tmp_path / "f", n=1, spec={"name": "from_json"})
     assert open_dataset(tmp_path / "f", name="renamed").name == "renamed"
     assert len(open_dataset(tmp_path / "f" / "dataset.json")) == 1 and open_dataset(tmp_path / "f").name == "from_json"

@@ -95,9 +95,9 @@ def test_cli_synth_folder_train_and_eval(tmp_path: Path, one_thread, capsys) -> 
     again = json.loads((out / "results" / "again.json").read_text())
     assert again["n_test"] == record["n_test"] and np.isfinite(again["metrics"]["abs_rel"])
     capsys.readouterr()
-    assert main(["eval", "--checkpoint", "x", "--data", str(tmp_path / "d.mat"), "--depth-unit", "kitti"]) == 2
-    assert "folder options {'depth_unit': 'kitti'} (e.g. --depth-unit) apply to folder datasets" in \
-        capsys.readouterr().err
+    metres = generate_synthrooms(tmp_path / "m", n=6, size=(30, 40), n_unlabeled=0, workers=1, progress=False)
+    assert main(["eval", "--checkpoint", "x", "--data", str(metres), "--depth-unit", "kitti"]) == 2  # a .mat takes
+    assert "wrong depth unit?" in capsys.readouterr().err  # a unit too (metres read as 1/256 m: under 2 cm)
 
 
 def test_check_command_and_loader_bench_on_a_folder(rooms, tmp_path: Path, capsys) -> None:

@@ -17,7 +17,7 @@ from zoedam_lib.errors import ConfigError, DataFileError
 def write_data(path: Path, n: int) -> Path:
     with NyuMatWriter(path, n, 2, 3) as w:
         for i in range(n):
-            w.write(i, np.full((2, 3, 3), i, np.uint8), np.full((2, 3), 1.0 + i, np.float32))
+            w.write(i, np.full((2, 3, 3), i, np.uint8), np.full((2, 3), 1.0 + i % 8, np.float32))  # metres
     return path
 
 

@@ -9,6 +9,7 @@ checkpoint.
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import sys
 from collections.abc import Sequence
@@ -18,7 +19,9 @@ from .checkpoints.loading import DECODER_CHOICES
 from .data.splits import SPLIT_KINDS
 from .errors import ConfigError, TrainingInterrupted, ZoeDAMError
 from .experiments.table import EXPERIMENTS, recipe_for
+from .images import MAX_PIXELS
 from .models.backbones import BACKBONES
+from .output_dirs import ensure_output_dir
 from .training.amp import AMP_CHOICES
 
 
@@ -34,6 +37,15 @@ def _size(text: str) -> tuple[int, int]:
 
 INTRINSICS_HELP = ("camera intrinsics in pixels at the image's size after EXIF rotation (default: the photo's EXIF "
                    "focal length, else NYU's 63.3 deg field of view across the long side, centred)")
+def _pixels(text: str) -> int:
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels such as 200e6, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return value
+
 
 # Recipe settings the train command can override: (name, type, help). Any of them may be absent
 # from a model's recipe options (e.g. decoder_width for ZoeDAM): recipe_for then says so.
@@ -52,15 +64,18 @@ RECIPE_FLAGS = (
 )
 
 
+DEPTH_UNIT_HELP = ("unit of the stored depths: mm | kitti (1/256 m) | metres per unit such as 0.01. Folder data: "
+                   "of its 16-bit PNGs, overriding dataset.json (default there: mm); an NYU-layout .mat: of its "
+                   "float depths (default: metres)")
+
+
 def _run_args(p: argparse.ArgumentParser) -> None:
     from .run import PRESETS
 
     p.add_argument("--data", default="data/synthrooms/synthrooms.mat",
                    help="NYU-layout .mat (default: SynthRooms, generated if missing), or your own RGB-D data: a "
                         "folder with images/ + depth/ (paired by name) or a manifest .csv/.json; see docs/own_data.md")
-    p.add_argument("--depth-unit", default=None,
-                   help="folder data: unit of 16-bit depth PNGs, mm | kitti (1/256 m) | metres per unit such as "
-                        "0.0001; overrides the folder's dataset.json (default there: mm)")
+    p.add_argument("--depth-unit", default=None, help=DEPTH_UNIT_HELP)
     p.add_argument("--split", default="paper", choices=list(SPLIT_KINDS))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/cli", help="output directory (results/, checkpoints/, runs/)")
@@ -106,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=help_text)
     p.add_argument("--amp", default=None, choices=list(AMP_CHOICES))
     p.add_argument("--resume", action="store_true", help="continue from <out>/runs/<model>/train_state.pt")
+    p.add_argument("--resume-override", nargs="+", default=(), metavar="KEY",
+                   help="with --resume: settings that may differ from the saved run's on purpose (e.g. lr); "
+                        "recorded in the run's history")
 
     p = sub.add_parser("pretrain", help="SynthDA: pretrain a relative-depth DINOv2 + DPT (Depth Anything's teacher "
                                         "stage) on SynthRooms' pretrain domain; writes Depth Anything v1 weights")
@@ -116,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval", nargs="*", default=None, metavar="NAME=FILE",
                    help="also report relative quality on these NYU-layout files (default: SynthRooms' labeled test "
                         "domain and the two zero-shot domains)")
+    p.add_argument("--depth-unit", default=None, help=DEPTH_UNIT_HELP)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     for name in ("epochs", "batch_size", "lr", "max_steps_per_epoch", "checkpoint_every"):
@@ -126,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-holdout", type=int, default=None, help="pretraining images held out for quality figures")
     p.add_argument("--amp", default=None, choices=list(AMP_CHOICES))
     p.add_argument("--resume", action="store_true", help="continue from <out>/runs/synthda/train_state.pt")
+    p.add_argument("--resume-override", nargs="+", default=(), metavar="KEY",
+                   help="with --resume: settings that may differ from the saved run's on purpose (recorded)")
 
     p = sub.add_parser("seeds", help="the spread over seeds of every model's headline metrics (make demo-seeds)")
     p.add_argument("runs", nargs="+", help="run folders (each with results/), or a folder of them")
@@ -149,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fast path: bf16/fp16 where supported, reduced-resolution metric head (AbsRel ≤ 0.01 vs fp32)")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--max-pixels", type=_pixels, default=MAX_PIXELS,
+                   help=f"largest image decoded, in pixels (default {MAX_PIXELS:.3g}, ~1.2 GB of memory); larger "
+                        "ones are skipped and reported")
     p.add_argument("--intrinsics", type=float, nargs=4, metavar=("FX", "FY", "CX", "CY"), default=None,
                    help=INTRINSICS_HELP)
     p.add_argument("--keep-edges", action="store_true",
@@ -174,6 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# OSError numbers that mean "the machine refused the write", not a bug: shown as an error line, exit 2
+WRITE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
+                errno.EEXIST, errno.ENOTEMPTY, errno.ENAMETOOLONG}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -184,6 +213,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ZoeDAMError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a write refused late (disk full, a folder turned read-only): no traceback
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        print(f"error: cannot write {exc.filename or ''}: {exc.strerror}. Free space or choose a writable output "
+              "folder; a training run can continue with --resume from its last checkpoint.", file=sys.stderr)
+        return 2
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -191,6 +226,7 @@ def _synth(args: argparse.Namespace) -> int:
     from .data.synthrooms_domains import DOMAINS
     from .errors import ConfigError
 
+    ensure_output_dir(args.out, "--out folder")
     if args.domain == "labeled":
         d = DOMAINS["labeled"]
         path = generate_synthrooms(args.out, n=d.n if args.n is None else args.n, size=args.size or d.size,
@@ -211,6 +247,7 @@ def _synth(args: argparse.Namespace) -> int:
 def _download(args: argparse.Namespace) -> int:
     from .data.download import download_nyu
 
+    ensure_output_dir(args.out, "--out folder")
     print(f"wrote {download_nyu(args.out, with_splits=not args.no_splits)}")
     return 0
 
@@ -245,16 +282,18 @@ def _train_in_process(args: argparse.Namespace, rank: int, world: int, ddp_devic
         from .experiments.zoedam import run_zoedam
 
         pretrained = None if args.pretrained == "none" else args.pretrained
-        result = run_zoedam(ctx, args.backbone, pretrained, args.decoder, resume=args.resume, recipe=recipe)
+        result = run_zoedam(ctx, args.backbone, pretrained, args.decoder, resume=args.resume, recipe=recipe,
+                            resume_override=tuple(args.resume_override))
     elif args.model == "densedepth":
         from .experiments.densedepth import run_densedepth
 
-        result = run_densedepth(ctx, pretrained_encoder=args.pretrained != "none", resume=args.resume, recipe=recipe)
+        result = run_densedepth(ctx, pretrained_encoder=args.pretrained != "none", resume=args.resume, recipe=recipe,
+                                resume_override=tuple(args.resume_override))
     else:
         from .experiments.zoedam_plus import run_zoedam_plus
 
         result = run_zoedam_plus(ctx, teacher=args.teacher, unlabeled_dirs=args.unlabeled, resume=args.resume,
-                                 recipe=recipe).student
+                                 recipe=recipe, resume_override=tuple(args.resume_override)).student
     if world > 1:
         digest = hashlib.sha256(b"".join(v.detach().cpu().numpy().tobytes()
                                          for v in result.model.state_dict().values())).hexdigest()
@@ -267,10 +306,12 @@ def _train_in_process(args: argparse.Namespace, rank: int, world: int, ddp_devic
 
 
 def _pretrain(args: argparse.Namespace) -> int:
+    from .data.folder_spec import parse_depth_unit, unit_scale
     from .experiments.synthda import describe_command, run_pretrain
     from .run import resolve_data_file, resolve_device
 
     data = resolve_data_file(args.data)
+    depth_scale = unit_scale(parse_depth_unit(args.depth_unit))
     recipe = recipe_for("synthda", "cpu", seed=args.seed, amp=args.amp, img_size=args.img_size, backbone=args.backbone,
                         n_holdout=args.n_holdout,
                         **{n: getattr(args, n) for n in ("epochs", "batch_size", "lr", "max_steps_per_epoch",
@@ -282,7 +323,8 @@ def _pretrain(args: argparse.Namespace) -> int:
         eval_sets = dict(_name_and_file(item) for item in args.eval)
     result = run_pretrain(data, args.out, recipe, export=args.export, eval_sets=eval_sets, resume=args.resume,
                           device=resolve_device(args.device), command=describe_command(),
-                          corpus=_corpus(data))
+                          corpus=_corpus(data, depth_scale), resume_override=tuple(args.resume_override),
+                          depth_scale=depth_scale)
     if result.weights is not None:
         print(f"wrote {result.weights} and {result.manifest}")
         for name, q in (result.quality or {}).items():
@@ -297,14 +339,14 @@ def _name_and_file(item: str) -> tuple[str, str]:
     return name, path
 
 
-def _corpus(data) -> dict:
+def _corpus(data, depth_scale: float) -> dict:
     from .data.nyu import NyuMat
 
-    with NyuMat(data) as mat:
+    with NyuMat(data, depth_scale) as mat:
         attrs = {k: v for k, v in mat.attrs.items() if k in ("generator", "version", "domain", "seed", "styles",
                                                              "focal_scale")}
         return {**{k: v.tolist() if hasattr(v, "tolist") else v for k, v in attrs.items()},
-                "size": [mat.height, mat.width]}
+                "size": [mat.height, mat.width], "depth_scale": depth_scale}
 
 
 def _seeds(args: argparse.Namespace) -> int:

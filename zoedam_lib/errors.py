@@ -18,7 +18,11 @@ class DataFileError(ZoeDAMError):
 
 
 class ImageReadError(ZoeDAMError):
-    """An image file cannot be decoded."""
+    """An image file cannot be decoded (or must not be: too large, non-finite pixels)."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason  # a few words for summaries ("too large"); None: the decoder's own failure
 
 
 class CheckpointError(ZoeDAMError):
@@ -27,6 +31,14 @@ class CheckpointError(ZoeDAMError):
 
 class ConfigError(ZoeDAMError, ValueError):
     """A parameter or configuration value is invalid."""
+
+
+class OutputError(ZoeDAMError):
+    """An output folder cannot be written, is a file, or is in use by another run."""
+
+
+class PredictionError(ZoeDAMError):
+    """A model produced a non-finite depth (NaN/inf): nothing is written as if it were a depth map."""
 
 
 class NonFiniteLossError(ZoeDAMError):

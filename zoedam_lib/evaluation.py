@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from .errors import DataFileError
-from .inference.predict import infer, model_device
+from .inference.predict import check_finite_prediction, infer, model_device
 from .metrics import METRIC_KEYS, MetricAccumulator, median_depths
 from .progress import tqdm
 
@@ -64,6 +64,8 @@ def evaluate(model: nn.Module, dataset: Dataset, flip_tta: bool = True, batch_si
 
     An evaluation in which no image has a single valid ground-truth pixel is an error, never a
     row of NaN: the depths are probably in another unit than metres, or outside the valid range.
+    So is a non-finite prediction (:class:`~zoedam_lib.errors.PredictionError`): its metrics would
+    be NaN, or silently those of a clamped map.
     """
     device = torch.device(device) if device is not None else model_device(model)
     was_training = model.training
@@ -72,6 +74,7 @@ def evaluate(model: nn.Module, dataset: Dataset, flip_tta: bool = True, batch_si
     loader = DataLoader(_InOrder(dataset, max_images), batch_size=batch_size, shuffle=False)
     for batch in tqdm(loader, desc=f"evaluate {name}", leave=False, disable=not progress):
         pred = infer(model, batch["image"].to(device), flip_tta).float().cpu()
+        check_finite_prediction(pred, f"{name} images {batch['index'].tolist()}")
         for p, gt, index in zip(pred, batch["depth"], batch["index"].tolist(), strict=True):
             if not math.isnan(raw.update(p, gt, name=index, **metric_kwargs)["a1"]):
                 scaled.update(p, gt, name=index, align="median", **metric_kwargs)

@@ -8,6 +8,8 @@ creates the split whose indices every notebook reuses, picks the device and the 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,13 +21,14 @@ from torch import nn
 from .data.datasets import DepthDataset
 from .data.folder_spec import FolderConfig
 from .data.nyu import NyuMat
-from .data.sources import DepthSource, data_kind, describe_data, open_dataset
+from .data.sources import DepthSource, data_identity, data_kind, describe_data, open_dataset
 from .data.splits import Split, load_or_create_split
 from .data.synthrooms import ensure_domain, ensure_synthrooms
 from .data.synthrooms_domains import DOMAINS
 from .errors import ConfigError
 from .evaluation import EvalResult, evaluate
 from .experiments.recipes import PRESETS as RECIPE_PRESETS
+from .output_dirs import ensure_output_dir
 from .paths import DEFAULT_SYNTH_FILE, resolve
 from .seeding import seed_everything
 
@@ -61,6 +64,12 @@ class RunContext:
         """The line every figure of the run carries, e.g. "SynthRooms (600 images, 240x320, seed 0) · preset cpu":
         a figure copied out of its notebook still says which data and recipe made it (SynthRooms is not NYU)."""
         return f"{self.data_label} · preset {self.preset}"
+    def identity(self) -> dict[str, object]:
+        """The data and split a training run was made on, for ``resume`` to compare (``training.identity``)."""
+        with self.open_data() as data:
+            identity = data_identity(data)
+        indices = json.dumps([self.split.train, self.split.val, self.split.test]).encode()
+        return {**identity, "split": self.split_name, "split.sha256": hashlib.sha256(indices).hexdigest()}
 
     def describe(self) -> str:
         text = (f"data: {self.data_label} | split: {self.split_name} ({len(self.split.train)} train / "
@@ -145,14 +154,15 @@ def setup_run(data_path: str | os.PathLike = DEFAULT_SYNTH_FILE, split: str = "p
     with open_dataset(path, folder) as data:
         data.height  # noqa: B018 (a folder whose images differ in size stops here, told how to resize)
         kind, label = data_kind(data), describe_data(data)
-    out = resolve(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_output_dir(resolve(out_dir), "output folder (out_dir, --out)")
     if splits_mat is None and split == "official":
         splits_mat = path.parent / "splits.mat"
     the_split = load_or_create_split(path, split, seed, out / "splits", splits_mat=splits_mat, folder=folder)
     dev = resolve_device(device)
     sets = default_zero_shot(path, kind) if zero_shot is None else \
         {resolve(p).stem: resolve_data_file(p) for p in zero_shot}
+    for zero_shot_file in sets.values():  # opening checks layout and depth unit now, not after training
+        NyuMat(zero_shot_file).close()
     ctx = RunContext(path, kind, label, the_split, split, seed, out, dev, resolve_preset(preset, dev, kind), folder,
                      sets)
     seed_everything(seed)

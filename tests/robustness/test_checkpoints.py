@@ -1,22 +1,28 @@
 """Checkpoints: a file for another backbone, truncated or corrupt files, pickles that would run code,
-state dicts with missing/extra keys, unknown Hub ids offline, and resume files that do not fit the run.
-Every one is a CheckpointError naming the file, what was expected and what to do."""
+state dicts with missing/extra keys, unknown Hub ids offline, resume files that do not fit the run, NaN/inf
+weights, config.json with wrong types, and paths that are devices or symbolic-link loops. Every one is a
+CheckpointError (ConfigError for a config field) naming the file, what was expected and what to do."""
 
 from __future__ import annotations
 
 import json
 import os
 import pickle
+import re
 from pathlib import Path
 
 import pytest
 import torch
 from helpers import make_trainer, official_metric_keys, tiny_zoedam
+from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from zoedam_lib import load_model, save_model
 from zoedam_lib.checkpoints import KNOWN_WEIGHTS, detect_format
-from zoedam_lib.errors import CheckpointError, ConfigError
+from zoedam_lib.cli import main
+from zoedam_lib.data.nyu import NyuMat
+from zoedam_lib.errors import CheckpointError, ConfigError, DataFileError
+from zoedam_lib.inference.cli import collect_inputs
 from zoedam_lib.training.trainer import TrainConfig
 
 # --------------------------------------------------------------------------- another backbone
@@ -102,7 +108,9 @@ def test_resume_of_corrupt_checkpoint_is_explained(tmp_path):
 def test_resume_refuses_other_settings(tmp_path):
     make_trainer(tmp_path).fit()
     other = make_trainer(tmp_path, TrainConfig(epochs=2, batch_size=3))
-    with pytest.raises(CheckpointError, match="batch_size=4.*Use the same settings, or a new output directory"):
+    with pytest.raises(CheckpointError, match=r"(?s)this run's settings differ from the saved run's:\n  batch_size: 4 "
+                                              r"→ 3\n.*Resume with the saved settings, or start a new run in a new "
+                                              r"output directory"):
         other.fit(resume=True)
 
 
@@ -240,3 +248,97 @@ def test_offline_known_weights_say_which_file_and_where(name, local, offline):
         load_model(name)
     assert (f"could not fetch {name!r}" in str(err.value) and f"Download {KNOWN_WEIGHTS[name].url} " in str(err.value)
             and f"put it at {local}, and pass that path instead" in str(err.value))
+
+
+# ----------------------------------------------------------- non-finite weights, bad config.json, odd paths
+
+
+def _poisoned_model():
+    """A tiny ZoeDAM with one NaN in one tensor and two +inf in another; returns it and those tensors' names."""
+    model = tiny_zoedam()
+    names = [k for k, v in model.state_dict().items() if v.is_floating_point()]
+    nan_key, inf_key = names[3], names[-1]
+    with torch.no_grad():
+        model.state_dict()[nan_key].view(-1)[0] = float("nan")
+        model.state_dict()[inf_key].view(-1)[:2] = float("inf")
+    return model, nan_key, inf_key
+
+
+def test_non_finite_weights_are_refused_naming_the_tensors(tmp_path, capsys):
+    model, nan_key, inf_key = _poisoned_model()
+    save_model(model, tmp_path / "own")
+    torch.save(official_metric_keys(model), tmp_path / "official.pt")
+    for source in (tmp_path / "own", tmp_path / "official.pt"):
+        with pytest.raises(CheckpointError) as info:
+            load_model(source)
+        message = str(info.value)
+        assert f"checkpoint {source} holds non-finite weights in 2 tensor(s): " in message
+        assert f"{nan_key} (1 NaN, 0 inf of " in message and f"{inf_key} (0 NaN, 2 inf of " in message
+        assert "Use an earlier checkpoint, or retrain" in message
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (8, 6)).save(tmp_path / "in" / "p.png")
+    assert main(["predict", str(tmp_path / "in"), "--checkpoint", str(tmp_path / "own"), "--out",
+                 str(tmp_path / "out"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "error: checkpoint" in err and "non-finite weights" in err and "Traceback" not in err
+    assert not list(tmp_path.glob("out/*.png"))  # no all-zero "depth" map written
+
+    trainer = make_trainer(tmp_path / "run")  # the run to resume, sibling of a checkpoint
+    trainer.fit()
+    state = torch.load(trainer.state_path, weights_only=True)
+    state["model"][nan_key] = model.state_dict()[nan_key].clone()
+    torch.save(state, trainer.state_path)
+    with pytest.raises(CheckpointError, match=rf"train_state.pt \(the run to resume\) holds non-finite weights in 1 "
+                                              rf"tensor\(s\): {re.escape(nan_key)} \(1 NaN"):
+        make_trainer(tmp_path / "run").fit(resume=True)
+
+
+@pytest.mark.parametrize(("edit", "error", "message"), [
+    (lambda m: {**m, "config": {**m["config"], "n_bins": "64"}}, ConfigError,
+     r"config.json: ZoeDAMConfig.n_bins must be int, got '64' \(str\)"),
+    (lambda m: {**m, "config": {**m["config"], "img_size": [56, "70"]}}, ConfigError,
+     r"ZoeDAMConfig.img_size must be tuple\[int, int\], got \[56, '70'\]"),
+    (lambda m: [m], CheckpointError, r"config.json must hold a JSON object \(format, model, config …\), got a list"),
+    (lambda m: {**m, "config": "vits"}, CheckpointError, r"'model' must be a model name and 'config' an object"),
+    (lambda m: {**m, "model": ["zoedam"]}, CheckpointError, r"model=\['zoedam'\]"),
+], ids=["n_bins_string", "img_size_string", "top_level_list", "config_not_object", "model_not_a_name"])
+def test_config_json_with_wrong_types_is_refused(edit, error, message, tmp_path, capsys):
+    save_model(tiny_zoedam(), tmp_path / "own")
+    config = tmp_path / "own" / "config.json"
+    config.write_text(json.dumps(edit(json.loads(config.read_text()))))
+    with pytest.raises(error, match=message):
+        load_model(tmp_path / "own")
+    Image.new("RGB", (8, 6)).save(tmp_path / "p.png")
+    assert main(["predict", str(tmp_path / "p.png"), "--checkpoint", str(tmp_path / "own"), "--out",
+                 str(tmp_path / "out"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("error: ") and "Traceback" not in err
+
+
+CHAR_DEVICE = "a character device, not a regular file"
+LOOP = r"a symbolic link loop \(a link that leads back to itself\)"
+
+
+@pytest.mark.parametrize(("make", "reason", "data_reason"), [
+    (lambda d: Path("/dev/zero"), CHAR_DEVICE, f"cannot read the data file .*: it is {CHAR_DEVICE}"),
+    (lambda d: _link(d / "loop.pt", d / "loop.pt"), LOOP, f"cannot read the data file .*: it is {LOOP}"),
+    (lambda d: _link(d / "gone.pt", d / "moved.pt"), r"a broken symbolic link \(to .*moved.pt, which does not exist\)",
+     r"data file not found: .*moved.pt"),  # the resolved target is named
+], ids=["dev_zero", "symlink_loop", "broken_symlink"])
+def test_device_file_and_symlink_loop_are_named_not_missing(make, reason, data_reason, tmp_path, capsys):
+    path = make(tmp_path)
+    with pytest.raises(CheckpointError, match=rf"cannot read checkpoint {re.escape(str(path))}: it is {reason}"):
+        load_model(path)
+    Image.new("RGB", (8, 6)).save(tmp_path / "p.png")
+    assert main(["predict", str(tmp_path / "p.png"), "--checkpoint", str(path), "--out", str(tmp_path / "out"),
+                 "--device", "cpu"]) == 2
+    assert re.search(rf"error: cannot read checkpoint .*: it is {reason}", capsys.readouterr().err)
+    with pytest.raises(DataFileError, match=data_reason):  # sibling: a data file
+        NyuMat(path)
+    files, skipped = collect_inputs([path])  # sibling: an input image
+    assert files == [] and re.fullmatch(reason, skipped[0][1])
+
+
+def _link(path: Path, target: Path) -> Path:
+    os.symlink(target, path)
+    return path

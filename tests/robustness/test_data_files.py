@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
-from helpers import TINY_SIZE, tiny_zoedam, write_images
+from helpers import TINY_SIZE, counting, tiny_zoedam, write_images
 from PIL import Image
 
 from zoedam_lib.data.datasets import DepthDataset
@@ -28,6 +28,7 @@ from zoedam_lib.losses.affine_invariant import affine_invariant_loss
 from zoedam_lib.losses.densedepth import densedepth_loss, normalized_depth
 from zoedam_lib.losses.silog import silog_loss
 from zoedam_lib.metrics import METRIC_KEYS, MetricAccumulator, compute_metrics
+from zoedam_lib.semi.pseudo_labels import PseudoLabelCache
 
 H, W = 6, 10
 
@@ -408,3 +409,28 @@ def test_unreadable_unlabeled_file_is_replaced_and_counted(tmp_path: Path, conte
     item = data[0]
     assert int(item["index"]) == 0 and torch.equal(item["image"], data.load(1))  # the next readable image
     assert data.skipped == [str(bad)] and "1 unreadable, replaced by the next readable image" in data.report()
+
+
+# --------------------------------------------------------------------------- the pseudo-label cache
+
+
+def test_pseudo_label_cache_entry_changed_after_writing_is_recomputed(tmp_path):
+    write_images(tmp_path / "imgs")
+    images = UnlabeledImages(tmp_path / "imgs", n=5, seed=1, size=TINY_SIZE)
+    cache = PseudoLabelCache(tmp_path / "cache", tiny_zoedam(1), images, progress=False)
+    assert cache.build() == 5 and cache.damaged == []
+    reference = [cache.get(i) for i in range(5)]
+    entry = bytearray(cache.path(1).read_bytes())
+    entry[-1] ^= 0xFF  # one value changed, same size: still a loadable .npy
+    cache.path(1).write_bytes(bytes(entry))
+    cache.path(3).write_bytes(b"garbage")
+    with pytest.raises(DataFileError, match=r"000001.npy changed after it was written \(its sha256 differs from "
+                                            r"entries.sha256\)"):
+        cache.get(1)  # never served silently, even before the next build
+    calls = {"images": 0}
+    again = PseudoLabelCache(tmp_path / "cache", counting(tiny_zoedam(1), calls), images, progress=False)
+    assert again.dir == cache.dir
+    assert again.build() == 2 and again.damaged == [1, 3] and calls["images"] == 2  # recomputed and counted
+    assert all(torch.equal(again.get(i), reference[i]) for i in range(5))
+    listed = sorted(line.split("  ")[1] for line in (again.dir / "entries.sha256").read_text().splitlines())
+    assert listed == [f"{i:06d}.npy" for i in range(5)]  # one line per entry: `sha256sum -c entries.sha256` works

@@ -1,5 +1,6 @@
-"""Images at inference (``zoedam predict``): 1-pixel and 48-megapixel photos, files that are not images,
-nothing to do, and names with ``..`` that must never write outside ``--out``."""
+"""Images at inference (``zoedam predict``): 1-pixel and 48-megapixel photos, images above the pixel limit,
+float images with NaN/inf pixels, predictions that are not finite, files that are not images, nothing to do,
+and names with ``..`` that must never write outside ``--out``."""
 
 from __future__ import annotations
 
@@ -10,10 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from helpers import SUBPROCESS_ENV, random_photo, tiny_zoedam
 from PIL import Image
 
+from zoedam_lib.app.outputs import make_outputs
 from zoedam_lib.cli import main
+from zoedam_lib.data.unlabeled import UnlabeledImages
+from zoedam_lib.errors import ImageReadError, PredictionError
+from zoedam_lib.evaluation import evaluate
+from zoedam_lib.images import read_image, to_float_image
 from zoedam_lib.inference.cli import assign_names, safe_stem
 from zoedam_lib.inference.predict import predict_depth
 from zoedam_lib.inference.writers import read_depth_png16
@@ -90,6 +97,115 @@ def test_huge_photo_is_processed_within_memory(checkpoint, tmp_path):
     assert stats["peak_mb"] - stats["baseline_mb"] < 1200
     depth = read_depth_png16(out / "huge_depth.png")
     assert depth.shape == (6000, 8000) and np.isfinite(depth).all() and (depth > 0).all()
+
+
+def _png_claiming(path: Path, width: int, height: int) -> Path:
+    """A ~70-byte PNG whose header claims ``width`` × ``height`` pixels (its pixel data is one row: only a
+    reader that trusts the header before decoding can refuse it cheaply)."""
+    import struct
+    import zlib
+
+    Image.new("L", (1, 1)).save(path)
+    data = bytearray(path.read_bytes())
+    data[16:24] = struct.pack(">II", width, height)  # IHDR width, height
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))  # IHDR CRC over type and data
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_image_above_the_pixel_limit_is_refused_from_its_header(checkpoint, tmp_path, capsys):
+    """20000×10000 px (a 583 KB PNG took 3.5 GB and 43 s): refused before decoding, with the flag that lifts
+    the limit; the other image is done. --max-pixels moves the limit both ways."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    huge = _png_claiming(folder / "huge.png", 20000, 10000)
+    random_photo(np.random.default_rng(3), 30, 40).save(folder / "small.png")
+    with pytest.raises(ImageReadError, match=r"huge.png is 20000×10000 = 200.0 MP, above the limit of 64 MP that "
+                                             r"keeps memory bounded: downscale it, or raise the limit with "
+                                             r"--max-pixels 200000000 \(max_pixels=200000000 in Python\)"):
+        read_image(huge)
+    code = main(["predict", str(folder), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "out"),
+                 "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 0 and last_line(captured.out) == f"done 1 images, skipped 1 ({huge}: too large)"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["small_color.png", "small_depth.png"]
+    for limit, done in (("1199", 0), ("1.2e3", 1)):  # the small image has 1200 pixels
+        code = main(["predict", str(folder / "small.png"), "--checkpoint", str(checkpoint), "--out",
+                     str(tmp_path / f"out{limit}"), "--device", "cpu", "--max-pixels", limit])
+        assert code == (0 if done else 2)
+        assert f"done {done} images" in capsys.readouterr().out
+
+
+def _float_tiff(path: Path, values: np.ndarray) -> Path:
+    Image.fromarray(values.astype(np.float32), "F").save(path)
+    return path
+
+
+def test_non_finite_pixels_make_an_image_unreadable(checkpoint, tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _float_tiff(folder / "all_nan.tif", np.full((6, 8), np.nan))
+    one_inf = np.linspace(0, 1, 48).reshape(6, 8)
+    one_inf[2, 3] = np.inf
+    _float_tiff(folder / "one_inf.tif", one_inf)
+    _float_tiff(folder / "fine.tif", np.linspace(0, 1, 48).reshape(6, 8))
+    code = main(["predict", str(folder), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "out"),
+                 "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert last_line(captured.out) == (f"done 1 images, skipped 2 ({folder / 'all_nan.tif'}: non-finite pixels; "
+                                       f"{folder / 'one_inf.tif'}: non-finite pixels)")
+    assert "48 of 48 pixel values are NaN or inf" in captured.err and "1 of 48 pixel values" in captured.err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["fine_color.png", "fine_depth.png"]
+    images = UnlabeledImages(folder, seed=0, size=(14, 14))  # sibling: the ZoeDAM+ unlabeled loader
+    assert [images[i]["image"].isfinite().all().item() for i in range(len(images))] == [True] * 3
+    assert sorted(Path(p).name for p in images.skipped) == ["all_nan.tif", "one_inf.tif"]
+    with pytest.raises(ImageReadError, match="1 of 48 pixel values are NaN or inf"):  # sibling: arrays in Python
+        to_float_image(one_inf)
+
+
+def test_non_finite_prediction_is_never_written(checkpoint, tmp_path, monkeypatch, capsys):
+    """A model that predicts NaN (fp16 overflow, a broken model) must not leave an all-invalid depth file behind."""
+    import zoedam_lib.inference.cli as predict_cli
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a", "b"):
+        random_photo(np.random.default_rng(7), 12, 16).save(folder / f"{name}.png")
+    real_infer = predict_cli.infer
+
+    def second_is_nan(model, x, flip_tta=False):
+        depth = real_infer(model, x, flip_tta)
+        depth[1:] = float("nan")
+        return depth
+    monkeypatch.setattr(predict_cli, "infer", second_is_nan)
+    code = main(["predict", str(folder), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "out"),
+                 "--device", "cpu", "--batch-size", "2"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert last_line(captured.out) == (f"done 1 images, skipped 1 ({folder / 'b.png'}: non-finite prediction (3920 "
+                                       "of 3920 predicted depths are NaN or inf))")
+    assert last_line(captured.err).startswith("error: the model predicted NaN/inf depth for 1 of 2 images, so nothing "
+                                              "was written for them")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_color.png", "a_depth.png"]
+
+    model = tiny_zoedam()  # siblings: the Python API, the app and evaluation
+    model.forward = lambda x: {"metric_depth": torch.full((len(x), 1, 14, 14), float("nan"))}
+    with pytest.raises(PredictionError, match="196 of 196 predicted depths are NaN or inf"):
+        predict_depth(model, np.zeros((14, 14, 3), np.uint8))
+    with pytest.raises(PredictionError):
+        make_outputs(model, folder / "a.png", tmp_path / "app")
+    assert not (tmp_path / "app").exists() or not list((tmp_path / "app").iterdir())
+    with pytest.raises(PredictionError, match=r"test images \[0\]: 196 of 196"):
+        evaluate(model, _OneItem(), flip_tta=False, progress=False)
+
+
+class _OneItem(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, key):
+        return {"image": torch.zeros(3, 14, 14), "depth": torch.ones(1, 14, 14), "index": torch.tensor(0)}
 
 
 # --------------------------------------------------------------------------- files that are not images

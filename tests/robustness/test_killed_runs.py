@@ -139,7 +139,7 @@ def test_sigkill_mid_epoch_then_resume_matches_the_uninterrupted_run(tiny_data, 
     assert (state["epoch"], state["step_in_epoch"], state["global_step"]) == (1, 2, 6)  # in epoch 2 (0-based 1)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(timeout=60) == -signal.SIGKILL
-    assert not (out / "checkpoints").exists() and not (out / "results").exists()
+    assert not list(out.glob("checkpoints/*")) and not list(out.glob("results/*"))  # (folders made writable-proven)
 
     resumed = run_cli([*train_args(tiny_data, out), "--resume"])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -162,11 +162,50 @@ def test_signal_saves_a_checkpoint_and_exits_130_with_the_resume_hint(sig, tiny_
                        "command with resume enabled (--resume, or resume=True) to continue exactly where it stopped.")
     state = train_state(out)["state"]
     assert (state["epoch"], state["step_in_epoch"], state["global_step"]) == (1, 2, 6)  # the unfinished step 7 is not
-    assert len(state["history"]) == 1 and not (out / "checkpoints").exists()
+    assert len(state["history"]) == 1 and not list(out.glob("checkpoints/*"))
 
     resumed = run_cli([*train_args(tiny_data, out), "--resume"])  # the hint works
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert_same_run(final_outputs(out), uninterrupted)
+
+
+# The CLI with SIGTERM sent to itself right after the optimizer update of step 7 (mid-epoch 2): the weights
+# have moved, the step is not yet counted. Before the fix the checkpoint paired step 7's weights with step 6's
+# counters, and every resume (with --n-val changed, --lr changed or nothing changed) applied step 7 twice.
+SIGNAL_SCRIPT = """
+import os, signal, sys
+import torch
+from zoedam_lib.cli import main
+
+calls, step = [0], torch.amp.GradScaler.step
+
+def step_then_signal(self, optimizer, *args, **kwargs):
+    out = step(self, optimizer, *args, **kwargs)
+    calls[0] += 1
+    if calls[0] == 7:
+        os.kill(os.getpid(), signal.SIGTERM)
+    return out
+
+torch.amp.GradScaler.step = step_then_signal
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_right_after_an_update_then_resume_with_other_monitoring_settings(tiny_data, uninterrupted, tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-c", SIGNAL_SCRIPT, *train_args(tiny_data, out)], capture_output=True,
+                          text=True, env=ENV, timeout=300)
+    assert proc.returncode == 130, proc.stderr[-3000:]
+    assert "training interrupted at epoch 2, step 3;" in proc.stderr  # step 7 finished before the signal acted
+    assert train_state(out)["state"]["global_step"] == 7
+    monitoring = ["--n-val", "2", "--checkpoint-every", "3"]  # validation size and checkpoint frequency only
+    resumed = run_cli([*train_args(tiny_data, out), *monitoring, "--resume"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    tensors, _, epochs, _ = final_outputs(out)
+    ref_tensors, _, ref_epochs, _ = uninterrupted
+    assert [k for k in ref_tensors if not torch.equal(tensors[k], ref_tensors[k])] == []
+    assert [e["train_loss"] for e in epochs] == [e["train_loss"] for e in ref_epochs]
 
 
 class InterruptAt:

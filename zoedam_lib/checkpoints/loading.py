@@ -60,7 +60,9 @@ def load_into(model: nn.Module, sd: dict[str, torch.Tensor], parts: tuple[str, .
     """Load ``sd`` (own keys) into the given parts of ``model``, strictly per part.
 
     Every key of those parts must be present with the right shape and no key may be left over;
-    otherwise a :class:`CheckpointError` lists the missing, unexpected and mis-shaped keys.
+    otherwise a :class:`CheckpointError` lists the missing, unexpected and mis-shaped keys. Weights
+    with NaN or inf (saved from a diverged run) are refused too, naming the tensors: such a model
+    predicts garbage, e.g. a map clamped to the minimum depth, that would pass for a result.
     """
     own = {k: v for k, v in model.state_dict().items() if k.split(".", 1)[0] in parts}
     missing = sorted(set(own) - set(sd))
@@ -75,8 +77,22 @@ def load_into(model: nn.Module, sd: dict[str, torch.Tensor], parts: tuple[str, .
         lines.append("  Is the checkpoint for another backbone or model? Pass the matching backbone, or use a "
                      "checkpoint made for this model.")
         raise CheckpointError("\n".join(lines))
+    check_finite(sd, f"checkpoint {source}")
     cast = {k: v.to(own[k].dtype) for k, v in sd.items()}
     model.load_state_dict({**model.state_dict(), **cast}, strict=True)
+
+
+def check_finite(tensors: dict[str, torch.Tensor], what: str) -> None:
+    """A :class:`CheckpointError` naming the tensors of ``tensors`` that hold NaN or ±inf, if any."""
+    bad = []
+    for name, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad.append(f"{name} ({int(torch.isnan(t).sum())} NaN, {int(torch.isinf(t).sum())} inf of {t.numel()})")
+    if bad:
+        raise CheckpointError(f"{what} holds non-finite weights in {len(bad)} tensor(s): {'; '.join(bad[:8])}"
+                              f"{' …' if len(bad) > 8 else ''}. It was saved from a diverged run (or is damaged); "
+                              "a model with them predicts nonsense. Use an earlier checkpoint, or retrain (a lower "
+                              "lr, amp='bf16' or 'off').")
 
 
 def load_checkpoint(source: str | os.PathLike, backbone: str | None = None, family: str | None = None,
@@ -97,7 +113,7 @@ def load_checkpoint(source: str | os.PathLike, backbone: str | None = None, fami
     path = resolve_source(source)
     sd, meta = read_state_dict(path)
     if meta.get("format") == FORMAT_NAME:
-        model = build_model(meta["model"], meta["config"])
+        model = _build_own(path, meta)
         load_into(model, sd, tuple(sorted({k.split(".", 1)[0] for k in model.state_dict()})), str(path))
         cfg = getattr(model, "config", None)
         report = LoadReport(str(path), "own", getattr(cfg, "backbone", meta["model"]),
@@ -110,6 +126,19 @@ def load_checkpoint(source: str | os.PathLike, backbone: str | None = None, fami
     if report.random_parts:
         warnings.warn(report.summary(), stacklevel=2)
     return Loaded(model.to(device).eval(), report)
+
+
+def _build_own(path: Path, meta: dict[str, Any]) -> nn.Module:
+    """The model our config.json describes; a missing or mistyped entry names the file and the field."""
+    where = path / "config.json" if path.is_dir() else path
+    if not isinstance(meta.get("model"), str) or not isinstance(meta.get("config"), dict):
+        raise CheckpointError(f"{where}: 'model' must be a model name and 'config' an object of its settings, got "
+                              f"model={meta.get('model')!r}, config={meta.get('config')!r:.60}; the checkpoint is "
+                              "corrupt")
+    try:
+        return build_model(meta["model"], meta["config"])
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def load_model(source: str | os.PathLike, backbone: str | None = None, family: str | None = None,

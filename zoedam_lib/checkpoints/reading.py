@@ -18,6 +18,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from ..errors import CheckpointError, refusal_reason
+from ..paths import unusable_path_reason
 
 
 def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -25,6 +26,11 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
     meta: dict[str, Any] = {}
     if path.is_dir():
         config_path, weights = path / "config.json", path / "model.safetensors"
+        for part in (config_path, weights):
+            reason = unusable_path_reason(part)
+            if reason is not None:
+                raise CheckpointError(f"cannot read {part}: it is {reason}; the checkpoint directory is damaged. "
+                                      "Restore the file, or save the model again.")
         if not weights.exists():
             candidates = sorted([*path.glob("*.safetensors"), *path.glob("*.pt"), *path.glob("*.pth")])
             if len(candidates) != 1:
@@ -35,8 +41,12 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
         if config_path.exists():
             try:
                 meta = json.loads(config_path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise CheckpointError(f"{config_path} is not valid JSON ({exc}); the checkpoint is corrupt") from None
+            if not isinstance(meta, dict):
+                raise CheckpointError(f"{config_path} must hold a JSON object (format, model, config …), got a "
+                                      f"{type(meta).__name__}; the checkpoint is corrupt. Restore config.json from "
+                                      "the run that wrote it (or save the model again).")
         path = weights
     if path.suffix == ".safetensors":
         try:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..atomic import recover_dir
 from ..errors import CheckpointError
+from ..paths import unusable_path_reason
 from ..weights import PACKAGED, packaged_weights
 
 
@@ -53,6 +54,10 @@ def resolve_source(source: str | os.PathLike) -> Path:
     :func:`zoedam_lib.atomic.atomic_dir`) is restored first, so the previous weights still load.
     """
     path = recover_dir(Path(source).expanduser())
+    reason = unusable_path_reason(path)
+    if reason is not None:
+        raise CheckpointError(f"cannot read checkpoint {path}: it is {reason}. Pass a checkpoint file "
+                              "(.pt, .pth, .safetensors) or a checkpoint directory (config.json + model.safetensors).")
     if path.exists():
         return path
     name = str(source)

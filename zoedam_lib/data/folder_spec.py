@@ -20,12 +20,12 @@ import numpy as np
 
 from ..config import from_dict
 from ..errors import ConfigError, DataFileError
+from .depth_unit import MIN_PLAUSIBLE_MEDIAN_M, positive_values, unit_guess
 
 DATASET_JSON = "dataset.json"
 DEPTH_UNITS = {"mm": 1e-3, "kitti": 1.0 / 256.0}  # metres per stored unit of an integer depth PNG
 DEFAULT_UNIT = "mm"
 DEFAULT_RANGE = (1e-3, 10.0)  # metres, NYU's evaluation range
-MIN_PLAUSIBLE_MEDIAN_M = 0.02  # a depth map's median below 2 cm means the unit is wrong (mm said, m stored)
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,14 @@ def parse_depth_unit(text: str | None) -> FolderConfig | None:
                           f"(e.g. 0.0001), got {text!r}") from None
 
 
+def unit_scale(config: FolderConfig | None) -> float:
+    """Metres per stored unit that ``config`` states (``depth_scale``, else ``depth_unit``), 1.0 if neither:
+    how an NYU-layout file, whose depths are metres unless said otherwise, is to be read."""
+    if config is None:
+        return 1.0
+    return float(config.depth_scale or DEPTH_UNITS.get(config.depth_unit or "", 1.0))
+
+
 def load_dataset_json(root: Path) -> FolderConfig | None:
     """``root/dataset.json`` as a FolderConfig (None if absent); unknown keys are errors, not ignored."""
     path = root / DATASET_JSON
@@ -183,10 +191,10 @@ def depth_problem(path: Path, raw: np.ndarray, spec: FolderSpec) -> str | None:
     A median under 2 cm cannot be a real scene: it means metres (or decimetres) stored where
     millimetres were declared. A median beyond ``max_depth`` means most pixels would be discarded:
     outdoor data without a larger range, or a unit too coarse. Both stop the run when the dataset is
-    opened; a map with no valid value at all is only skipped.
+    opened; a map with no valid value at all is only skipped. Thresholds and the unit guess are
+    those of every dataset (:mod:`.depth_unit`); the wording names the folder's own ways to fix it.
     """
-    with np.errstate(invalid="ignore"):
-        stored = raw[np.isfinite(raw) & (raw > 0)]
+    stored = positive_values(raw)
     if stored.size == 0:
         return "depth all invalid: no finite positive value"
     npy = path.suffix.lower() == ".npy"
@@ -204,9 +212,10 @@ def depth_problem(path: Path, raw: np.ndarray, spec: FolderSpec) -> str | None:
         raise DataFileError(f"{path}: wrong depth unit? {read_as}, under {MIN_PLAUSIBLE_MEDIAN_M * 100:g} cm, which "
                             f"no real scene has: the values look like metres or another coarse unit. To fix: {fix}.")
     if median > spec.max_depth:
+        guess = "" if npy else unit_guess(float(np.median(stored)), spec.max_depth)
         raise DataFileError(f"{path}: {read_as}, beyond max_depth {spec.max_depth:g} m, so most pixels would be "
-                            f"invalid. Outdoor data? Set \"max_depth\" (e.g. 80) in {DATASET_JSON}. A wrong unit? "
-                            f"To fix: {fix}.")
+                            f"invalid. Outdoor data? Set \"max_depth\" (e.g. 80) in {DATASET_JSON}. A wrong unit?"
+                            f"{guess} To fix: {fix}.")
     if not ((metres >= spec.min_depth) & (metres <= spec.max_depth)).any():
         return f"depth all invalid: nothing within {spec.min_depth:g}..{spec.max_depth:g} m"
     return None

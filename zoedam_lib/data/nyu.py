@@ -1,8 +1,9 @@
 """Lazy, validated reader of ``nyu_depth_v2_labeled.mat`` (and SynthRooms files in the same layout).
 
 The official file is 2.8 GB, so items are read one at a time with h5py and never all at once.
-Every way the file can be wrong (missing, truncated, MATLAB v5, wrong datasets) becomes a
-:class:`DataFileError` that says what was expected and what to do, instead of an h5py traceback.
+Every way the file can be wrong (missing, truncated, MATLAB v5, wrong datasets, depths in another
+unit than metres) becomes a :class:`DataFileError` that says what was expected and what to do,
+instead of an h5py traceback or a run that trains on nothing.
 The layout (transposed by MATLAB's column-major order) is described in :mod:`.matfile`.
 """
 
@@ -16,8 +17,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..errors import DataFileError
-from ..paths import resolve
+from ..errors import ConfigError, DataFileError
+from ..paths import resolve, unusable_path_reason
+from .depth_unit import check_depth_unit
 from .matfile import DEPTHS_KEY, IMAGES_KEY, INTRINSICS_KEY
 
 NYU_LABELED_URL = "https://horatio.cs.nyu.edu/mit/silberman/nyu_depth_v2/nyu_depth_v2_labeled.mat"
@@ -27,6 +29,7 @@ EXPECTED_LAYOUT = f"'{IMAGES_KEY}' uint8 (N, 3, W, H) and '{DEPTHS_KEY}' float32
 # may differ from NyuMatWriter's one item per chunk) inflates each chunk once per pass, while the
 # memory per DataLoader worker stays bounded. One-item chunks read equally fast with any size.
 CHUNK_CACHE_BYTES = 8 << 20
+UNIT_SAMPLES = 8  # depth maps read when a file is opened, to check that its depths are metres
 
 _HOW_TO_GET = (
     "Get the official file with `python -m zoedam_lib download-nyu --out data/nyu` or from "
@@ -43,10 +46,16 @@ class NyuMat:
 
     Args:
         path: the ``.mat`` file; relative paths are resolved as in :func:`zoedam_lib.paths.resolve`.
+        depth_scale: metres per stored depth unit (1 for the official file and SynthRooms; 1e-3 for a
+            file written in millimetres). Opening checks that the depths, so scaled, are metres.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, depth_scale: float = 1.0) -> None:
+        if not (isinstance(depth_scale, (int, float)) and np.isfinite(depth_scale) and depth_scale > 0):
+            raise ConfigError(f"depth_scale must be a positive number of metres per stored unit (1e-3 for "
+                              f"millimetres), got {depth_scale!r}")
         self.path = resolve(path)
+        self.depth_scale = float(depth_scale)
         self._handle: h5py.File | None = None
         self._datasets: dict[str, h5py.Dataset] = {}  # looked up once per handle, not per read
         self._pid: int | None = None
@@ -54,6 +63,7 @@ class NyuMat:
         f = self._file()
         try:
             self._n, self._width, self._height = _check_layout(self.path, f)
+            self._check_unit()
         except DataFileError:
             self.close()
             raise
@@ -140,8 +150,27 @@ class NyuMat:
         return i % self._n
 
     def _depth(self, index: int) -> np.ndarray:
-        depth = self._read(DEPTHS_KEY, index)  # (W, H)
-        return np.ascontiguousarray(depth.T, dtype=np.float32)
+        depth = np.ascontiguousarray(self._read(DEPTHS_KEY, index).T, dtype=np.float32)  # stored (W, H)
+        if self.depth_scale != 1.0:
+            depth *= np.float32(self.depth_scale)
+        return depth
+
+    def _check_unit(self) -> None:
+        """Stop now if UNIT_SAMPLES maps spread over the file say the depths are not metres (see
+        :mod:`.depth_unit`); a corrupt item is left for its own read to report."""
+        depths, error = [], None
+        for i in sorted({int(round(x)) for x in np.linspace(0, self._n - 1, min(UNIT_SAMPLES, self._n))}):
+            try:
+                depths.append(self._depth(i))
+            except DataFileError as e:
+                error = e
+        if not depths and error is not None:
+            raise error
+        scale = "metres" if self.depth_scale == 1.0 else f"{self.depth_scale:g} m per stored unit"
+        check_depth_unit(depths, str(self.path), read_as=scale, fix=(
+            "To fix: declare the stored unit (on the command line --depth-unit mm, kitti or metres per unit such as "
+            "0.01; in Python NyuMat(path, depth_scale=0.001) or setup_run(..., folder=FolderConfig(depth_unit='mm'))), "
+            "or convert the file's depths to metres."))
 
     def _read(self, key: str, index: int) -> np.ndarray:
         try:
@@ -163,6 +192,10 @@ def valid_depth_mask(depth: np.ndarray, min_depth: float = 1e-3, max_depth: floa
 
 
 def _check_path(path: Path) -> None:
+    reason = unusable_path_reason(path)
+    if reason is not None:
+        raise DataFileError(f"cannot read the data file {path}: it is {reason}. data_path must be an NYU-layout "
+                            f".mat file (or a folder dataset). {_HOW_TO_GET}")
     if path.is_dir():
         mats = sorted(path.glob("*.mat"))
         hint = f" Did you mean {mats[0]}?" if len(mats) == 1 else ""

@@ -6,6 +6,7 @@ the format themselves, so a user's own folder is accepted wherever ``data_path``
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from ..config import replace
 from ..errors import ConfigError
 from ..paths import resolve
 from .folder import FolderDataset
-from .folder_spec import FolderConfig
+from .folder_spec import FolderConfig, unit_scale
 from .nyu import NyuMat
 
 DepthSource = NyuMat | FolderDataset  # what every dataset reader offers: see NyuMat
@@ -29,19 +30,22 @@ def is_folder_source(path: str | os.PathLike) -> bool:
 def open_dataset(path: str | os.PathLike, folder: FolderConfig | None = None, **folder_options) -> DepthSource:
     """:class:`NyuMat` for a ``.mat`` file, :class:`FolderDataset` for a folder or manifest file.
 
-    ``folder`` (or ``folder_options``, the fields of :class:`FolderConfig`) apply to folders only;
-    given for a ``.mat`` file they are an error, since its depths are metres already.
+    ``folder`` (or ``folder_options``, the fields of :class:`FolderConfig`) apply to folders; of
+    them, a ``.mat`` file takes only the depth unit (``depth_unit`` / ``depth_scale``: a file
+    written in millimetres), the others are an error.
     """
     if folder_options:
         folder = replace(folder or FolderConfig(), **folder_options)
     p = resolve(path)
     if is_folder_source(p) or (not p.exists() and p.suffix.lower() != ".mat"):
         return FolderDataset(p, folder)
-    if folder is not None and not folder.is_empty():
-        set_options = {k: v for k, v in vars(folder).items() if v is not None}
-        raise ConfigError(f"folder options {set_options} (e.g. --depth-unit) apply to folder datasets only; "
-                          f"{p} is an NYU-layout .mat file whose depths are stored in metres")
-    return NyuMat(p)
+    set_options = {k: v for k, v in vars(folder).items() if v is not None} if folder is not None else {}
+    for unit in ("depth_unit", "depth_scale"):
+        set_options.pop(unit, None)
+    if set_options:
+        raise ConfigError(f"folder options {set_options} apply to folder datasets only; {p} is an NYU-layout "
+                          ".mat file, which takes only a depth unit (depth_unit / --depth-unit)")
+    return NyuMat(p, depth_scale=unit_scale(folder))
 
 
 def data_kind(data: DepthSource) -> str:
@@ -59,3 +63,33 @@ def describe_data(data: DepthSource) -> str:
     if kind == "synthrooms":
         return f"SynthRooms ({len(data)} images, {data.height}x{data.width}, seed {data.attrs.get('seed', '?')})"
     return f"NYU Depth V2 ({data.path.name}, {len(data)} images, {data.height}x{data.width})"
+
+
+def data_identity(data: DepthSource) -> dict[str, object]:
+    """What a run's data is, for ``resume`` to compare (see ``training.identity``).
+
+    An NYU-layout file: its size and the sha256 of its whole content (a file with the same item
+    count but other depths is other data; ~2 s for the 2.97 GB NYU file). A folder: the sha256
+    of every pair's names and file sizes, and how it is read (unit, valid range, size).
+    """
+    if isinstance(data, FolderDataset):
+        h = hashlib.sha256()
+        for i in range(len(data)):
+            pair = data.pair(i)
+            for path in (pair.image, pair.depth):
+                h.update(f"{path.relative_to(data.root) if path.is_relative_to(data.root) else path}\t"
+                         f"{path.stat().st_size}\n".encode())
+        spec = data.spec
+        return {"data.n": len(data), "data.files_sha256": h.hexdigest(), "data.depth_scale": spec.depth_scale,
+                "data.depth_range": [spec.min_depth, spec.max_depth], "data.size": spec.size}
+    return {"data.n": len(data), "data.bytes": data.path.stat().st_size, "data.sha256": file_sha256(data.path),
+            "data.depth_scale": data.depth_scale}
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """sha256 of a file's bytes, read in 1 MiB chunks (never whole in memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

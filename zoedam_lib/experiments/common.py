@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,11 +19,12 @@ from ..config import to_dict
 from ..data.augment import Transform
 from ..data.datasets import DepthDataset
 from ..evaluation import EvalResult, evaluate
+from ..output_dirs import ensure_output_dir, run_lock
 from ..results import write_result
 from ..run import RunContext
 from ..training import distributed as dist_utils
 from ..training.trainer import LossFn, Trainer, TrainState
-from .recipes import Recipe
+from .recipes import Recipe, recipe_identity
 
 VAL_KEYS = ("abs_rel", "rmse", "log_10", "a1")
 
@@ -51,10 +54,17 @@ def datasets(ctx: RunContext, recipe: Recipe, transform: Transform | None) -> tu
     return DepthDataset(data, train_idx, transform, seed=recipe.train.seed), DepthDataset(data, val_idx)
 
 
-def validator(val_set: DepthDataset, device: torch.device):
-    """Per-epoch validation (no flip TTA) on the validation images: for curves and recipe choices."""
+def validator(val_set: DepthDataset, device: torch.device) -> Callable[[nn.Module], dict[str, float]] | None:
+    """Per-epoch validation (no flip TTA) on the validation images: for curves and recipe choices.
+
+    None when the split has no validation images (fewer than 10 training images): an evaluation of
+    nothing is an error, and there is nothing to monitor.
+    """
+    if len(val_set) == 0:
+        return None
+
     def validate(model: nn.Module) -> dict[str, float]:
-        result = evaluate(model, val_set, flip_tta=False, device=device, progress=False)
+        result = evaluate(model, val_set, flip_tta=False, device=device, progress=False, name="validation")
         return {k: result.metrics[k] for k in VAL_KEYS}
     return validate
 
@@ -64,29 +74,53 @@ def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: L
                          resume: bool = False, extra: dict[str, Any] | None = None,
                          trainer_kwargs: dict[str, Any] | None = None,
                          train_set_fn: Callable[[DepthDataset], Dataset] | None = None,
-                         checkpoint_extra: dict[str, Any] | None = None) -> ExperimentResult:
+                         checkpoint_extra: dict[str, Any] | None = None, identity: dict[str, Any] | None = None,
+                         resume_override: tuple[str, ...] = ()) -> ExperimentResult:
     """Train ``model`` under ``recipe``, save it, evaluate it on the test split, write its results JSON.
 
     ``train_set_fn`` wraps the labeled training set (ZoeDAM+ adds unlabeled images to each item).
     ``checkpoint_extra`` goes into the checkpoint's config.json beside the run's provenance and
-    recipe, e.g. how the model was initialised (``init``).
+    recipe, e.g. how the model was initialised (``init``). ``identity`` adds the experiment's own
+    settings to what a resume compares (:func:`run_identity`); ``resume_override`` names the ones
+    a resume may change on purpose. The run holds ``<out_dir>/locks/<key>.lock`` throughout, and
+    every folder it writes is proven writable before the first step.
     """
-    train_set, val_set = datasets(ctx, recipe, transform)
-    if train_set_fn is not None:
-        train_set = train_set_fn(train_set)
     run_dir = ctx.out_dir / "runs" / key
-    trainer = Trainer(model, loss_fn, train_set, recipe.train, run_dir, param_groups=param_groups,
-                      validate_fn=validator(val_set, ctx.device), device=ctx.device, **(trainer_kwargs or {}))
-    start = time.perf_counter()
-    state = trainer.fit(resume=resume)
-    seconds = time.perf_counter() - start
-    if not dist_utils.is_main_process():
-        return ExperimentResult(model, state, None, None, None, None, seconds)
-    checkpoint = save_model(model, ctx.out_dir / "checkpoints" / key,
-                            extra={**ctx.provenance(), "recipe": to_dict(recipe), **(checkpoint_extra or {})})
-    result, zero_shot = ctx.evaluate(model, flip_tta=recipe.flip_tta)
-    path = write_result(ctx.out_dir, key, ctx.provenance(), result, zero_shot, recipe=to_dict(recipe),
-                        train_seconds=round(seconds, 1),
-                        history=str((run_dir / "history.json").relative_to(ctx.out_dir)),
-                        checkpoint=str(checkpoint.relative_to(ctx.out_dir)), **(extra or {}))
+    main = dist_utils.is_main_process()
+    with run_lock(ctx.out_dir, key) if main else contextlib.nullcontext():
+        if main:
+            for folder in (run_dir, ctx.out_dir / "checkpoints", ctx.out_dir / "results"):
+                ensure_output_dir(folder, "output folder")
+        train_set, val_set = datasets(ctx, recipe, transform)
+        if train_set_fn is not None:
+            train_set = train_set_fn(train_set)
+        trainer = Trainer(model, loss_fn, train_set, recipe.train, run_dir, param_groups=param_groups,
+                          validate_fn=validator(val_set, ctx.device), device=ctx.device,
+                          run_identity=run_identity(ctx, key, recipe, model, identity),
+                          resume_override=resume_override, **(trainer_kwargs or {}))
+        start = time.perf_counter()
+        state = trainer.fit(resume=resume)
+        seconds = time.perf_counter() - start
+        if not main:
+            return ExperimentResult(model, state, None, None, None, None, seconds)
+        overrides = {"resumed_with_overrides": state.overrides} if state.overrides else {}
+        checkpoint = save_model(model, ctx.out_dir / "checkpoints" / key,
+                                extra={**ctx.provenance(), "recipe": to_dict(recipe), **overrides,
+                                       **(checkpoint_extra or {})})
+        result, zero_shot = ctx.evaluate(model, flip_tta=recipe.flip_tta)
+        path = write_result(ctx.out_dir, key, ctx.provenance(), result, zero_shot, recipe=to_dict(recipe),
+                            train_seconds=round(seconds, 1),
+                            history=str((run_dir / "history.json").relative_to(ctx.out_dir)),
+                            checkpoint=str(checkpoint.relative_to(ctx.out_dir)), **overrides, **(extra or {}))
     return ExperimentResult(model, state, result, zero_shot, path, checkpoint, seconds)
+
+
+def run_identity(ctx: RunContext, key: str, recipe: Recipe, model: nn.Module,
+                 extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything besides the trainer's own settings that makes a run this run: the model and its config,
+    the data (size and content fingerprint) and split, the recipe's sizes and model/loss options, and
+    ``extra`` (the experiment's: pretrained source, teacher, pseudo-labels, loss config ...)."""
+    config = getattr(model, "config", None)
+    model_config = to_dict(config) if dataclasses.is_dataclass(config) else {}
+    return {"model": key, **ctx.identity(), **recipe_identity(recipe),
+            **{f"model.{k}": v for k, v in model_config.items()}, **(extra or {})}

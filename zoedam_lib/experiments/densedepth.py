@@ -32,12 +32,14 @@ def densedepth_step(model: nn.Module, batch: dict[str, torch.Tensor], lam: float
 
 
 def run_densedepth(ctx: RunContext, pretrained_encoder: bool = True, resume: bool = False,
-                   recipe: Recipe | None = None, **overrides) -> ExperimentResult:
+                   recipe: Recipe | None = None, resume_override: tuple[str, ...] = (),
+                   **overrides) -> ExperimentResult:
     """Train DenseDepth on the run's training split and write ``results/densedepth.json``.
 
     ``pretrained_encoder`` asks for torchvision's ImageNet DenseNet-169; offline the encoder
     starts random, said loudly and recorded in the results. ``overrides`` are flat recipe
     settings (``epochs``, ``decoder_width``, ``loss_lambda`` …; ``None`` keeps the preset's).
+    ``resume_override``: settings a resume may change on purpose (see :func:`~.zoedam.run_zoedam`).
     """
     recipe = recipe_for("densedepth", ctx.preset, seed=ctx.seed, **overrides) if recipe is None \
         else apply_overrides(recipe, **overrides)
@@ -47,7 +49,7 @@ def run_densedepth(ctx: RunContext, pretrained_encoder: bool = True, resume: boo
     lam = opts.loss_lambda
     return train_evaluate_write(
         ctx, "densedepth", model, lambda net, batch: densedepth_step(net, batch, lam=lam), recipe,
-        EXPERIMENTS["densedepth"].augment(), resume=resume,
+        EXPERIMENTS["densedepth"].augment(), resume=resume, resume_override=resume_override,
         checkpoint_extra={"init": {"pretrained_encoder": model.config.pretrained_encoder, "summary": init}},
         extra={"init": init, "pretrained_encoder": model.config.pretrained_encoder,
                "depth_range": [model.config.min_depth, model.config.max_depth],

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..checkpoints import load_checkpoint
 from ..data.folder_spec import parse_depth_unit
 from ..evaluation import EvalResult
+from ..output_dirs import ensure_output_dir, run_lock
 from ..paths import display_path
 from ..results import markdown_table, write_result
 from ..run import setup_run
@@ -31,6 +32,8 @@ def run_eval(args: argparse.Namespace) -> EvalResult:
     file, whole) and write ``results/<name>.json``.
 
     ``args.data`` is a .mat or a folder dataset, whose dataset.json ``args.depth_unit`` overrides.
+    The results are written under the run's lock (``<out>/locks/<name>.lock``), so an evaluation
+    never interleaves with a training run writing the same results key.
     """
     folder = parse_depth_unit(getattr(args, "depth_unit", None))
     ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset, folder=folder,
@@ -38,10 +41,12 @@ def run_eval(args: argparse.Namespace) -> EvalResult:
     model, report = load_checkpoint(args.checkpoint, device=ctx.device)
     if report.random_parts:
         print(f"warning: {report.summary()}")
-    result, zero_shot = ctx.evaluate(model, flip_tta=not args.no_flip_tta)
     key = args.name or results_key(args.checkpoint, model)
-    path = write_result(ctx.out_dir, key, ctx.provenance(), result, zero_shot, checkpoint=str(args.checkpoint),
-                        init=report.summary())
+    with run_lock(ctx.out_dir, key):
+        ensure_output_dir(ctx.out_dir / "results", "output folder")
+        result, zero_shot = ctx.evaluate(model, flip_tta=not args.no_flip_tta)
+        path = write_result(ctx.out_dir, key, ctx.provenance(), result, zero_shot, checkpoint=str(args.checkpoint),
+                            init=report.summary())
     rows = {f"{key} · test": result.metrics}
     for name, ev in zero_shot.items():
         rows[f"{key} · {name}"] = ev.metrics

@@ -80,6 +80,15 @@ class Recipe:
         return [(name, value) for name, (_, value) in _flat(self).items()]
 
 
+MONITORING = ("n_val", "flip_tta")  # validation size and the final evaluation's TTA: they never change the weights
+
+
+def recipe_identity(recipe: Recipe) -> dict[str, Any]:
+    """The recipe settings a resumed run must share with the saved run (see ``training.identity``):
+    all but the trainer's own (the Trainer compares those) and the monitoring ones."""
+    return {name: value for name, (part, value) in _flat(recipe).items() if part != "train" and name not in MONITORING}
+
+
 def _flat(recipe: Recipe) -> dict[str, tuple[str, Any]]:
     """Flat name → (where it lives: "recipe" | "train" | "options", value)."""
     out: dict[str, tuple[str, Any]] = {}

@@ -11,7 +11,9 @@ result is written in the official Depth Anything v1 key layout with a manifest b
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import platform
 import sys
@@ -30,15 +32,18 @@ from ..checkpoints import to_depth_anything_keys
 from ..config import to_dict
 from ..data.datasets import DepthDataset
 from ..data.nyu import NyuMat
+from ..data.sources import data_identity
 from ..data.splits import Split
+from ..errors import DataFileError, OutputError
 from ..losses import valid_depth
 from ..losses.affine_invariant import disparity_loss
 from ..metrics import MetricAccumulator
 from ..models.relative import RelativeDepthConfig, RelativeDepthModel
+from ..output_dirs import ensure_output_dir, run_lock
 from ..progress import tqdm
 from ..training import distributed as dist_utils
 from ..training.trainer import Trainer, TrainState
-from .recipes import PretrainOptions, Recipe
+from .recipes import PretrainOptions, Recipe, recipe_identity
 from .table import EXPERIMENTS
 
 RELATIVE_KEYS = ("abs_rel", "a1", "rmse")  # relative-depth quality, after fitting scale and shift
@@ -68,6 +73,9 @@ def relative_quality(model: nn.Module, dataset: DepthDataset, max_images: int | 
         disp = model(item["image"][None])["rel_depth"][0].float()
         acc.update(disp, item["depth"][0], name=int(item["index"]), align="disparity")
     model.train(was_training)
+    if acc.count == 0:  # never a NaN average in a manifest
+        raise DataFileError(f"none of the {n} images has a valid ground-truth depth, so relative quality cannot be "
+                            "measured on them. Are the depths in metres?")
     return {k: v for k, v in acc.mean().items() if k in RELATIVE_KEYS}
 
 
@@ -120,18 +128,38 @@ class PretrainResult:
 def run_pretrain(data: str | os.PathLike, out_dir: str | os.PathLike, recipe: Recipe,
                  export: str | os.PathLike | None = None, eval_sets: dict[str, str | os.PathLike] | None = None,
                  resume: bool = False, device: str | torch.device = "cpu", command: str | None = None,
-                 corpus: dict | None = None) -> PretrainResult:
+                 corpus: dict | None = None, resume_override: tuple[str, ...] = (),
+                 depth_scale: float = 1.0) -> PretrainResult:
     """Pretrain a relative-depth model on ``data`` and write it as a Depth Anything v1 checkpoint.
 
     ``export`` (default ``<out_dir>/synthda_<backbone>14.safetensors``) gets the fp16 weights and,
     beside it, ``<stem>.json``: sha256, the command, the corpus, recipe, steps, wall time, machine,
     and the relative-depth quality on the held-out images and on each of ``eval_sets`` (name →
-    NYU-layout file, evaluated whole). ``corpus`` describes the data for the manifest.
+    NYU-layout file, evaluated whole). ``corpus`` describes the data for the manifest, ``depth_scale``
+    its depth unit (metres per stored unit; :class:`~zoedam_lib.data.nyu.NyuMat`). ``resume``
+    and ``resume_override`` as for :func:`~.zoedam.run_zoedam`; the run holds ``<out_dir>/locks/synthda.lock``.
     """
+    main = dist_utils.is_main_process()
+    if main:
+        ensure_output_dir(out_dir, "output folder")
+    with run_lock(out_dir, "synthda") if main else contextlib.nullcontext():
+        return _pretrain(NyuMat(data, depth_scale), Path(out_dir), recipe, export, eval_sets, resume,
+                         torch.device(device), command, corpus, resume_override)
+
+
+def _pretrain(mat: NyuMat, out: Path, recipe: Recipe, export: str | os.PathLike | None,
+              eval_sets: dict[str, str | os.PathLike] | None, resume: bool, device: torch.device, command: str | None,
+              corpus: dict | None, resume_override: tuple[str, ...]) -> PretrainResult:
     opts: PretrainOptions = recipe.options  # type: ignore[assignment]
-    out = Path(out_dir)
-    device = torch.device(device)
-    mat = NyuMat(data)
+    for path in (eval_sets or {}).values():  # layout and depth unit checked now, not after hours of training
+        NyuMat(path).close()
+    weights = Path(export) if export is not None else out / f"synthda_{opts.backbone}14.safetensors"
+    if dist_utils.is_main_process():
+        ensure_output_dir(out / "runs" / "synthda", "output folder")
+        ensure_output_dir(weights.parent, "--export folder")
+        if weights.is_dir():
+            raise OutputError(f"--export {weights} is a folder; pass the weight file to write, e.g. "
+                              f"{weights / f'synthda_{opts.backbone}14.safetensors'}")
     split = holdout_split(len(mat), opts.n_holdout, recipe.train.seed)
     if dist_utils.is_main_process():
         atomic_write_json(out / "splits" / f"{split.name}.json", {**split.to_json(), "data_file": mat.path.name})
@@ -143,8 +171,10 @@ def run_pretrain(data: str | os.PathLike, out_dir: str | os.PathLike, recipe: Re
     def validate(m: nn.Module) -> dict[str, float]:
         return relative_quality(m, holdout, recipe.n_val)
 
+    identity = {"model": "synthda", **data_identity(mat), **recipe_identity(recipe),
+                "split.sha256": hashlib.sha256(json.dumps(split.to_json()).encode()).hexdigest()}
     trainer = Trainer(model, disparity_step, train_set, recipe.train, out / "runs" / "synthda", validate_fn=validate,
-                      device=device)
+                      device=device, run_identity=identity, resume_override=resume_override)
     start = time.perf_counter()
     state = trainer.fit(resume=resume)
     seconds = time.perf_counter() - start
@@ -154,7 +184,6 @@ def run_pretrain(data: str | os.PathLike, out_dir: str | os.PathLike, recipe: Re
     for name, path in (eval_sets or {}).items():
         with NyuMat(path) as other:
             quality[name] = relative_quality(model, DepthDataset(other, range(len(other))), progress=True)
-    weights = Path(export) if export is not None else out / f"synthda_{opts.backbone}14.safetensors"
     digest = write_depth_anything_weights(model, weights)
     manifest = weights.with_suffix(".json")
     atomic_write_json(manifest, {

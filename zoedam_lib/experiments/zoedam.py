@@ -87,7 +87,7 @@ def _silog_step(beta: float):
 
 def run_zoedam(ctx: RunContext, backbone: str = "vits", pretrained: str | None = AUTO,
                decoder: str = "pretrained", resume: bool = False, recipe: Recipe | None = None,
-               key: str | None = None, **overrides) -> ExperimentResult:
+               key: str | None = None, resume_override: tuple[str, ...] = (), **overrides) -> ExperimentResult:
     """Fine-tune ZoeDAM on the run's training split and write ``results/<key>.json``.
 
     ``pretrained``: weights to start from (any source ``load_model`` accepts), ``"auto"`` for the
@@ -95,6 +95,8 @@ def run_zoedam(ctx: RunContext, backbone: str = "vits", pretrained: str | None =
 
     ``overrides`` are flat recipe settings (``epochs``, ``lr``, ``silog_beta`` …; ``None`` keeps the
     preset's), applied to ``recipe`` or to the preset's. ``key`` defaults to ``zoedam_<backbone>``.
+    ``resume`` continues ``<out_dir>/runs/<key>`` when its settings are this call's; ``resume_override``
+    names settings it may change on purpose (e.g. ``("lr",)``; recorded in the run's history).
     """
     recipe = recipe_for("zoedam", ctx.preset, seed=ctx.seed, **overrides) if recipe is None \
         else apply_overrides(recipe, **overrides)
@@ -105,6 +107,8 @@ def run_zoedam(ctx: RunContext, backbone: str = "vits", pretrained: str | None =
     groups = model.param_groups(recipe.train.lr, **factors)
     return train_evaluate_write(ctx, key or f"zoedam_{backbone}", model, _silog_step(recipe.options.silog_beta), recipe,
                                 EXPERIMENTS["zoedam"].augment(), param_groups=groups, resume=resume,
+                                resume_override=resume_override,
+                                identity={"pretrained": pretrained, "decoder": decoder},
                                 checkpoint_extra={"init": to_dict(init)},
                                 extra={"init": init.summary, "pretrained": pretrained, "decoder": decoder,
                                        "lr_factors": factors, "parameters": model.parameter_counts()})

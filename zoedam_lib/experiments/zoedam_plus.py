@@ -31,7 +31,7 @@ from ..paths import display_path
 from ..run import RunContext
 from ..semi.cutmix import apply_cutmix, cutmix_box
 from ..semi.perturb import strong_perturb
-from ..semi.pseudo_labels import PseudoLabelCache, teacher_predict
+from ..semi.pseudo_labels import PseudoLabelCache, fingerprint, teacher_predict
 from ..semi.student import SemiSupervisedDataset, ZoeDAMPlusLossConfig, make_student_step
 from ..training import distributed as dist_utils
 from .common import ExperimentResult, train_evaluate_write
@@ -141,7 +141,7 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
                     unlabeled_dirs: list[str | os.PathLike] | str | os.PathLike | None = None,
                     pseudo_labels: str = "cache", resume: bool = False, recipe: Recipe | None = None,
                     loss_config: ZoeDAMPlusLossConfig | None = None, key: str = KEY,
-                    **overrides) -> ZoeDAMPlusResult:
+                    resume_override: tuple[str, ...] = (), **overrides) -> ZoeDAMPlusResult:
     """Train the ZoeDAM+ student, evaluate student and teacher, write ``results/<key>.json``.
 
     ``overrides`` are flat recipe settings (``epochs``, ``unlabeled_ratio``, ``n_unlabeled``,
@@ -149,6 +149,7 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
     under ``out_dir/pseudo_labels``) or ``on_the_fly`` (the teacher predicts inside every step).
     ``loss_config``: the objective (CutMix probability, perturbations, feature alignment …).
     ``key`` names the results row (variants beside the paper's ZoeDAM+ get their own).
+    ``resume_override``: settings a resume may change on purpose (see :func:`~.zoedam.run_zoedam`).
     """
     if pseudo_labels not in PSEUDO_MODES:
         raise ConfigError(f"pseudo_labels must be one of {PSEUDO_MODES}, got {pseudo_labels!r}")
@@ -166,7 +167,8 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
                                  batch_size=recipe.train.batch_size * opts.unlabeled_ratio)
         if dist_utils.is_main_process():  # one rank computes; the others find every entry done
             computed = cache.build()
-            print(f"teacher pseudo-labels: {computed} computed, {len(cache) - computed} reused "
+            damaged = f" ({len(cache.damaged)} of them damaged entries, recomputed)" if cache.damaged else ""
+            print(f"teacher pseudo-labels: {computed} computed{damaged}, {len(cache) - computed} reused "
                   f"({display_path(cache.dir)})")
         dist_utils.barrier()
         cache.build()
@@ -180,7 +182,10 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
         ctx, key, student, make_student_step(cfg, teacher=teacher_model if cache is None else None,
                                              frozen_model=frozen),
         recipe, EXPERIMENTS[KEY].augment(), param_groups=student.param_groups(recipe.train.lr, **factors),
-        resume=resume,
+        resume=resume, resume_override=resume_override,
+        identity={"teacher": source, "teacher_and_unlabeled.sha256": cache.fingerprint if cache is not None
+                  else fingerprint(teacher_model, images),
+                  "pseudo_labels": pseudo_labels, **{f"loss.{k}": v for k, v in to_dict(cfg).items()}},
         train_set_fn=lambda labeled: SemiSupervisedDataset(labeled, images, cache, ratio=opts.unlabeled_ratio,
                                                            seed=recipe.train.seed),
         checkpoint_extra={"teacher": source, "init": to_dict(init)},

@@ -24,11 +24,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..camera import EDGE_JUMP
-from ..errors import ConfigError, ImageReadError
-from ..images import IMAGE_EXTENSIONS, read_image
+from ..errors import ConfigError, ImageReadError, PredictionError
+from ..images import IMAGE_EXTENSIONS, MAX_PIXELS, read_image
+from ..output_dirs import ensure_output_dir
+from ..paths import unusable_path_reason
 from ..photo_camera import PhotoCamera, photo_intrinsics
 from ..progress import tqdm
-from .predict import infer, model_depth_range
+from .predict import infer, model_depth_range, non_finite_problem
 from .resample import bilinear_taps
 from .writers import write_color_png, write_depth_png16, write_ply
 
@@ -60,7 +62,7 @@ def collect_inputs(inputs: Sequence[str | os.PathLike], exclude: Path | None = N
     files: list[Path] = []
     skipped: list[tuple[str, str]] = []
     seen: set[Path] = set()
-    excluded = exclude.resolve() if exclude is not None else None
+    excluded = Path(os.path.realpath(exclude)) if exclude is not None else None  # never raises, even on a loop
 
     def add(path: Path) -> None:
         key = path.resolve()
@@ -79,7 +81,8 @@ def collect_inputs(inputs: Sequence[str | os.PathLike], exclude: Path | None = N
         elif path.is_file():
             add(path)
         else:
-            skipped.append((str(item), "not found"))
+            reason = unusable_path_reason(path)
+            skipped.append((str(item), f"{reason}" if reason else "not found"))
     return files, skipped
 
 
@@ -145,12 +148,23 @@ def resize_for_network(image: np.ndarray, size: tuple[int, int]) -> torch.Tensor
 
 
 def _predict_batch(model: nn.Module, batch: list[_Loaded], args: argparse.Namespace, out_dir: Path,
-                   device: torch.device) -> None:
-    """Run one batch and write each image's outputs at its own resolution."""
+                   device: torch.device, failed: list[tuple[str, str]]) -> int:
+    """Run one batch and write each image's outputs at its own resolution; returns how many were written.
+
+    A non-finite prediction is never written (it would read back as a valid, empty depth map):
+    the image goes to ``failed`` with the reason.
+    """
     x = torch.stack([item.x for item in batch]).to(device)  # (B, 3, h, w)
     depth = infer(model, x, flip_tta=args.flip_tta).float().cpu()  # (B, 1, h', w')
     lo, hi = model_depth_range(model)
+    written = 0
     for item, pred in zip(batch, depth, strict=True):
+        problem = non_finite_problem(pred)
+        if problem is not None:
+            failed.append((str(item.path), f"non-finite prediction ({problem})"))
+            tqdm.write(f"not written {item.path}: {problem}", file=sys.stderr)
+            continue
+        written += 1
         full = F.interpolate(pred[None], size=item.size, mode="bilinear", align_corners=True)
         depth_m = full.clamp_(lo, hi)[0, 0].numpy()  # (H, W) metres
         write_depth_png16(out_dir / f"{item.name}_depth.png", depth_m)
@@ -161,21 +175,24 @@ def _predict_batch(model: nn.Module, batch: list[_Loaded], args: argparse.Namesp
             edges = "flying pixels kept" if args.keep_edges else f"{counts.flying:,} flying pixels dropped"
             tqdm.write(f"{item.name}.ply: {counts.points:,} points ({edges}); {item.camera.describe()}",
                        file=sys.stdout)
+    return written
 
 
 def _flush(model: nn.Module, batch: list[_Loaded], args: argparse.Namespace, out_dir: Path,
-           device: torch.device, bar: tqdm) -> int:
-    """Predict and write the pending batch, then empty it; returns how many images it held."""
-    n = len(batch)
+           device: torch.device, bar: tqdm, failed: list[tuple[str, str]]) -> int:
+    """Predict and write the pending batch, then empty it; returns how many images were written."""
+    n, written = len(batch), 0
     if n:
-        _predict_batch(model, batch, args, out_dir, device)
+        written = _predict_batch(model, batch, args, out_dir, device, failed)
         batch.clear()
         bar.update(n)
-    return n
+    return written
 
 
 def _reason(exc: ImageReadError) -> str:
     """A short reason for the summary line (the full message is printed when the file is skipped)."""
+    if exc.reason is not None:
+        return exc.reason
     cause = exc.__context__
     if isinstance(cause, FileNotFoundError):
         return "not found"
@@ -200,6 +217,7 @@ def run_predict(args: argparse.Namespace) -> int:
         missing = "; ".join(f"{name}: {why}" for name, why in skipped) or "folders without image files"
         raise ConfigError(f"no input images ({missing}). Pass image files or folders containing "
                           f"{'/'.join(IMAGE_EXTENSIONS)} files.")
+    ensure_output_dir(out_dir, "--out folder")
     device = resolve_device(args.device)
     model, report = load_checkpoint(args.checkpoint, device=device)
     if getattr(args, "fast", False):
@@ -208,12 +226,12 @@ def run_predict(args: argparse.Namespace) -> int:
         model = prepare_fast(model)
     print(f"{report.summary()} | device {device} | {len(files)} input files "
           f"-> {out_dir}", flush=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    done, batch = 0, []
+    done, batch, failed = 0, [], []
+    max_pixels = getattr(args, "max_pixels", MAX_PIXELS)
     with torch.inference_mode(), tqdm(total=len(files), unit="img", desc="predict", file=sys.stderr) as bar:
         for path, name in zip(files, assign_names(files), strict=True):
             try:
-                image = read_image(path)  # (H, W, 3) uint8/uint16, EXIF-rotated
+                image = read_image(path, max_pixels)  # (H, W, 3) uint8/uint16, EXIF-rotated
             except ImageReadError as exc:
                 skipped.append((str(path), _reason(exc)))
                 tqdm.write(f"skipped {exc}", file=sys.stderr)
@@ -224,13 +242,18 @@ def run_predict(args: argparse.Namespace) -> int:
             item = _Loaded(path, name, x, image.shape[:2], image if args.ply else None, camera)
             del image
             if batch and batch[0].x.shape != x.shape:  # only keep_aspect_ratio models vary the size
-                done += _flush(model, batch, args, out_dir, device, bar)
+                done += _flush(model, batch, args, out_dir, device, bar, failed)
             batch.append(item)
             if len(batch) == args.batch_size:
-                done += _flush(model, batch, args, out_dir, device, bar)
-        done += _flush(model, batch, args, out_dir, device, bar)
+                done += _flush(model, batch, args, out_dir, device, bar, failed)
+        done += _flush(model, batch, args, out_dir, device, bar, failed)
+    skipped += failed
     reasons = "; ".join(f"{name}: {why}" for name, why in skipped)
     print(f"done {done} images, skipped {len(skipped)}{f' ({reasons})' if skipped else ''}")
+    if failed:
+        raise PredictionError(f"the model predicted NaN/inf depth for {len(failed)} of {len(files)} images, so "
+                              "nothing was written for them. The model is numerically broken: with --fast (fp16) "
+                              "try without it; otherwise the checkpoint is damaged or diverged.")
     if done == 0:
         raise ImageReadError(f"none of the {len(files)} input files could be read as an image; expected "
                              f"{'/'.join(IMAGE_EXTENSIONS)} files")

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import PredictionError
 from ..images import to_float_image
 from .fast_head import prepare_exact
 
@@ -29,6 +30,25 @@ def infer(model: nn.Module, x: torch.Tensor, flip_tta: bool = False) -> torch.Te
         flipped = model(torch.flip(x, dims=[3]))["metric_depth"]
         depth = 0.5 * (depth + torch.flip(flipped, dims=[3]))
     return depth
+
+
+def non_finite_problem(depth: torch.Tensor | np.ndarray) -> str | None:
+    """Why a predicted depth map must not be used: "12 of 4096 pixels are NaN or inf"; None if all are finite.
+
+    Clamping hides NaN (it stays NaN) and the 16-bit writer turns NaN into 0 = "no depth", so a
+    broken model would otherwise leave a plausible-looking, all-invalid file and exit 0.
+    """
+    t = torch.as_tensor(depth)
+    bad = int((~torch.isfinite(t)).sum())
+    return f"{bad} of {t.numel()} predicted depths are NaN or inf" if bad else None
+
+
+def check_finite_prediction(depth: torch.Tensor | np.ndarray, what: str) -> None:
+    """A :class:`PredictionError` if ``depth`` holds NaN/inf: the model (weights, fp16) is broken, not the image."""
+    problem = non_finite_problem(depth)
+    if problem is not None:
+        raise PredictionError(f"{what}: {problem}. The model is numerically broken: with the fast path (fp16) try "
+                              "without it; otherwise the checkpoint is damaged or diverged.")
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -57,5 +77,6 @@ def predict_depth(model: nn.Module, image, flip_tta: bool = False,
     height, width = x.shape[-2:]
     depth = infer(model, x.to(device), flip_tta)
     depth = F.interpolate(depth.float(), size=(height, width), mode="bilinear", align_corners=True)
+    check_finite_prediction(depth, "the prediction")
     lo, hi = model_depth_range(model)
     return depth.clamp(lo, hi)[0, 0].cpu().numpy()

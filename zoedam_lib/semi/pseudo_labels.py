@@ -8,12 +8,16 @@ config (including its network size) and the image list (paths, sizes, mtimes, re
 changed teacher or image list therefore gets a fresh folder, an unchanged one is reused, and an
 interrupted computation resumes where it stopped. Every entry is written to a temporary file
 and renamed, so a crash leaves at most a temp file (ignored, then deleted), never a bad entry.
+Each entry's sha256 is appended to ``entries.sha256`` (``sha256sum -c`` reads it) once the entry
+is in place: an entry whose bytes changed afterwards (a disk error, a stray edit) or that has no
+checksum is recomputed by the next :meth:`PseudoLabelCache.build`, and counted.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -22,14 +26,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..atomic import atomic_path, atomic_write_json
+from ..atomic import atomic_open, atomic_path, atomic_write_json
 from ..data.unlabeled import UnlabeledImages
 from ..errors import DataFileError
 from ..inference.predict import infer
 from ..progress import tqdm
 
-CACHE_VERSION = 1  # bump when what an entry holds changes
+CACHE_VERSION = 2  # bump when what an entry holds changes (2: entries carry checksums)
 MANIFEST = "manifest.json"
+CHECKSUMS = "entries.sha256"  # "<sha256>  <entry file>" per line (sha256sum's format); the last line of a file wins
 
 
 def teacher_predict(teacher: nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -80,6 +85,8 @@ class PseudoLabelCache:
         self.batch_size, self.progress = max(1, int(batch_size)), progress
         self.fingerprint = fingerprint(teacher, images)
         self.dir = Path(cache_dir) / self.fingerprint[:16]
+        self.damaged: list[int] = []  # entries found changed (or unverifiable) and recomputed by the last build()
+        self._checksums: dict[str, str] | None = None  # entry file name → sha256, read by build()
 
     def __len__(self) -> int:
         return len(self.images)
@@ -92,11 +99,18 @@ class PseudoLabelCache:
         return [i for i in range(len(self)) if not self.path(i).is_file()]
 
     def build(self) -> int:
-        """Compute the missing entries (all on first use, none when reused); returns how many were computed."""
+        """Compute the missing and damaged entries (all on first use, none when reused and intact).
+
+        Returns how many were computed; :attr:`damaged` lists the entries among them that existed
+        but whose bytes no longer matched their checksum (or had none).
+        """
         self.dir.mkdir(parents=True, exist_ok=True)
         for stale in self.dir.glob(".*.tmp"):  # left by a crash between write and rename
             stale.unlink(missing_ok=True)
-        todo = self.missing()
+        self._checksums = self._read_checksums()
+        missing = set(self.missing())
+        self.damaged = [i for i in range(len(self)) if i not in missing and not self._intact(i)]
+        todo = sorted(missing | set(self.damaged))
         self._write_manifest(complete=not todo)
         if not todo:
             return 0
@@ -106,8 +120,13 @@ class PseudoLabelCache:
             x = torch.stack([self.images[i]["image"] for i in chunk]).to(self.device)  # clean images
             depth = teacher_predict(self.teacher, x).cpu().numpy().astype(np.float16)  # (b, 1, h, w)
             for i, d in zip(chunk, depth, strict=True):
-                with atomic_path(self.path(i)) as tmp, open(tmp, "wb") as f:
-                    np.save(f, d)
+                with atomic_path(self.path(i)) as tmp:
+                    with open(tmp, "wb") as f:
+                        np.save(f, d)
+                    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+                self._record(i, digest)
+        with atomic_open(self.dir / CHECKSUMS) as f:  # compacted: one line per entry
+            f.writelines(f"{digest}  {name}\n" for name, digest in sorted(self._checksums.items()))
         self._write_manifest(complete=True)
         return len(todo)
 
@@ -117,8 +136,14 @@ class PseudoLabelCache:
         if not path.is_file():
             raise DataFileError(f"pseudo-label {i} is missing from {self.dir}; call PseudoLabelCache.build() "
                                 "before training")
+        if self._checksums is None:
+            self._checksums = self._read_checksums()
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != self._checksums.get(path.name):
+            raise DataFileError(f"pseudo-label {path} changed after it was written (its sha256 differs from "
+                                f"{CHECKSUMS}); run again: PseudoLabelCache.build() recomputes damaged entries")
         try:
-            return torch.from_numpy(np.load(path).astype(np.float32))
+            return torch.from_numpy(np.load(io.BytesIO(data)).astype(np.float32))
         except (ValueError, OSError, EOFError) as exc:
             raise DataFileError(f"cannot read pseudo-label {path} ({exc.__class__.__name__}); delete the folder "
                                 f"{self.dir} to recompute it") from None
@@ -127,6 +152,35 @@ class PseudoLabelCache:
         state = dict(self.__dict__)
         state["teacher"] = None  # DataLoader workers only read entries; never ship the teacher to them
         return state
+
+    def _intact(self, i: int) -> bool:
+        path = self.path(i)
+        expected = self._checksums.get(path.name) if self._checksums is not None else None
+        return expected is not None and hashlib.sha256(path.read_bytes()).hexdigest() == expected
+
+    def _read_checksums(self) -> dict[str, str]:
+        """Entry name → sha256 from the checksum file; a torn last line (a crash while appending) is ignored."""
+        checksums: dict[str, str] = {}
+        try:
+            lines = (self.dir / CHECKSUMS).read_text(encoding="utf-8").splitlines()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return checksums
+        for line in lines:
+            digest, _, name = line.partition("  ")
+            if len(digest) == 64 and name.endswith(".npy"):
+                checksums[name] = digest
+        return checksums
+
+    def _record(self, i: int, digest: str) -> None:
+        """Append entry ``i``'s checksum now that the entry is in place (a crash before leaves it unverified,
+        hence recomputed; never a wrong entry accepted)."""
+        if self._checksums is None:
+            self._checksums = self._read_checksums()
+        self._checksums[self.path(i).name] = digest
+        with open(self.dir / CHECKSUMS, "a", encoding="utf-8") as f:
+            f.write(f"{digest}  {self.path(i).name}\n")
+            f.flush()
+            os.fsync(f.fileno())
 
     def _write_manifest(self, complete: bool) -> None:
         config = getattr(self.teacher, "config", None)

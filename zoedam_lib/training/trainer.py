@@ -4,9 +4,10 @@ ZoeDepth's recipe: AdamW, OneCycleLR (div_factor 1, final_div_factor 1e4, pct_st
 momentum), per-part learning rates, gradient clipping at 0.1, mixed precision. Around it, what
 keeps a user's hours safe: atomic checkpoints (``train_state.pt``, write then rename) at epoch
 ends and every ``checkpoint_every`` steps; ``resume`` continues exactly where it stopped (same
-data order, optimizer, scheduler, RNG); SIGINT saves and exits with a resume hint; non-finite
-losses skip the step and, too many in a row, stop with likely causes. Under ``torchrun`` it
-runs DDP and only rank 0 writes.
+data order, optimizer, scheduler, RNG) and refuses a run whose settings differ from the saved
+one's (:mod:`.identity`); SIGINT/SIGTERM save a whole step and exit with a resume hint
+(:mod:`.interrupts`); non-finite losses skip the step and, too many in a row, stop with likely
+causes. Under ``torchrun`` it runs DDP and only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -15,10 +16,8 @@ import csv
 import dataclasses
 import math
 import pickle
-import signal
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,12 +28,16 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
 from ..atomic import atomic_path, atomic_write_json
+from ..checkpoints.loading import check_finite
 from ..errors import CheckpointError, ConfigError, NonFiniteLossError, TrainingInterrupted, refusal_reason
+from ..output_dirs import ensure_output_dir
 from ..paths import display_path
 from ..progress import tqdm
 from ..seeding import rng_state, set_rng_state
 from . import distributed as dist_utils
 from .amp import AMP_CHOICES, autocast_context, resolve_amp
+from .identity import check_resume, honour_overrides, plain, train_identity
+from .interrupts import InterruptGuard
 
 LossFn = Callable[[nn.Module, dict[str, torch.Tensor]], tuple[torch.Tensor, dict[str, float]]]
 ValidateFn = Callable[[nn.Module], dict[str, float]]
@@ -91,6 +94,7 @@ class TrainState:
     bad_in_row: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)  # one row per finished epoch
     steps: list[list[float]] = field(default_factory=list)  # [global_step, epoch, loss, lr]
+    overrides: list[dict[str, Any]] = field(default_factory=list)  # settings changed on resume, on purpose
     step_logs: list[dict[str, float]] = field(default_factory=list)  # loss_fn's logs per step, aligned with steps
 
     def __post_init__(self) -> None:
@@ -111,12 +115,16 @@ class Trainer:
         param_groups: AdamW parameter groups with their peak ``lr`` (default: one group at ``config.lr``).
         validate_fn: per-epoch validation returning metrics (rank 0 only).
         device: where to train.
+        run_identity: what else defines the run (data fingerprint, split, sizes, model and loss
+            settings; flat plain values), saved in every checkpoint and compared on resume.
+        resume_override: identity keys whose new values a resume accepts on purpose (recorded).
     """
 
     def __init__(self, model: nn.Module, loss_fn: LossFn, train_set: Dataset, config: TrainConfig,
                  run_dir: str | Path, param_groups: list[dict] | None = None,
                  validate_fn: ValidateFn | None = None, device: str | torch.device = "cpu",
-                 progress: bool = True) -> None:
+                 progress: bool = True, run_identity: dict[str, Any] | None = None,
+                 resume_override: tuple[str, ...] = ()) -> None:
         self.model, self.loss_fn, self.train_set, self.config = model, loss_fn, train_set, config
         self.run_dir = Path(run_dir)
         self.device = torch.device(device)
@@ -140,6 +148,9 @@ class Trainer:
         self.amp_dtype = resolve_amp(config.amp, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.state = TrainState()
+        self.identity = {**train_identity(config, self.steps_per_epoch), **plain(run_identity or {})}
+        self.resume_override = tuple(resume_override)
+        self.guard = InterruptGuard()
         self.net: nn.Module = self.model
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -153,12 +164,14 @@ class Trainer:
 
     def fit(self, resume: bool = False) -> TrainState:
         """Train for ``config.epochs``; with ``resume`` continue from ``run_dir/train_state.pt`` if present."""
+        if self.rank == 0:
+            ensure_output_dir(self.run_dir, "run folder")  # now, not at the first checkpoint
         if resume and self.state_path.exists():
             self.load_checkpoint(self.state_path)
         elif resume and self.rank == 0:
             print(f"resume: no checkpoint at {display_path(self.state_path)}; starting from scratch")
         try:
-            with _sigterm_as_interrupt():
+            with self.guard.installed():
                 while self.state.epoch < self.config.epochs:
                     self._run_epoch()
         except KeyboardInterrupt:
@@ -177,7 +190,7 @@ class Trainer:
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
             "rng": rng_state(), "state": dataclasses.asdict(self.state),
-            "config": dataclasses.asdict(self.config), "world_size": self.world,
+            "config": dataclasses.asdict(self.config), "identity": self.identity, "world_size": self.world,
         }
         with atomic_path(self.state_path) as tmp:
             torch.save(payload, tmp)
@@ -192,23 +205,27 @@ class Trainer:
             raise CheckpointError(f"cannot resume from {path}: {exc.__class__.__name__}: {reason}. The "
                                   "file is damaged; delete it to start over (checkpoints are written atomically, "
                                   "so this should only happen after disk corruption).") from None
-        saved = payload["config"]
-        for key in ("epochs", "batch_size", "seed", "max_steps_per_epoch"):
-            if saved.get(key) != getattr(self.config, key):
-                raise CheckpointError(f"cannot resume from {path}: it was trained with {key}={saved.get(key)!r}, "
-                                      f"this run asks for {getattr(self.config, key)!r}. Use the same settings, "
-                                      "or a new output directory to start a new run.")
+        saved = payload.get("identity") or train_identity(TrainConfig(**payload["config"]), self.steps_per_epoch)
+        changes = check_resume(path, saved, self.identity, self.resume_override)
+        check_finite(payload["model"], f"{path} (the run to resume)")
         if payload.get("world_size", 1) != self.world:
             raise CheckpointError(f"{path} was written by a run with {payload.get('world_size')} process(es); "
                                   f"resume it with the same number (this run has {self.world})")
         self.model.load_state_dict(payload["model"])
+        configured = [(peak, g["weight_decay"]) for peak, g in zip(self.peak_lrs, self.optimizer.param_groups,
+                                                                          strict=True)]
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
         self.scaler.load_state_dict(payload["scaler"])
         set_rng_state(payload["rng"])
         self.state = TrainState(**payload["state"])
+        if changes:
+            honour_overrides(self.optimizer, configured)
+            self.state.overrides.append({"global_step": self.state.global_step, "changes": changes})
+            self.save_checkpoint()  # the new values become the run's settings, also if nothing is left to train
         if self.rank == 0:
-            print(f"resumed from {display_path(path)}: epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}")
+            print(f"resumed from {display_path(path)}: epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}"
+                  + "".join(f"; {k} overridden: {old!r} → {new!r}" for k, (old, new) in changes.items()))
 
     # ------------------------------------------------------------------ internals
 
@@ -239,25 +256,33 @@ class Trainer:
             if self.rank == 0:
                 row.update({f"val_{k}": v for k, v in self.validate_fn(self.model).items()})
             dist_utils.barrier()
-        st.history.append(row)
-        st.epoch, st.step_in_epoch, st.epoch_loss_sum, st.epoch_loss_count = st.epoch + 1, 0, 0.0, 0
+        with self.guard.atomic():
+            st.history.append(row)
+            st.epoch, st.step_in_epoch, st.epoch_loss_sum, st.epoch_loss_count = st.epoch + 1, 0, 0.0, 0
         self.save_checkpoint()
         if self.rank == 0 and self.progress:
             print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
 
     def _step(self, batch: dict[str, torch.Tensor]) -> float | None:
-        cfg, st = self.config, self.state
+        cfg = self.config
         batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
                  for k, v in batch.items()}
         with autocast_context(self.device, self.amp_dtype):
             loss, logs = self.loss_fn(self.net, batch)
         finite = dist_utils.all_ranks_true(bool(torch.isfinite(loss).item()), self.device)
-        value = None
         if finite:
             self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.optimizer)
             if cfg.clip_grad > 0:
                 nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad)
+        with self.guard.atomic():  # a signal waits until the update and its counters are both done
+            return self._update(loss, finite, logs)
+
+    def _update(self, loss: torch.Tensor, finite: bool, logs: dict[str, float]) -> float | None:
+        """Apply the step (or count it as skipped) and advance the counters: one indivisible unit."""
+        cfg, st = self.config, self.state
+        value = None
+        if finite:
             self.scaler.step(self.optimizer)
             self.scaler.update()
             value = float(loss.item())
@@ -287,8 +312,9 @@ class Trainer:
         return value
 
     def _write_logs(self) -> None:
+        overrides = {"resumed_with_overrides": self.state.overrides} if self.state.overrides else {}
         atomic_write_json(self.run_dir / "history.json", {"epochs": self.state.history, "steps": self.state.steps,
-                                                          "step_logs": self.state.step_logs})
+                                                          "step_logs": self.state.step_logs, **overrides})
         if self.state.history:
             keys = list(dict.fromkeys(k for row in self.state.history for k in row))
             with atomic_path(self.run_dir / "history.csv") as tmp, open(tmp, "w", newline="") as f:
@@ -310,23 +336,5 @@ def _steps_per_epoch(n: int, config: TrainConfig, world: int) -> int:
 
     return EpochBatchSampler.steps_per_epoch(n, config.batch_size, world, config.max_steps_per_epoch)
 
-
-@contextmanager
-def _sigterm_as_interrupt():
-    """Treat SIGTERM (cluster pre-emption) like Ctrl-C, so the run checkpoints before it dies."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
