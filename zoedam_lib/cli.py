@@ -61,6 +61,7 @@ RECIPE_FLAGS = (
     ("decoder_width", float, "DenseDepth: decoder width factor"),
     ("unlabeled_ratio", int, "ZoeDAM+: unlabeled images per labeled image"),
     ("n_unlabeled", int, "ZoeDAM+: unlabeled images used"),
+    ("student_init", str, "ZoeDAM+: pretrained (start like the teacher's encoder did) | teacher (a copy of it)"),
 )
 
 

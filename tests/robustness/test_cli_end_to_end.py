@@ -34,7 +34,9 @@ def tiny_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory) -> Path:
-    return save_model(tiny_zoedam(1), tmp_path_factory.mktemp("teacher") / "zoedam_vitt")
+    """A trained teacher as notebook 04 leaves it: its config.json says how it was initialised (here: randomly)."""
+    init = {"pretrained": None, "decoder": "pretrained", "loaded_parts": [], "summary": "random"}
+    return save_model(tiny_zoedam(1), tmp_path_factory.mktemp("teacher") / "zoedam_vitt", extra={"init": init})
 
 
 def results_line(stdout: str) -> Path:
