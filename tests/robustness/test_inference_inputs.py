@@ -189,14 +189,15 @@ def test_non_finite_prediction_is_never_written(checkpoint, tmp_path, monkeypatc
                                               "was written for them")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_color.png", "a_depth.png"]
 
-    model = tiny_zoedam()  # siblings: the Python API, the app and evaluation
-    model.forward = lambda x: {"metric_depth": torch.full((len(x), 1, 14, 14), float("nan"))}
+    model = tiny_zoedam()  # siblings: the Python API, the app and evaluation; NaN weights made in memory
+    with torch.no_grad():
+        model.head.conv2.weight.fill_(float("nan"))
     with pytest.raises(PredictionError, match="196 of 196 predicted depths are NaN or inf"):
         predict_depth(model, np.zeros((14, 14, 3), np.uint8))
     with pytest.raises(PredictionError):
         make_outputs(model, folder / "a.png", tmp_path / "app")
     assert not (tmp_path / "app").exists() or not list((tmp_path / "app").iterdir())
-    with pytest.raises(PredictionError, match=r"test images \[0\]: 196 of 196"):
+    with pytest.raises(PredictionError, match=r"test images \[0\]: 3920 of 3920"):  # at the network size, 56x70
         evaluate(model, _OneItem(), flip_tta=False, progress=False)
 
 

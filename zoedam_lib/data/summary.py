@@ -29,7 +29,8 @@ def data_summary(ctx: RunContext, stride: int = 4) -> dict:
     with ctx.open_data() as mat:
         summary = {"data": ctx.data_label, "data_kind": ctx.data_kind, "n_images": len(mat),
                    "height": mat.height, "width": mat.width, "split": ctx.split_name, "seed": ctx.seed}
-        for name, idx in (("train", ctx.split.train), ("val", ctx.split.val), ("test", ctx.split.test)):
+        parts = (("train", ctx.split.train), ("val", ctx.split.val), ("test", ctx.split.test))
+        for name, idx in ((name, idx) for name, idx in parts if idx):  # a small split may have no validation part
             values = depth_values(mat, idx, stride)
             summary[name] = {"n_images": len(idx), "depth_min": float(values.min()), "depth_max": float(values.max()),
                              "depth_mean": float(values.mean()), "depth_median": float(np.median(values))}
