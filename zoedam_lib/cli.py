@@ -1,9 +1,9 @@
 """``python -m zoedam_lib <command>`` (also installed as ``zoedam``): the jobs that are not notebooks.
 
 Commands: ``synth`` (render SynthRooms), ``download-nyu``, ``train`` (also under ``torchrun``),
-``pretrain`` (SynthDA), ``eval``, ``predict``, ``bench`` and ``app``. Errors a user can fix are printed
-as one clear message with exit code 2; an interrupted training run exits with 130 after saving its
-checkpoint.
+``pretrain`` (SynthDA), ``eval``, ``predict``, ``export`` (ONNX), ``bench`` and ``app``. Errors a user
+can fix are printed as one clear message with exit code 2; an interrupted training run exits with 130
+after saving its checkpoint.
 """
 
 from __future__ import annotations
@@ -163,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="metric depth for images or folders: 16-bit PNG (mm), colour PNG, PLY")
     p.add_argument("inputs", nargs="+")
-    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--checkpoint", required=True,
+                   help="path, known name or Hub id; a .onnx file from zoedam export runs with onnxruntime (CPU)")
     p.add_argument("--out", required=True)
     p.add_argument("--ply", action="store_true", help="also write a coloured point cloud")
     p.add_argument("--flip-tta", action="store_true")
@@ -181,6 +182,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--edge-jump", type=float, default=EDGE_JUMP, metavar="FRACTION",
                    help="relative depth change to a neighbouring pixel that marks a flying pixel "
                         f"(default {EDGE_JUMP:g} = 10 %%, per pixel at a 640-px long side)")
+
+    p = sub.add_parser("export", help='a ZoeDAM as ONNX, checked against PyTorch with onnxruntime (pip install -e '
+                                      '".[onnx]"); predict runs it with --checkpoint FILE.onnx')
+    p.add_argument("checkpoint", help="path, known name or Hub id (anything load_model accepts)")
+    p.add_argument("--onnx", required=True, help="the .onnx file to write (folders are created)")
+    p.add_argument("--size", type=_size, default=None,
+                   help="input HxW of the graph, resized inside it to the network size (default: the network size)")
+    p.add_argument("--dynamic-batch", action="store_true", help="a dynamic batch dimension (default: batch 1)")
+    p.add_argument("--fp16", action="store_true", help="fp16 encoder and decoder for GPUs (head and I/O stay fp32)")
 
     p = sub.add_parser("bench", help="benchmark inference, training, loader and evaluation")
     p.add_argument("--json", default="docs/benchmarks.json")
@@ -374,6 +384,12 @@ def _predict(args: argparse.Namespace) -> int:
     return run_predict(args)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .inference.export import run_export
+
+    return run_export(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
@@ -388,4 +404,4 @@ def _app(args: argparse.Namespace) -> int:
 
 COMMANDS = {"synth": _synth, "download-nyu": _download, "train": _train, "pretrain": _pretrain, "seeds": _seeds,
             "eval": _eval,
-            "predict": _predict, "bench": _bench, "app": _app}
+            "predict": _predict, "export": _export, "bench": _bench, "app": _app}

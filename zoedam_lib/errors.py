@@ -57,3 +57,7 @@ def refusal_reason(exc: pickle.UnpicklingError) -> str:
     """
     lines = [line.strip() for line in str(exc).splitlines() if "nsupported" in line]
     return lines[0][:200] if lines else exc.__class__.__name__
+
+
+class ExportError(ZoeDAMError):
+    """An exported model (ONNX) does not reproduce the PyTorch model within tolerance; nothing was written."""

@@ -30,6 +30,7 @@ from ..output_dirs import ensure_output_dir
 from ..paths import unusable_path_reason
 from ..photo_camera import PhotoCamera, photo_intrinsics
 from ..progress import tqdm
+from .onnx_runner import is_onnx_path, open_for_predict
 from .predict import infer, model_depth_range, non_finite_problem
 from .resample import bilinear_taps
 from .writers import write_color_png, write_depth_png16, write_ply
@@ -116,9 +117,13 @@ def assign_names(paths: Sequence[Path]) -> list[str]:
 
 
 def input_size(model: nn.Module, height: int, width: int) -> tuple[int, int]:
-    """The (h, w) a model resizes an (height, width) image to; the image's own size if it has none."""
+    """The (h, w) a model takes an (height, width) image at: an exported graph's fixed input size, a model's
+    network size, else the image's own size."""
     from ..models.zoedam import ZoeDAMConfig, network_size
 
+    fixed = getattr(model, "export_size", None)  # an exported ONNX graph takes one input size
+    if fixed is not None:
+        return fixed
     cfg = getattr(model, "config", None)
     if isinstance(cfg, ZoeDAMConfig):
         return network_size(height, width, cfg)
@@ -218,14 +223,18 @@ def run_predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"no input images ({missing}). Pass image files or folders containing "
                           f"{'/'.join(IMAGE_EXTENSIONS)} files.")
     ensure_output_dir(out_dir, "--out folder")
-    device = resolve_device(args.device)
-    model, report = load_checkpoint(args.checkpoint, device=device)
-    if getattr(args, "fast", False):
-        from .fast import prepare_fast
+    if is_onnx_path(args.checkpoint):  # an exported model, run by ONNX Runtime on the CPU
+        model, summary = open_for_predict(args.checkpoint, args.device, getattr(args, "fast", False))
+        device = torch.device("cpu")
+    else:
+        device = resolve_device(args.device)
+        model, report = load_checkpoint(args.checkpoint, device=device)
+        summary = report.summary()
+        if getattr(args, "fast", False):
+            from .fast import prepare_fast
 
-        model = prepare_fast(model)
-    print(f"{report.summary()} | device {device} | {len(files)} input files "
-          f"-> {out_dir}", flush=True)
+            model = prepare_fast(model)
+    print(f"{summary} | device {device} | {len(files)} input files -> {out_dir}", flush=True)
     done, batch, failed = 0, [], []
     max_pixels = getattr(args, "max_pixels", MAX_PIXELS)
     with torch.inference_mode(), tqdm(total=len(files), unit="img", desc="predict", file=sys.stderr) as bar:

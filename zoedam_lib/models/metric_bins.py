@@ -105,7 +105,7 @@ class LogBinomial(nn.Module):
         """``p`` (B, H, W) or (B, 1, H, W) in (0, 1), ``t`` (B, 1, H, W) temperature → (B, K, H, W) probs."""
         if p.ndim == 3:
             p = p.unsqueeze(1)
-        logit = torch.log(torch.clamp(p, eps, 1)) - torch.log(torch.clamp(1 - p, eps, 1))  # (B, 1, H, W)
+        logit = torch.log(torch.clamp(p, eps, 1.0)) - torch.log(torch.clamp(1 - p, eps, 1.0))  # (B, 1, H, W)
         y = (log_binom(self.K_minus_1, self.k_idx) + self.k_idx * logit) / t  # (B, K, H, W)
         return torch.softmax(y, dim=1)
 
