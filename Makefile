@@ -14,6 +14,8 @@ else
 PY := $(VENV)/bin/python
 endif
 
+# Optional extras to install besides dev (CI: EXTRAS=dev,onnx,app-test so the ONNX and browser tests run).
+EXTRAS ?= dev
 SEEDS ?= 1 2
 SEED_NOTEBOOKS := notebooks/02_average_baseline.ipynb notebooks/03_densedepth.ipynb notebooks/04_zoedam.ipynb \
                   notebooks/05_zoedam_plus.ipynb
@@ -21,7 +23,7 @@ SEED_NOTEBOOKS := notebooks/02_average_baseline.ipynb notebooks/03_densedepth.ip
 .PHONY: install demo demo-seeds test notebooks lint bench clean
 
 install: $(if $(filter $(VENV)/bin/python,$(PY)),$(VENV)/bin/python)
-	$(PY) -m pip install -e ".[dev]"
+	$(PY) -m pip install -e ".[$(EXTRAS)]"
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)

@@ -27,7 +27,24 @@ def figures(monkeypatch):
         return out
 
     monkeypatch.setattr(bench, "run_case", fake_case)
+    monkeypatch.setattr("zoedam_lib.training.amp.cpu_supports_bf16", lambda: True)
     return bench.collect(quick=True, progress=lambda _: None)
+
+
+def test_no_bf16_case_runs_where_the_cpu_would_emulate_it(monkeypatch):
+    """Emulated bf16 is ~15x slower than fp32 (an AVX2-only CPU): no bf16 case may be planned there."""
+    ran = []
+
+    def fake_case(name, args=None, timeout=600):
+        ran.append((name, dict(args or {})))
+        return dict(FAKE[name])
+
+    monkeypatch.setattr(bench, "run_case", fake_case)
+    monkeypatch.setattr("zoedam_lib.training.amp.cpu_supports_bf16", lambda: False)
+    out = bench.collect(quick=True, progress=lambda _: None)
+    assert not [n for n, a in ran if a.get("bf16")] and ("matmul", {"repeats": 3, "bf16": False}) in ran
+    assert out["peer_bf16_ms"] is None and out["machine"]["native_bf16"] is False
+    assert "bf16 rows not run" in bench.markdown(out, "python -m zoedam_lib bench --quick")
 
 
 def test_interface_keys_and_ratios(figures):
@@ -51,3 +68,27 @@ def test_markdown_states_each_verdict(figures):
     assert ": met" in row["forward compute efficiency"]  # 56 %
     assert ": met" in next(v for k, v in row.items() if k.startswith("step ÷ forward of the same"))
     assert "python -m zoedam_lib bench --quick" in text
+
+
+@pytest.mark.slow
+def test_paper_recipe_runs_on_cpu_and_keeps_its_section(tmp_path, capsys, one_thread):
+    """``bench --paper-recipe`` is meant for a GPU; two CPU steps of ZoeDAM-S keep it from rotting."""
+    from zoedam_lib.cli import main
+
+    md = tmp_path / "benchmarks.md"
+    md.write_text("# Benchmarks\n\nthe CPU table\n")
+    assert main(["bench", "--paper-recipe", "--steps", "2", "--warmup", "0", "--backbones", "vits", "--device", "cpu",
+                 "--markdown", str(md)]) == 0
+    text = md.read_text()
+    assert text.startswith("# Benchmarks\n\nthe CPU table\n\n## Paper recipe")
+    row = next(line for line in text.splitlines() if line.startswith("| ZoeDAM-S"))
+    step_ms, images_per_s = (float(v) for v in row.split("|")[3:5])
+    assert step_ms > 0 and images_per_s == pytest.approx(4000 / step_ms, rel=0.02)
+    assert "1315 steps" in row  # 5 epochs of ceil(1049 / 4) steps
+
+
+def test_paper_recipe_refuses_unknown_backbones(capsys):
+    from zoedam_lib.cli import main
+
+    assert main(["bench", "--paper-recipe", "--backbones", "vitx"]) == 2
+    assert "--backbones takes names from" in capsys.readouterr().err

@@ -156,7 +156,8 @@ def test_predict_with_onnx_writes_pytorchs_depth_maps(exported, checkpoint, tmp_
     for i, (h, w) in enumerate([(30, 40), (61, 17), (56, 70), (120, 90)]):
         random_photo(rng, h, w).save(photos / f"p{i}.png")
     args = [str(photos), "--batch-size", "3", "--flip-tta", "--device", "cpu"]
-    assert main(["predict", *args, "--checkpoint", str(exported), "--out", str(tmp_path / "onnx")]) == 0
+    assert main(["predict", *args, "--backend", "onnxruntime", "--checkpoint", str(exported),
+                 "--out", str(tmp_path / "onnx")]) == 0
     assert "ONNX zoedam vitt" in capsys.readouterr().out
     assert main(["predict", *args, "--checkpoint", str(checkpoint), "--out", str(tmp_path / "torch")]) == 0
     for i in range(4):
@@ -167,6 +168,7 @@ def test_predict_with_onnx_writes_pytorchs_depth_maps(exported, checkpoint, tmp_
 @pytest.mark.parametrize(("flags", "message"), [
     (["--device", "cuda"], "ONNX models run on the CPU here"),
     (["--fast"], "--fast is PyTorch's fast path"),
+    (["--backend", "torch"], "--backend torch cannot run the ONNX file"),
 ])
 def test_predict_onnx_refuses_pytorch_only_flags(exported, tmp_path, capsys, flags, message):
     random_photo(np.random.default_rng(0), 8, 8).save(tmp_path / "p.png")
@@ -247,3 +249,10 @@ def test_metadata_is_json_per_key(exported):
     assert props["zoedam_lib.format"] == "zoedam_lib-onnx/1"
     assert all(k.startswith("zoedam_lib.") for k in props)
     assert json.loads(props["zoedam_lib.input_size"]) == [56, 70]
+
+
+def test_backend_onnxruntime_needs_an_exported_file(checkpoint, tmp_path, capsys):
+    random_photo(np.random.default_rng(0), 8, 8).save(tmp_path / "p.png")
+    code = main(["predict", str(tmp_path / "p.png"), "--backend", "onnxruntime", "--checkpoint", str(checkpoint),
+                 "--out", str(tmp_path / "out")])
+    assert code == 2 and "Export it first: python -m zoedam_lib export" in capsys.readouterr().err

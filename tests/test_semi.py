@@ -341,3 +341,24 @@ def test_the_teacher_checkpoint_says_how_it_was_initialised(synth, tmp_path):
     init = {"pretrained": "some/weights.pth", "decoder": "random"}
     save_model(tiny_zoedam(1), ctx.out_dir / "checkpoints" / "zoedam_vits", extra={"init": init})
     assert load_teacher(ctx, None)[2] == init
+
+
+def test_teacher_is_evaluated_once_per_weights_and_sets():
+    """Student and control share a teacher: its evaluation is reused, but never for other weights or sets."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from zoedam_lib.experiments.zoedam_plus import evaluate_teacher
+
+    calls = []
+    ctx = SimpleNamespace(data_path="d.mat", split=SimpleNamespace(test=(1, 2)), zero_shot={},
+                          evaluate=lambda model, flip_tta: calls.append(flip_tta) or (len(calls), {}))
+    teacher = torch.nn.Linear(2, 2)
+    assert evaluate_teacher(ctx, teacher, True) == evaluate_teacher(ctx, teacher, True) == (1, {})
+    evaluate_teacher(ctx, teacher, False)
+    with torch.no_grad():
+        teacher.weight.add_(1.0)
+    assert evaluate_teacher(ctx, teacher, True) == (3, {})
+    ctx.split = SimpleNamespace(test=(1, 3))
+    assert evaluate_teacher(ctx, teacher, True) == (4, {}) and calls == [True, False, True, True]

@@ -324,14 +324,16 @@ def test_scale_table_separates_scale_from_structure():
     assert cells[-1] == "1.300 [1.300, 1.300]"
 
 
-def test_median_scatter_has_the_identity_line_and_a_series_per_model_and_set():
+def test_median_scatter_has_a_panel_per_set_with_the_identity_line_and_a_series_per_model():
     r = rows(np.zeros(5), pred_median=np.linspace(2, 4, 5), gt_median=np.linspace(1.5, 3, 5))
     fig = drawn(viz.median_scatter({"A": {"test": r, "wide": r}, "B": {"test": r}}, note=NOTE))
-    ax = fig.axes[0]
-    assert len(ax.collections) - 1 == 3  # three scatters besides the ×1.25 band
-    identity = [ln for ln in ax.lines if ln.get_label().startswith("y = x")]
-    assert len(identity) == 1 and np.array_equal(identity[0].get_xdata(), identity[0].get_ydata())
-    assert ax.get_xlim() == ax.get_ylim()
+    assert [ax.get_title() for ax in fig.axes] == ["test", "wide"]
+    assert [len(ax.collections) - 1 for ax in fig.axes] == [2, 1]  # scatters besides the ×1.25 band
+    for ax in fig.axes:
+        identity = [ln for ln in ax.lines if ln.get_label().startswith("y = x")]
+        assert len(identity) == 1 and np.array_equal(identity[0].get_xdata(), identity[0].get_ydata())
+        assert ax.get_xlim() == ax.get_ylim()
+    assert [t.get_text() for t in fig.legends[0].get_texts()][-2:] == ["A", "B"]
 
 
 def test_metric_bars_draw_the_intervals_as_error_bars():

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from .atomic import atomic_write_bytes, atomic_write_json
+from .training import amp
 
 TARGETS = {"infer_fp32_vs_peer": 1.2, "infer_fast_vs_peer": 0.5, "train_step_vs_forward": 3.5,
            "forward_efficiency": 0.5, "loader_images_per_s": 200, "loader_peak_rss_mb": 1000}
@@ -45,6 +46,7 @@ def machine_info() -> dict:
     return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
             "cpu_capability": getattr(torch.backends.cpu, "get_cpu_capability", lambda: "?")(),
+            "native_bf16": amp.cpu_supports_bf16(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
@@ -52,11 +54,14 @@ def collect(quick: bool, vitb: bool = False, progress=print) -> dict:
     """Run all cases and derive the keyed figures and target ratios."""
     reps = 3 if quick else 10
     cases = {}
-    plan = [("matmul", {"repeats": reps}), ("infer_fp32", ("infer", {"repeats": reps})),
+    # bf16 cases only where the CPU runs bf16 natively (AVX512-BF16 / AMX): emulated bf16 is ~15x slower
+    # than fp32 and would spend minutes measuring a precision nobody should use on such a CPU.
+    native_bf16 = amp.cpu_supports_bf16()
+    plan = [("matmul", {"repeats": reps, "bf16": native_bf16}), ("infer_fp32", ("infer", {"repeats": reps})),
             ("infer_fast", ("infer", {"repeats": reps, "fast": True})), ("peer_fp32", ("peer", {"repeats": reps})),
-            ("peer_bf16", ("peer", {"repeats": reps, "bf16": True})),
+            *([("peer_bf16", ("peer", {"repeats": reps, "bf16": True}))] if native_bf16 else []),
             ("train_fp32", ("train", {"repeats": 1 if quick else 3})),
-            ("train_bf16", ("train", {"repeats": 1 if quick else 3, "bf16": True})),
+            *([("train_bf16", ("train", {"repeats": 1 if quick else 3, "bf16": True}))] if native_bf16 else []),
             ("fast_accuracy", {"n": 8 if quick else 32, "sources": _accuracy_sources()}),
             ("metrics", {"n": 100 if quick else 400}), ("synthrooms", {"n": 40 if quick else 100}),
             ("loader", {"n": 300 if quick else 1449})]
@@ -164,9 +169,11 @@ def markdown(o: dict, command: str) -> str:
         ("metrics, 480x640 GT [images/s]", f(o["metrics_images_per_s"]), ""),
     ]
     peak = {k: _dig(o["cases"], k, "peak_rss_mb") for k in ("infer_fp32", "infer_fast", "peer_fp32", "train_fp32")}
+    bf16 = "yes" if m.get("native_bf16") else "no (emulated: bf16 rows not run)"
     lines = ["# Benchmarks", "", f"Produced by `{command}` on {o['created']}.", "",
              f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} with {m['torch_threads']} threads "
-             f"(CPU capability {m['cpu_capability']}), Python {m['python']}; GPU: {m['cuda'] or 'none'}.",
+             f"(CPU capability {m['cpu_capability']}, native bf16: {bf16}), Python {m['python']}; "
+             f"GPU: {m['cuda'] or 'none'}.",
              "Times are medians after warm-up; each case ran in its own process.", "",
              "| figure | value | target |", "|---|---:|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
     lines += ["", "Peak RSS per case [MB]: " + ", ".join(f"{k} {f(v, '{:.0f}')}" for k, v in peak.items()), ""]
@@ -183,13 +190,42 @@ def _fast_accuracy_verdict(o: dict) -> str:
     return "n/a" if not acc else ("met" if max(acc) <= 0.01 else "**not met**")
 
 
+PAPER_HEADING = "## Paper recipe"
+
+
 def run_bench(args: argparse.Namespace) -> int:
     """Entry point of the ``bench`` command."""
+    if args.paper_recipe:
+        return _run_paper_recipe(args)
     command = "python -m zoedam_lib bench" + (" --quick" if args.quick else "") + (" --vitb" if args.vitb else "")
     out = collect(args.quick, args.vitb)
     atomic_write_json(args.json, out)
     text = markdown(out, command)
-    atomic_write_bytes(args.markdown, text.encode("utf-8"))
+    path = Path(args.markdown)
+    if path.is_file() and PAPER_HEADING in (old := path.read_text(encoding="utf-8")):  # keep a GPU run's table
+        text = text.rstrip("\n") + "\n\n" + PAPER_HEADING + old.split(PAPER_HEADING, 1)[1]
+    atomic_write_bytes(path, text.encode("utf-8"))
     print(text)
     print(f"wrote {args.json} and {args.markdown}")
+    return 0
+
+
+def _run_paper_recipe(args: argparse.Namespace) -> int:
+    """``bench --paper-recipe``: print the table and add it to ``--markdown`` under its own heading."""
+    from .bench_paper import PaperBenchConfig, paper_markdown, run_paper_recipe
+
+    cfg = PaperBenchConfig(backbones=tuple(b.strip() for b in args.backbones.split(",") if b.strip()),
+                           steps=args.steps, warmup=args.warmup, device=args.device)
+    rows = run_paper_recipe(cfg)
+    m = machine_info()
+    where = rows[0]["device"] if rows and rows[0]["device"].startswith("cuda") else "cpu"
+    machine = f"{m['cuda'] or m['cpu']} ({where}), torch {m['torch']}, {_dt.date.today().isoformat()}"
+    command = f"python -m zoedam_lib bench --paper-recipe --steps {cfg.steps} --backbones {','.join(cfg.backbones)}"
+    text = paper_markdown(rows, command, machine)
+    print(text)
+    path = Path(args.markdown)
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    head = old.split(PAPER_HEADING)[0].rstrip("\n")
+    atomic_write_bytes(path, ((head + "\n\n" if head else "") + text).encode("utf-8"))
+    print(f"wrote {path} (section '{PAPER_HEADING}')")
     return 0

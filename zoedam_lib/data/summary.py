@@ -50,19 +50,33 @@ def summary_markdown(summary: dict) -> str:
 
 def domain_samples(data_dir: str | os.PathLike, names: Sequence[str], per_domain: int = 2,
                    seed: int = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(title, image, depth) examples of each labeled SynthRooms domain file in ``data_dir`` (seeded choice)."""
+    """(title, image, depth) examples of each labeled SynthRooms domain (seeded choice).
+
+    Read from the domain's file in ``data_dir`` where it exists; otherwise the same items are rendered
+    directly at the domain's default size and seed (item i of a file *is* ``render_domain_item(.., i, ..)``),
+    so showing two pretraining rooms never costs rendering the 6,000-room corpus.
+    """
     from .nyu import NyuMat
+    from .synthrooms import render_domain_item
     from .synthrooms_domains import DOMAINS
 
     out = []
     for name in names:
-        with NyuMat(Path(data_dir) / DOMAINS[name].file) as data:
-            chosen = np.random.default_rng([seed, 5]).choice(len(data), size=per_domain, replace=False)
-            for i in sorted(int(j) for j in chosen):
-                image, depth = data.read(i)
-                intrinsics = data.intrinsics(i)
-                fx = f", fx {intrinsics[0] * 640 / image.shape[1]:.0f} px at 640" if intrinsics is not None else ""
-                out.append((f"{name} #{i}{fx}", image, depth))
+        domain, path = DOMAINS[name], Path(data_dir) / DOMAINS[name].file
+        n = domain.n
+        if path.is_file():
+            with NyuMat(path) as data:
+                n = len(data)
+        chosen = np.random.default_rng([seed, 5]).choice(n, size=per_domain, replace=False)
+        for i in sorted(int(j) for j in chosen):
+            if path.is_file():
+                with NyuMat(path) as data:
+                    image, depth = data.read(i)
+                    intrinsics = data.intrinsics(i)
+            else:
+                image, depth, intrinsics = render_domain_item(domain, domain.seed, i, *domain.size)
+            fx = f", fx {intrinsics[0] * 640 / image.shape[1]:.0f} px at 640" if intrinsics is not None else ""
+            out.append((f"{name} #{i}{fx}", image, depth))
     return out
 
 

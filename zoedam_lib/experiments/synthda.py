@@ -79,6 +79,22 @@ def relative_quality(model: nn.Module, dataset: DepthDataset, max_images: int | 
     return {k: v for k, v in acc.mean().items() if k in RELATIVE_KEYS}
 
 
+def load_relative(source: str = "synthda_vits14", device: str | torch.device = "cpu") -> nn.Module:
+    """A Depth Anything relative checkpoint (SynthDA by default) for its ``rel_depth`` output alone.
+
+    It is built as a ZoeDAM through the path every Depth Anything checkpoint takes; the metric head
+    that path adds is random and never read here, so the load's "randomly initialised: head" warning
+    is moot and silenced (it would print a file path into the notebook).
+    """
+    import warnings
+
+    from ..checkpoints import load_checkpoint
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return load_checkpoint(source, device=device).model.eval()
+
+
 @torch.inference_mode()
 def relative_examples(model: nn.Module, data, indices: list[int]) -> dict[str, list[np.ndarray]]:
     """What a relative model predicts on some images: its raw output (disparity up to an unknown scale

@@ -45,7 +45,7 @@ def _zoedam_cpu() -> Recipe:
     # head; parts loaded from SynthDA at lr/10 (its weights are far less settled than Depth Anything's,
     # for which the official recipe uses lr/50). Parts that start random train at the full rate:
     # lr_factors() replaces a factor by 1 for them, so a random-init run uses the same recipe.
-    return Recipe("cpu", (98, 126), TrainConfig(epochs=4, batch_size=4, lr=5e-4, weight_decay=0.01,
+    return Recipe("cpu", (98, 126), TrainConfig(epochs=3, batch_size=4, lr=5e-4, weight_decay=0.01,
                                                 div_factor=10.0, pct_start=0.3),
                   ZoeDAMOptions(encoder_lr_factor=10.0, pos_embed_lr_factor=10.0, decoder_lr_factor=10.0), n_val=48)
 
@@ -75,7 +75,7 @@ def _zoedam_plus_cpu() -> Recipe:
     # checkpoints") and learns from 1 labeled : 1 pseudo-labelled unlabeled image per step, with the
     # teacher's recipe (lr, lr/10 for pretrained parts, epochs), so student and teacher see the same
     # labeled steps.
-    return Recipe("cpu", (98, 126), TrainConfig(epochs=4, batch_size=4, lr=5e-4, weight_decay=0.01,
+    return Recipe("cpu", (98, 126), TrainConfig(epochs=3, batch_size=4, lr=5e-4, weight_decay=0.01,
                                                 div_factor=10.0, pct_start=0.3),
                   ZoeDAMPlusOptions(encoder_lr_factor=10.0, pos_embed_lr_factor=10.0, decoder_lr_factor=10.0,
                                     unlabeled_ratio=1, student_init="pretrained", n_unlabeled=300), n_val=48)

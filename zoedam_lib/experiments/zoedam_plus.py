@@ -10,6 +10,7 @@ so the notebook can say whether the unlabeled images helped.
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +113,26 @@ def load_teacher(ctx: RunContext, teacher: str | os.PathLike | nn.Module | None)
     return model.to(ctx.device).eval().requires_grad_(False), source, init
 
 
+_TEACHER_EVALS: dict[tuple, tuple[EvalResult, dict[str, EvalResult]]] = {}
+
+
+def evaluate_teacher(ctx: RunContext, teacher: nn.Module, flip_tta: bool) -> tuple[EvalResult, dict[str, EvalResult]]:
+    """The teacher on the run's test split and zero-shot sets, computed once per process per weights and sets.
+
+    A student and its control share one teacher; notebook 05 would otherwise evaluate it twice
+    (about 80 s on 2 CPU cores). The key is a digest of the weights, so a changed teacher is evaluated anew.
+    """
+    digest = hashlib.sha256()
+    for name, value in teacher.state_dict().items():
+        digest.update(name.encode())
+        digest.update(value.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
+    key = (digest.hexdigest(), str(ctx.data_path), tuple(ctx.split.test),
+           tuple(sorted((n, str(p)) for n, p in ctx.zero_shot.items())), flip_tta)
+    if key not in _TEACHER_EVALS:
+        _TEACHER_EVALS[key] = ctx.evaluate(teacher, flip_tta=flip_tta)
+    return _TEACHER_EVALS[key]
+
+
 def build_student(teacher: ZoeDAM, teacher_source: str, teacher_init: dict | None, how: str,
                   img_size: tuple[int, int]) -> tuple[ZoeDAM, Init]:
     """The student (train mode) and how it was initialised (said loudly).
@@ -176,7 +197,7 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
     if cfg.feature_alignment:  # Depth Anything's frozen encoder: the student as initialised
         frozen = copy.deepcopy(student).to(ctx.device).eval().requires_grad_(False)
     factors = lr_factors(init, opts)
-    teacher_eval, teacher_zero_shot = (ctx.evaluate(teacher_model, flip_tta=recipe.flip_tta)
+    teacher_eval, teacher_zero_shot = (evaluate_teacher(ctx, teacher_model, recipe.flip_tta)
                                        if dist_utils.is_main_process() else (None, None))
     experiment = train_evaluate_write(
         ctx, key, student, make_student_step(cfg, teacher=teacher_model if cache is None else None,

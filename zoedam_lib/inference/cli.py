@@ -204,6 +204,20 @@ def _reason(exc: ImageReadError) -> str:
     return f"unreadable image ({type(cause).__name__})" if cause is not None else "unreadable image"
 
 
+def _backend(args: argparse.Namespace) -> str:
+    """``--backend``: auto picks ONNX Runtime for a ``.onnx`` checkpoint; a mismatch is an error, not a guess."""
+    backend, onnx_file = getattr(args, "backend", "auto"), is_onnx_path(args.checkpoint)
+    if backend == "auto":
+        return "onnxruntime" if onnx_file else "torch"
+    if backend == "onnxruntime" and not onnx_file:
+        raise ConfigError(f"--backend onnxruntime runs an exported .onnx file, got --checkpoint {args.checkpoint}. "
+                          f"Export it first: python -m zoedam_lib export {args.checkpoint} --onnx model.onnx")
+    if backend == "torch" and onnx_file:
+        raise ConfigError(f"--backend torch cannot run the ONNX file {args.checkpoint}; pass the PyTorch checkpoint "
+                          "it was exported from, or --backend onnxruntime")
+    return backend
+
+
 def run_predict(args: argparse.Namespace) -> int:
     """Predict every input image and write its outputs; 0 when every readable image is done."""
     from ..checkpoints import load_checkpoint
@@ -223,7 +237,7 @@ def run_predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"no input images ({missing}). Pass image files or folders containing "
                           f"{'/'.join(IMAGE_EXTENSIONS)} files.")
     ensure_output_dir(out_dir, "--out folder")
-    if is_onnx_path(args.checkpoint):  # an exported model, run by ONNX Runtime on the CPU
+    if _backend(args) == "onnxruntime":  # an exported model, run by ONNX Runtime on the CPU
         model, summary = open_for_predict(args.checkpoint, args.device, getattr(args, "fast", False))
         device = torch.device("cpu")
     else:

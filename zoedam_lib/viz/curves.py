@@ -111,7 +111,9 @@ def _loss_line(ax: Axes, run: TrainingRun, key: str, offset: int, colour: str) -
         values = np.array([float(row.get(key, np.nan)) for row in logs]) if len(logs) == len(steps) else \
             np.full(len(steps), np.nan)
     if not np.isfinite(values).any():
-        ax.text(0.5, 0.5, f"{run.label}: no per-step {key!r}\n(history.json written before step_logs)",
+        logged = bool(run.history.get("step_logs")) and any(run.history["step_logs"])
+        why = "this run has no such loss term" if logged else "history.json written before step_logs"
+        ax.text(0.5, 0.5, f"{run.label}: no per-step {key!r}\n({why})",
                 transform=ax.transAxes, ha="center", fontsize=7, color="0.4")
         return
     x = steps[:, 0] + offset

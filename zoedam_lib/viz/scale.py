@@ -19,25 +19,27 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X")  # one per evaluation set
 
 def median_scatter(evaluations: Mapping[str, Mapping[str, Sequence[Mapping[str, float]]]], *,
                    note: str) -> Figure:
-    """Per-image ``pred_median`` vs ``gt_median`` (model → eval set → per-image rows): colour per model,
-    marker per evaluation set, with the y = x line."""
+    """Per-image ``pred_median`` vs ``gt_median`` (model → eval set → per-image rows): one panel per
+    evaluation set, colour per model, with the y = x line; one legend outside the panels."""
     sets = list(dict.fromkeys(name for by_set in evaluations.values() for name in by_set))
     if not sets:
         raise ValueError("median_scatter needs per-image rows: {model: {eval set: EvalResult.per_image}}")
-    fig = new_figure(note, (5.2, 5.0))
-    ax = fig.add_subplot()
-    top = 0.0
-    for i, (model, by_set) in enumerate(evaluations.items()):
-        for name, rows in by_set.items():
-            true = np.array([r["gt_median"] for r in rows])
-            pred = np.array([r["pred_median"] for r in rows])
-            ax.scatter(true, pred, s=12, alpha=0.7, color=f"C{i % 10}", marker=MARKERS[sets.index(name) % len(MARKERS)],
-                       label=f"{model} · {name}")
-            top = max(top, float(np.nanmax(true)), float(np.nanmax(pred)))
+    fig = new_figure(note, (3.6 * len(sets) + 1.8, 4.2))
+    axes = fig.subplots(1, len(sets), squeeze=False, sharex=True, sharey=True)[0]
+    top = max(float(np.nanmax([r[k] for r in rows])) for by_set in evaluations.values() for rows in by_set.values()
+              for k in ("gt_median", "pred_median"))
     line = np.array([0.0, top * 1.05])
-    ax.fill_between(line, line / 1.25, line * 1.25, color="0.92", zorder=0, label="within ×1.25")
-    ax.plot(line, line, "k--", lw=1, label="y = x (right scale)")
-    ax.set(xlim=(0, line[1]), ylim=(0, line[1]), aspect="equal", xlabel="true median depth per image [m]",
-           ylabel="predicted median depth per image [m]")
-    ax.legend(fontsize=7, loc="upper left")
+    for ax, name in zip(axes, sets, strict=True):
+        ax.fill_between(line, line / 1.25, line * 1.25, color="0.92", zorder=0, label="within ×1.25")
+        ax.plot(line, line, "k--", lw=1, label="y = x (right scale)")
+        for i, (model, by_set) in enumerate(evaluations.items()):
+            if name in by_set:
+                rows = by_set[name]
+                ax.scatter([r["gt_median"] for r in rows], [r["pred_median"] for r in rows], s=10, alpha=0.6,
+                           color=f"C{i % 10}", marker=MARKERS[i % len(MARKERS)], label=model)
+        ax.set(xlim=(0, line[1]), ylim=(0, line[1]), aspect="equal", title=name,
+               xlabel="true median depth per image [m]")
+    axes[0].set_ylabel("predicted median depth per image [m]")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(0.995, 0.5), frameon=False)
     return fig

@@ -1,28 +1,18 @@
-"""``python -m zoedam_lib <command>`` (also installed as ``zoedam``): the jobs that are not notebooks.
-
-Commands: ``synth`` (render SynthRooms), ``download-nyu``, ``train`` (also under ``torchrun``),
-``pretrain`` (SynthDA), ``eval``, ``predict``, ``export`` (ONNX), ``bench`` and ``app``. Errors a user
-can fix are printed as one clear message with exit code 2; an interrupted training run exits with 130
-after saving its checkpoint.
-"""
+"""The ``zoedam`` argument parser: every command's flags, and the argument types that check them."""
 
 from __future__ import annotations
 
 import argparse
-import errno
-import hashlib
-import sys
-from collections.abc import Sequence
 
-from .camera import EDGE_JUMP
-from .checkpoints.loading import DECODER_CHOICES
-from .data.splits import SPLIT_KINDS
-from .errors import ConfigError, TrainingInterrupted, ZoeDAMError
-from .experiments.table import EXPERIMENTS, recipe_for
-from .images import MAX_PIXELS
-from .models.backbones import BACKBONES
-from .output_dirs import ensure_output_dir
-from .training.amp import AMP_CHOICES
+from ..camera import EDGE_JUMP
+from ..checkpoints.loading import DECODER_CHOICES
+from ..data.splits import SPLIT_KINDS
+from ..experiments.table import EXPERIMENTS
+from ..images import MAX_PIXELS
+from ..models.backbones import BACKBONES
+from ..training.amp import AMP_CHOICES
+
+DESCRIPTION = "zoedam: monocular metric depth in metres (ZoeDAM). The jobs that are not notebooks."
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -35,8 +25,12 @@ def _size(text: str) -> tuple[int, int]:
     return h, w
 
 
+
+
 INTRINSICS_HELP = ("camera intrinsics in pixels at the image's size after EXIF rotation (default: the photo's EXIF "
                    "focal length, else NYU's 63.3 deg field of view across the long side, centred)")
+
+
 def _pixels(text: str) -> int:
     try:
         value = int(float(text))
@@ -71,7 +65,7 @@ DEPTH_UNIT_HELP = ("unit of the stored depths: mm | kitti (1/256 m) | metres per
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
-    from .run import PRESETS
+    from ..run import PRESETS
 
     p.add_argument("--data", default="data/synthrooms/synthrooms.mat",
                    help="NYU-layout .mat (default: SynthRooms, generated if missing), or your own RGB-D data: a "
@@ -85,10 +79,10 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zoedam", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="zoedam", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from .data.synthrooms_domains import DOMAINS  # pure data: no numpy or renderer import
+    from ..data.synthrooms_domains import DOMAINS  # pure data: no numpy or renderer import
 
     p = sub.add_parser("synth", help="render a SynthRooms domain (NYU layout); default: labeled + unlabeled pool",
                        description="Domains (docs/synthrooms.md): " + "; ".join(
@@ -165,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+")
     p.add_argument("--checkpoint", required=True,
                    help="path, known name or Hub id; a .onnx file from zoedam export runs with onnxruntime (CPU)")
+    p.add_argument("--backend", choices=("auto", "torch", "onnxruntime"), default="auto",
+                   help="auto (default): onnxruntime for a .onnx checkpoint, else PyTorch")
     p.add_argument("--out", required=True)
     p.add_argument("--ply", action="store_true", help="also write a coloured point cloud")
     p.add_argument("--flip-tta", action="store_true")
@@ -184,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default {EDGE_JUMP:g} = 10 %%, per pixel at a 640-px long side)")
 
     p = sub.add_parser("export", help='a ZoeDAM as ONNX, checked against PyTorch with onnxruntime (pip install -e '
-                                      '".[onnx]"); predict runs it with --checkpoint FILE.onnx')
+                                      '".[onnx]"); predict runs it with --backend onnxruntime')
     p.add_argument("checkpoint", help="path, known name or Hub id (anything load_model accepts)")
     p.add_argument("--onnx", required=True, help="the .onnx file to write (folders are created)")
     p.add_argument("--size", type=_size, default=None,
@@ -197,6 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", default="docs/benchmarks.md")
     p.add_argument("--quick", action="store_true", help="fewer repeats (about 3 minutes)")
     p.add_argument("--vitb", action="store_true", help="also benchmark ZoeDAM-B inference")
+    p.add_argument("--paper-recipe", action="store_true",
+                   help="instead: the paper's training step (392x518, batch 4, AMP) for each backbone through the "
+                        "trainer, images/s, peak memory, projected time of its 5 epochs (meant for a GPU)")
+    p.add_argument("--steps", type=int, default=50, help="--paper-recipe: timed steps per backbone")
+    p.add_argument("--warmup", type=int, default=3, help="--paper-recipe: untimed steps before them")
+    p.add_argument("--backbones", default="vits,vitb,vitl", help="--paper-recipe: comma-separated backbones")
+    p.add_argument("--device", default="auto", help="--paper-recipe: auto | cpu | cuda | cuda:N")
 
     p = sub.add_parser("app", help="local web app: a photo in; depth in metres, a 3-D view and downloads out "
                                    '(needs pip install -e ".[app]")')
@@ -210,198 +213,3 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # OSError numbers that mean "the machine refused the write", not a bug: shown as an error line, exit 2
-WRITE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
-                errno.EEXIST, errno.ENOTEMPTY, errno.ENAMETOOLONG}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return COMMANDS[args.command](args)
-    except TrainingInterrupted as exc:
-        print(f"\n{exc}", file=sys.stderr)
-        return 130
-    except ZoeDAMError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a write refused late (disk full, a folder turned read-only): no traceback
-        if exc.errno not in WRITE_ERRNOS:
-            raise
-        print(f"error: cannot write {exc.filename or ''}: {exc.strerror}. Free space or choose a writable output "
-              "folder; a training run can continue with --resume from its last checkpoint.", file=sys.stderr)
-        return 2
-
-
-def _synth(args: argparse.Namespace) -> int:
-    from .data.synthrooms import generate_domain, generate_synthrooms
-    from .data.synthrooms_domains import DOMAINS
-    from .errors import ConfigError
-
-    ensure_output_dir(args.out, "--out folder")
-    if args.domain == "labeled":
-        d = DOMAINS["labeled"]
-        path = generate_synthrooms(args.out, n=d.n if args.n is None else args.n, size=args.size or d.size,
-                                   seed=d.seed if args.seed is None else args.seed, n_unlabeled=args.n_unlabeled,
-                                   workers=args.workers)
-    elif args.n_unlabeled is not None:
-        raise ConfigError(f"--n-unlabeled applies to --domain labeled only, not {args.domain!r}")
-    else:
-        path = generate_domain(args.domain, args.out, n=args.n, size=args.size, seed=args.seed, workers=args.workers)
-    if args.format == "folder":
-        from .data.folder_export import export_folder
-
-        path = export_folder(path, args.out, remove_source=True)
-    print(f"wrote {path}")
-    return 0
-
-
-def _download(args: argparse.Namespace) -> int:
-    from .data.download import download_nyu
-
-    ensure_output_dir(args.out, "--out folder")
-    print(f"wrote {download_nyu(args.out, with_splits=not args.no_splits)}")
-    return 0
-
-
-def _train(args: argparse.Namespace) -> int:
-    from .training import distributed as dist_utils
-
-    rank, world, ddp_device = dist_utils.init_distributed()
-    try:
-        return _train_in_process(args, rank, world, ddp_device)
-    finally:
-        dist_utils.cleanup()
-
-
-def _train_in_process(args: argparse.Namespace, rank: int, world: int, ddp_device) -> int:
-    from .data.folder_spec import parse_depth_unit
-    from .run import setup_run
-    from .training import distributed as dist_utils
-
-    folder = parse_depth_unit(args.depth_unit)
-    if rank == 0:
-        ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset, folder=folder)
-    dist_utils.barrier()
-    if rank != 0:
-        ctx = setup_run(args.data, args.split, args.seed, args.out, args.device, args.preset, verbose=False,
-                        folder=folder)
-    if ddp_device is not None:
-        ctx.device = ddp_device
-    overrides = {name: getattr(args, name) for name, _, _ in RECIPE_FLAGS}
-    recipe = recipe_for(args.model, ctx.preset, seed=args.seed, amp=args.amp, **overrides)
-    if args.model == "zoedam":
-        from .experiments.zoedam import run_zoedam
-
-        pretrained = None if args.pretrained == "none" else args.pretrained
-        result = run_zoedam(ctx, args.backbone, pretrained, args.decoder, resume=args.resume, recipe=recipe,
-                            resume_override=tuple(args.resume_override))
-    elif args.model == "densedepth":
-        from .experiments.densedepth import run_densedepth
-
-        result = run_densedepth(ctx, pretrained_encoder=args.pretrained != "none", resume=args.resume, recipe=recipe,
-                                resume_override=tuple(args.resume_override))
-    else:
-        from .experiments.zoedam_plus import run_zoedam_plus
-
-        result = run_zoedam_plus(ctx, teacher=args.teacher, unlabeled_dirs=args.unlabeled, resume=args.resume,
-                                 recipe=recipe, resume_override=tuple(args.resume_override)).student
-    if world > 1:
-        digest = hashlib.sha256(b"".join(v.detach().cpu().numpy().tobytes()
-                                         for v in result.model.state_dict().values())).hexdigest()
-        print(f"rank {rank}/{world} final weights sha256 {digest}", flush=True)
-    if rank == 0:
-        m = result.evaluation.metrics if result.evaluation else {}
-        print(f"results: {result.result_path}  abs_rel {m.get('abs_rel', float('nan')):.4f}  "
-              f"rmse {m.get('rmse', float('nan')):.4f}")
-    return 0
-
-
-def _pretrain(args: argparse.Namespace) -> int:
-    from .data.folder_spec import parse_depth_unit, unit_scale
-    from .experiments.synthda import describe_command, run_pretrain
-    from .run import resolve_data_file, resolve_device
-
-    data = resolve_data_file(args.data)
-    depth_scale = unit_scale(parse_depth_unit(args.depth_unit))
-    recipe = recipe_for("synthda", "cpu", seed=args.seed, amp=args.amp, img_size=args.img_size, backbone=args.backbone,
-                        n_holdout=args.n_holdout,
-                        **{n: getattr(args, n) for n in ("epochs", "batch_size", "lr", "max_steps_per_epoch",
-                                                         "checkpoint_every")})
-    if args.eval is None:
-        eval_sets = {name: resolve_data_file(f"data/synthrooms/{name}.mat")
-                     for name in ("synthrooms", "zeroshot_shifted", "zeroshot_wide")}
-    else:
-        eval_sets = dict(_name_and_file(item) for item in args.eval)
-    result = run_pretrain(data, args.out, recipe, export=args.export, eval_sets=eval_sets, resume=args.resume,
-                          device=resolve_device(args.device), command=describe_command(),
-                          corpus=_corpus(data, depth_scale), resume_override=tuple(args.resume_override),
-                          depth_scale=depth_scale)
-    if result.weights is not None:
-        print(f"wrote {result.weights} and {result.manifest}")
-        for name, q in (result.quality or {}).items():
-            print(f"  {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in q.items()))
-    return 0
-
-
-def _name_and_file(item: str) -> tuple[str, str]:
-    name, sep, path = item.partition("=")
-    if not sep or not name or not path:
-        raise ConfigError(f"--eval takes NAME=FILE items, got {item!r}")
-    return name, path
-
-
-def _corpus(data, depth_scale: float) -> dict:
-    from .data.nyu import NyuMat
-
-    with NyuMat(data, depth_scale) as mat:
-        attrs = {k: v for k, v in mat.attrs.items() if k in ("generator", "version", "domain", "seed", "styles",
-                                                             "focal_scale")}
-        return {**{k: v.tolist() if hasattr(v, "tolist") else v for k, v in attrs.items()},
-                "size": [mat.height, mat.width], "depth_scale": depth_scale}
-
-
-def _seeds(args: argparse.Namespace) -> int:
-    from .seeds import run_dirs_of, summary_markdown
-
-    runs = [d for r in args.runs for d in run_dirs_of(r)]
-    if not runs:
-        raise ConfigError(f"no results/ folder under {args.runs}: run the notebooks first (make demo, make demo-seeds)")
-    print(f"{len(runs)} runs: {', '.join(str(r) for r in runs)}\n")
-    print(summary_markdown(runs))
-    return 0
-
-
-def _eval(args: argparse.Namespace) -> int:
-    from .experiments.evaluate import run_eval
-
-    run_eval(args)
-    return 0
-
-
-def _predict(args: argparse.Namespace) -> int:
-    from .inference.cli import run_predict
-
-    return run_predict(args)
-
-
-def _export(args: argparse.Namespace) -> int:
-    from .inference.export import run_export
-
-    return run_export(args)
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from .bench import run_bench
-
-    return run_bench(args)
-
-
-def _app(args: argparse.Namespace) -> int:
-    from .app.ui import launch
-
-    return launch(args.checkpoint, host=args.host, port=args.port, device=args.device, intrinsics=args.intrinsics)
-
-
-COMMANDS = {"synth": _synth, "download-nyu": _download, "train": _train, "pretrain": _pretrain, "seeds": _seeds,
-            "eval": _eval,
-            "predict": _predict, "export": _export, "bench": _bench, "app": _app}

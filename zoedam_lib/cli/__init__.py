@@ -1,0 +1,42 @@
+"""``python -m zoedam_lib <command>`` (also installed as ``zoedam``): the jobs that are not notebooks.
+
+Commands: ``synth`` (render SynthRooms), ``download-nyu``, ``train`` (also under ``torchrun``),
+``pretrain`` (SynthDA), ``eval``, ``predict``, ``export`` (ONNX), ``bench`` and ``app``. Errors a user
+can fix are printed as one clear message with exit code 2; an interrupted training run exits with 130
+after saving its checkpoint.
+"""
+
+from __future__ import annotations
+
+import errno
+import sys
+from collections.abc import Sequence
+
+from ..errors import TrainingInterrupted, ZoeDAMError
+from .commands import COMMANDS
+from .parser import build_parser
+
+__all__ = ["build_parser", "main"]
+
+WRITE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
+                errno.EEXIST, errno.ENOTEMPTY, errno.ENAMETOOLONG}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except TrainingInterrupted as exc:
+        print(f"\n{exc}", file=sys.stderr)
+        return 130
+    except ZoeDAMError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a write refused late (disk full, a folder turned read-only): no traceback
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        print(f"error: cannot write {exc.filename or ''}: {exc.strerror}. Free space or choose a writable output "
+              "folder; a training run can continue with --resume from its last checkpoint.", file=sys.stderr)
+        return 2
+
+
