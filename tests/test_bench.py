@@ -9,6 +9,7 @@ from zoedam_lib import bench
 FAKE = {
     "matmul": {"fp32_gflops": 200.0},
     "infer": {"median_ms": 800.0, "gflops": 90.0},
+    "onnx": {"median_ms": 700.0, "export_s": 30.0, "abs_rel_vs_torch": 2e-7},
     "peer": {"median_ms": 600.0},
     "train": {"step": {"median_ms": 12000.0}, "forward": {"median_ms": 4000.0},
               "forward_inference": {"median_ms": 3000.0}, "images_per_s": 0.33},
@@ -54,6 +55,7 @@ def test_interface_keys_and_ratios(figures):
     r = figures["ratios"]
     assert r["infer_fp32_vs_peer"] == pytest.approx(800 / 600)
     assert r["infer_fast_vs_peer"] == pytest.approx(400 / 600)
+    assert r["onnx_fp32_vs_peer"] == pytest.approx(700 / 600) and r["onnx_fp32_vs_torch"] == pytest.approx(700 / 800)
     assert r["train_step_vs_forward"] == pytest.approx(3.0)
     assert r["train_step_vs_inference_forward"] == pytest.approx(4.0)
     assert r["forward_efficiency"] == pytest.approx(90 / 0.8 / 200)

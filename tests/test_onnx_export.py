@@ -256,3 +256,13 @@ def test_backend_onnxruntime_needs_an_exported_file(checkpoint, tmp_path, capsys
     code = main(["predict", str(tmp_path / "p.png"), "--backend", "onnxruntime", "--checkpoint", str(checkpoint),
                  "--out", str(tmp_path / "out")])
     assert code == 2 and "Export it first: python -m zoedam_lib export" in capsys.readouterr().err
+
+
+def test_benchmark_case_times_the_exported_model_and_checks_it():
+    """``bench``'s ONNX Runtime row: the same model and input as the PyTorch row, exported, timed and compared."""
+    from zoedam_lib.bench_cases import case_onnx
+
+    out = case_onnx({"backbone": "vitt", "repeats": 1, "warmup": 0})
+    assert "error" not in out, out
+    assert out["median_ms"] > 0 and out["export_s"] > 0
+    assert out["abs_rel_vs_torch"] < 1e-4  # the conformance tolerance's order: the graph is the model

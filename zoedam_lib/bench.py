@@ -58,7 +58,8 @@ def collect(quick: bool, vitb: bool = False, progress=print) -> dict:
     # than fp32 and would spend minutes measuring a precision nobody should use on such a CPU.
     native_bf16 = amp.cpu_supports_bf16()
     plan = [("matmul", {"repeats": reps, "bf16": native_bf16}), ("infer_fp32", ("infer", {"repeats": reps})),
-            ("infer_fast", ("infer", {"repeats": reps, "fast": True})), ("peer_fp32", ("peer", {"repeats": reps})),
+            ("infer_fast", ("infer", {"repeats": reps, "fast": True})), ("onnx_fp32", ("onnx", {"repeats": reps})),
+            ("peer_fp32", ("peer", {"repeats": reps})),
             *([("peer_bf16", ("peer", {"repeats": reps, "bf16": True}))] if native_bf16 else []),
             ("train_fp32", ("train", {"repeats": 1 if quick else 3})),
             *([("train_bf16", ("train", {"repeats": 1 if quick else 3, "bf16": True}))] if native_bf16 else []),
@@ -76,6 +77,8 @@ def collect(quick: bool, vitb: bool = False, progress=print) -> dict:
     get = lambda case, *keys: _dig(cases, case, *keys)  # noqa: E731
     out.update({
         "infer_fp32_ms": get("infer_fp32", "median_ms"), "infer_fast_ms": get("infer_fast", "median_ms"),
+        "onnx_fp32_ms": get("onnx_fp32", "median_ms"), "onnx_export_s": get("onnx_fp32", "export_s"),
+        "onnx_abs_rel_vs_torch": get("onnx_fp32", "abs_rel_vs_torch"),
         "peer_fp32_ms": get("peer_fp32", "median_ms"), "peer_bf16_ms": get("peer_bf16", "median_ms"),
         "train_step_ms": get("train_fp32", "step", "median_ms"),
         "forward_ms": get("train_fp32", "forward", "median_ms"),
@@ -117,6 +120,8 @@ def _ratio(a, b):
 def _ratios(o: dict) -> dict:
     return {"infer_fp32_vs_peer": _ratio(o["infer_fp32_ms"], o["peer_fp32_ms"]),
             "infer_fast_vs_peer": _ratio(o["infer_fast_ms"], o["peer_fp32_ms"]),
+            "onnx_fp32_vs_peer": _ratio(o.get("onnx_fp32_ms"), o["peer_fp32_ms"]),
+            "onnx_fp32_vs_torch": _ratio(o.get("onnx_fp32_ms"), o["infer_fp32_ms"]),
             "train_step_vs_forward": _ratio(o["train_step_ms"], o["forward_ms"]),
             "train_step_vs_inference_forward": _ratio(o["train_step_ms"], o.get("forward_inference_ms")),
             "forward_efficiency": _ratio(o.get("forward_gflops_per_s"), o["matmul_peak_gflops"])}
@@ -140,6 +145,11 @@ def markdown(o: dict, command: str) -> str:
          f"{f(o['infer_fp32_ms'])} ({f(_ratio(1000, o['infer_fp32_ms']), '{:.2f}')})", ""),
         ("ZoeDAM-S forward, fast path [ms] (images/s)",
          f"{f(o['infer_fast_ms'])} ({f(_ratio(1000, o['infer_fast_ms']), '{:.2f}')})", ""),
+        ("ZoeDAM-S exported (zoedam export), ONNX Runtime CPU fp32, same input [ms]",
+         f"{f(o.get('onnx_fp32_ms'))} (export {f(o.get('onnx_export_s'))} s; AbsRel vs PyTorch "
+         f"{f(o.get('onnx_abs_rel_vs_torch'), '{:.1e}')})", ""),
+        ("ONNX Runtime ÷ ours fp32 / ÷ peer fp32",
+         f"{f(r.get('onnx_fp32_vs_torch'), '{:.2f}')} / {f(r.get('onnx_fp32_vs_peer'), '{:.2f}')}", ""),
         ("transformers DepthAnything-S metric, fp32, 392x518 [ms]", f(o["peer_fp32_ms"]), ""),
         ("transformers DepthAnything-S metric, bf16 [ms]", f(o["peer_bf16_ms"]), ""),
         ("ours fp32 ÷ peer fp32", f(r["infer_fp32_vs_peer"], "{:.2f}"),

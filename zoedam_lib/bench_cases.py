@@ -107,6 +107,36 @@ def case_peer(args: dict) -> dict:
     return out
 
 
+def case_onnx(args: dict) -> dict:
+    """The same ZoeDAM and input as ``infer``, exported by ``zoedam export`` (resize and normalisation
+    inside the graph) and run by ONNX Runtime's CPU provider; export time and AbsRel against PyTorch."""
+
+    try:
+        from .inference.export import export_onnx
+        from .inference.onnx_runner import OnnxDepthModel
+    except ImportError as exc:
+        return {"error": f"{exc}"}
+    from .errors import ConfigError
+
+    model = _zoedam(args.get("backbone", "vits"))
+    x = torch.rand(1, 3, 480, 640)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        try:
+            path = export_onnx(model, f"{tmp}/model.onnx", size=(480, 640))
+        except ConfigError as exc:  # onnx / onnxruntime / onnxscript not installed
+            return {"error": str(exc)}
+        export_s = time.perf_counter() - start
+        runner = OnnxDepthModel(path)
+        out = _summary(_timeit(lambda: runner(x)["metric_depth"], args.get("warmup", 2), args.get("repeats", 10)))
+    with torch.inference_mode():
+        ref = model(x)["metric_depth"]
+    depth = runner(x)["metric_depth"]
+    out.update({"export_s": export_s, "abs_rel_vs_torch": ((depth - ref).abs() / ref.clamp_min(1e-3)).mean().item(),
+                "peak_rss_mb": peak_rss_mb()})
+    return out
+
+
 def case_train(args: dict) -> dict:
     """ZoeDAM-S training step at 392x518, batch 4 (SILog, AdamW, clipping) vs its forward."""
     from .inference.fast_head import prepare_exact
@@ -219,7 +249,7 @@ def case_fast_accuracy(args: dict) -> dict:
     return out
 
 
-CASES = {"matmul": case_matmul, "infer": case_infer, "peer": case_peer, "train": case_train,
+CASES = {"matmul": case_matmul, "infer": case_infer, "onnx": case_onnx, "peer": case_peer, "train": case_train,
          "metrics": case_metrics, "synthrooms": case_synthrooms, "loader": case_loader,
          "fast_accuracy": case_fast_accuracy}
 
