@@ -88,6 +88,19 @@ def ramp_silog_step(model, batch):
     return silog_loss(out, batch["depth"], mask), {}
 
 
+class InterruptAt:
+    """Trainer loss function: :func:`ramp_silog_step`, raising KeyboardInterrupt at the n-th call (like Ctrl-C)."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.calls = n, 0
+
+    def __call__(self, model, batch):
+        self.calls += 1
+        if self.calls == self.n:
+            raise KeyboardInterrupt
+        return ramp_silog_step(model, batch)
+
+
 def make_trainer(tmp, cfg=None, seed=0, loss_fn=ramp_silog_step, **kw):
     """A Trainer of a tiny ZoeDAM on RampData (2 epochs × 3 steps, checkpoint every 2 steps by default)."""
     from zoedam_lib.training.trainer import TrainConfig, Trainer

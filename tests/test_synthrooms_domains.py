@@ -259,3 +259,24 @@ def test_cli_synth_domain(tmp_path, capsys) -> None:
 def test_doc_table_matches_the_domains() -> None:
     """docs/synthrooms.md embeds ``domain_table_markdown()`` verbatim; regenerate the doc's table if this fails."""
     assert domain_table_markdown() in DOC.read_text(encoding="utf-8")
+
+
+def test_domain_samples_from_the_file_equal_those_rendered_without_it(tmp_path):
+    """Notebook 01 shows pretraining rooms without rendering the 6,000-room file: an item rendered directly
+    must be the file's item of the same index, pixel for pixel, with the same camera in its title."""
+    from zoedam_lib.data.summary import domain_samples
+
+    generate_domain("zeroshot_wide", tmp_path / "with", n=6, workers=1, progress=False)
+    from_file = domain_samples(tmp_path / "with", ["zeroshot_wide"], per_domain=2, seed=3)
+    rendered = {i: synthrooms.render_domain_item(DOMAINS["zeroshot_wide"], DOMAINS["zeroshot_wide"].seed, i,
+                                                 *DOMAINS["zeroshot_wide"].size) for i in range(6)}
+    for title, image, depth in from_file:
+        i = int(title.split("#")[1].split(",")[0])
+        assert np.array_equal(image, rendered[i][0]) and np.abs(depth - rendered[i][1]).max() < 1e-3, title
+    without = domain_samples(tmp_path / "without", ["zeroshot_wide"], per_domain=2, seed=3)
+    for title, image, depth in without:  # the default-size domain, drawn from its 200 items
+        i = int(title.split("#")[1].split(",")[0])
+        expected = synthrooms.render_domain_item(DOMAINS["zeroshot_wide"], DOMAINS["zeroshot_wide"].seed, i,
+                                                 *DOMAINS["zeroshot_wide"].size)
+        assert np.array_equal(image, expected[0]) and np.array_equal(depth, expected[1])
+        assert title.endswith(", fx 285 px at 640")

@@ -346,3 +346,9 @@ def test_metric_bars_draw_the_intervals_as_error_bars():
     bars = next(c for c in fig.axes[0].containers if isinstance(c, ErrorbarContainer))
     segments = bars.lines[2][0].get_segments()
     assert [(s[0][1], s[1][1]) for s in segments] == [pytest.approx((0.15, 0.26)), pytest.approx((0.28, 0.33))]
+
+
+def test_median_scatter_legend_names_a_model_missing_from_the_first_panel():
+    r = rows(np.zeros(5), pred_median=np.linspace(2, 4, 5), gt_median=np.linspace(1.5, 3, 5))
+    fig = drawn(viz.median_scatter({"A": {"test": r}, "C": {"wide": r}}, note=NOTE))
+    assert [t.get_text() for t in fig.legends[0].get_texts()][-2:] == ["A", "C"]

@@ -228,8 +228,7 @@ def _run_paper_recipe(args: argparse.Namespace) -> int:
                            steps=args.steps, warmup=args.warmup, device=args.device)
     rows = run_paper_recipe(cfg)
     m = machine_info()
-    where = rows[0]["device"] if rows and rows[0]["device"].startswith("cuda") else "cpu"
-    machine = f"{m['cuda'] or m['cpu']} ({where}), torch {m['torch']}, {_dt.date.today().isoformat()}"
+    machine = f"{m['cuda'] or m['cpu']} ({rows[0]['device']}), torch {m['torch']}, {_dt.date.today().isoformat()}"
     command = f"python -m zoedam_lib bench --paper-recipe --steps {cfg.steps} --backbones {','.join(cfg.backbones)}"
     text = paper_markdown(rows, command, machine)
     print(text)

@@ -39,7 +39,8 @@ def case_matmul(args: dict) -> dict:
     """Dense fp32 (and bf16) matmul throughput: this machine's practical peak."""
     n = args.get("n", 2048)
     out = {}
-    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))[:2 if args.get("bf16", True) else 1]:
+    dtypes = [("fp32", torch.float32)] + ([("bf16", torch.bfloat16)] if args.get("bf16", True) else [])
+    for name, dtype in dtypes:
         a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
         times = _timeit(lambda: a @ b, 2, args.get("repeats", 10))  # noqa: B023
         out[f"{name}_gflops"] = 2 * n**3 / (statistics.median(times) / 1000) / 1e9
@@ -110,13 +111,9 @@ def case_peer(args: dict) -> dict:
 def case_onnx(args: dict) -> dict:
     """The same ZoeDAM and input as ``infer``, exported by ``zoedam export`` (resize and normalisation
     inside the graph) and run by ONNX Runtime's CPU provider; export time and AbsRel against PyTorch."""
-
-    try:
-        from .inference.export import export_onnx
-        from .inference.onnx_runner import OnnxDepthModel
-    except ImportError as exc:
-        return {"error": f"{exc}"}
     from .errors import ConfigError
+    from .inference.export import export_onnx
+    from .inference.onnx_runner import OnnxDepthModel
 
     model = _zoedam(args.get("backbone", "vits"))
     x = torch.rand(1, 3, 480, 640)
@@ -129,12 +126,16 @@ def case_onnx(args: dict) -> dict:
         export_s = time.perf_counter() - start
         runner = OnnxDepthModel(path)
         out = _summary(_timeit(lambda: runner(x)["metric_depth"], args.get("warmup", 2), args.get("repeats", 10)))
+        depth = runner(x)["metric_depth"]
     with torch.inference_mode():
         ref = model(x)["metric_depth"]
-    depth = runner(x)["metric_depth"]
-    out.update({"export_s": export_s, "abs_rel_vs_torch": ((depth - ref).abs() / ref.clamp_min(1e-3)).mean().item(),
-                "peak_rss_mb": peak_rss_mb()})
+    out.update({"export_s": export_s, "abs_rel_vs_torch": _abs_rel(depth, ref), "peak_rss_mb": peak_rss_mb()})
     return out
+
+
+def _abs_rel(approx: torch.Tensor, ref: torch.Tensor) -> float:
+    """Mean relative difference of two metric depth maps (AbsRel of ``approx`` against ``ref``)."""
+    return ((approx - ref).abs() / ref.clamp_min(1e-3)).mean().item()
 
 
 def case_train(args: dict) -> dict:
@@ -244,8 +245,8 @@ def case_fast_accuracy(args: dict) -> dict:
             ref = torch.cat([exact(x[i:i + 4])["metric_depth"] for i in range(0, len(x), 4)])
             fast = prepare_fast(model)
             approx = torch.cat([fast(x[i:i + 4])["metric_depth"] for i in range(0, len(x), 4)])
-        rel = ((approx - ref).abs() / ref.clamp_min(1e-3)).mean().item()
-        out[name] = {"abs_rel_vs_fp32": rel, "n_images": len(images), "network_size": list(ref.shape[-2:])}
+        out[name] = {"abs_rel_vs_fp32": _abs_rel(approx, ref), "n_images": len(images),
+                     "network_size": list(ref.shape[-2:])}
     return out
 
 

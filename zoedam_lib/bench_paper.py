@@ -18,7 +18,7 @@ import math
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -32,7 +32,6 @@ from .experiments.table import EXPERIMENTS, recipe_for
 from .experiments.zoedam import build_zoedam, silog_step
 from .models.backbones import BACKBONES
 from .run import resolve_device
-from .training.amp import resolve_amp
 from .training.trainer import Trainer
 
 PAPER_TRAIN_IMAGES = 1049  # NYU minus the paper's random 400-image test split
@@ -48,7 +47,6 @@ class PaperBenchConfig:
     warmup: int = 3  # untimed steps first (allocator, cuDNN autotuning)
     n_images: int = 16  # NYU-size SynthRooms images rendered once, cycled through
     device: str = "auto"
-    amp: str = "auto"  # bf16/fp16 on CUDA; bf16 only on CPUs that run it natively
 
     def __post_init__(self) -> None:
         unknown = [b for b in self.backbones if b not in BACKBONES]
@@ -84,8 +82,8 @@ def _sync(device: torch.device) -> None:
 def bench_backbone(backbone: str, data: _RenderedImages, cfg: PaperBenchConfig) -> dict:
     """Time ``cfg.steps`` trainer steps of the paper recipe for one backbone; figures as a dict."""
     device = resolve_device(cfg.device)
-    recipe = recipe_for("zoedam", "paper", amp=cfg.amp)
-    train = replace(recipe.train, seed=0)
+    recipe = recipe_for("zoedam", "paper")  # AMP auto: bf16/fp16 on CUDA, bf16 only on CPUs that run it natively
+    train = recipe.train
     model, _ = build_zoedam(backbone, None, img_size=recipe.img_size, verbose=False)
     dataset = DepthDataset(data, range(len(data)), EXPERIMENTS["zoedam"].augment(), seed=0)
     if device.type == "cuda":
@@ -108,9 +106,9 @@ def bench_backbone(backbone: str, data: _RenderedImages, cfg: PaperBenchConfig) 
             epoch += 1
     timed = times[cfg.warmup:]
     step_s = statistics.median(timed)
-    steps_paper = 5 * math.ceil(PAPER_TRAIN_IMAGES / train.batch_size)
+    steps_paper = train.epochs * math.ceil(PAPER_TRAIN_IMAGES / train.batch_size)
     peak = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else peak_rss_mb())
-    return {"backbone": backbone, "device": str(device), "amp": _amp_name(resolve_amp(train.amp, device)),
+    return {"backbone": backbone, "device": str(device), "amp": _amp_name(trainer.amp_dtype),
             "img_size": list(recipe.img_size), "batch_size": train.batch_size, "steps": cfg.steps,
             "step_ms": 1000 * step_s, "images_per_s": train.batch_size / step_s,
             "peak_memory_mb": peak, "memory_kind": "GPU allocated" if device.type == "cuda" else "process RSS",

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from helpers import TINY_SIZE, counting, make_trainer, ramp_silog_step, tiny_zoedam, weights, write_images
+from helpers import TINY_SIZE, InterruptAt, counting, make_trainer, tiny_zoedam, weights, write_images
 from safetensors.torch import load_file
 
 from zoedam_lib import load_model, save_model
@@ -206,19 +206,6 @@ def test_sigterm_right_after_an_update_then_resume_with_other_monitoring_setting
     ref_tensors, _, ref_epochs, _ = uninterrupted
     assert [k for k in ref_tensors if not torch.equal(tensors[k], ref_tensors[k])] == []
     assert [e["train_loss"] for e in epochs] == [e["train_loss"] for e in ref_epochs]
-
-
-class InterruptAt:
-    """Loss function wrapper raising KeyboardInterrupt at the n-th call (like Ctrl-C)."""
-
-    def __init__(self, n: int) -> None:
-        self.n, self.calls = n, 0
-
-    def __call__(self, model, batch):
-        self.calls += 1
-        if self.calls == self.n:
-            raise KeyboardInterrupt
-        return ramp_silog_step(model, batch)
 
 
 def test_interrupted_run_resumes_to_identical_weights(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 import pytest
 import torch
-from helpers import make_trainer, ramp_silog_step, weights
+from helpers import InterruptAt, make_trainer, weights
 
 from zoedam_lib.cli import main
 from zoedam_lib.data.synthrooms import generate_synthrooms
@@ -101,17 +101,6 @@ def test_unknown_override_key_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown --resume-override key\(s\) \['lrr'\]; the run's settings are "
                                           r"\[.*'lr'"):
         make_trainer(tmp_path, resume_override=("lrr",)).fit(resume=True)
-
-
-class InterruptAt:
-    def __init__(self, n: int) -> None:
-        self.n, self.calls = n, 0
-
-    def __call__(self, model, batch):
-        self.calls += 1
-        if self.calls == self.n:
-            raise KeyboardInterrupt
-        return ramp_silog_step(model, batch)
 
 
 def test_lr_override_is_applied_to_the_schedule_and_recorded(tmp_path):

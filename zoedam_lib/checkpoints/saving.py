@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors.torch import save_file
 from torch import nn
 
@@ -33,3 +34,13 @@ def save_model(model: nn.Module, directory: str | os.PathLike, extra: dict[str, 
         save_file(tensors, tmp / "model.safetensors", metadata={"format": FORMAT_NAME, "model": name})
         (tmp / "config.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     return Path(directory)
+
+
+def update_digest(h: Any, module: nn.Module) -> None:
+    """Feed every tensor of ``module``'s state dict (name, dtype, shape and bytes, in name order) into the
+    hash ``h`` (a ``hashlib`` object): equal digests mean equal weights. It keys the pseudo-label cache
+    and the teacher-evaluation memo, and lets DDP ranks compare their final weights."""
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().cpu().contiguous().reshape(-1)
+        h.update(f"{name}|{t.dtype}|{tuple(tensor.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes())

@@ -84,9 +84,11 @@ def _train_in_process(args: argparse.Namespace, rank: int, world: int, ddp_devic
         result = run_zoedam_plus(ctx, teacher=args.teacher, unlabeled_dirs=args.unlabeled, resume=args.resume,
                                  recipe=recipe, resume_override=tuple(args.resume_override)).student
     if world > 1:
-        digest = hashlib.sha256(b"".join(v.detach().cpu().numpy().tobytes()
-                                         for v in result.model.state_dict().values())).hexdigest()
-        print(f"rank {rank}/{world} final weights sha256 {digest}", flush=True)
+        from ..checkpoints.saving import update_digest
+
+        digest = hashlib.sha256()
+        update_digest(digest, result.model)
+        print(f"rank {rank}/{world} final weights sha256 {digest.hexdigest()}", flush=True)
     if rank == 0:
         m = result.evaluation.metrics if result.evaluation else {}
         print(f"results: {result.result_path}  abs_rel {m.get('abs_rel', float('nan')):.4f}  "

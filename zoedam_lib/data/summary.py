@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,28 +64,24 @@ def domain_samples(data_dir: str | os.PathLike, names: Sequence[str], per_domain
     out = []
     for name in names:
         domain, path = DOMAINS[name], Path(data_dir) / DOMAINS[name].file
-        n = domain.n
-        if path.is_file():
-            with NyuMat(path) as data:
-                n = len(data)
-        chosen = np.random.default_rng([seed, 5]).choice(n, size=per_domain, replace=False)
-        for i in sorted(int(j) for j in chosen):
-            if path.is_file():
-                with NyuMat(path) as data:
-                    image, depth = data.read(i)
-                    intrinsics = data.intrinsics(i)
-            else:
-                image, depth, intrinsics = render_domain_item(domain, domain.seed, i, *domain.size)
-            fx = f", fx {intrinsics[0] * 640 / image.shape[1]:.0f} px at 640" if intrinsics is not None else ""
-            out.append((f"{name} #{i}{fx}", image, depth))
+        with NyuMat(path) if path.is_file() else contextlib.nullcontext() as data:
+            n = domain.n if data is None else len(data)
+            for i in sorted(int(j) for j in np.random.default_rng([seed, 5]).choice(n, size=per_domain,
+                                                                                      replace=False)):
+                if data is None:
+                    image, depth, intrinsics = render_domain_item(domain, domain.seed, i, *domain.size)
+                else:
+                    (image, depth), intrinsics = data.read(i), data.intrinsics(i)
+                fx = f", fx {intrinsics[0] * 640 / image.shape[1]:.0f} px at 640" if intrinsics is not None else ""
+                out.append((f"{name} #{i}{fx}", image, depth))
     return out
 
 
 def unlabeled_pair(folder: str | os.PathLike, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Two images of the unlabeled pool (ZoeDAM+'s u_a, u_b), as uint8 (H, W, 3)."""
-    from ..images import read_image
+    from ..images import IMAGE_EXTENSIONS, read_image
 
-    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
     if len(files) < 2:
         raise ValueError(f"{folder} holds {len(files)} images; the unlabeled pool needs at least 2")
     a, b = np.random.default_rng([seed, 6]).choice(len(files), size=2, replace=False)

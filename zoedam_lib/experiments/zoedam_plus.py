@@ -21,6 +21,7 @@ from torch import nn
 
 from ..atomic import recover_dir
 from ..checkpoints import load_checkpoint
+from ..checkpoints.saving import update_digest
 from ..config import replace, to_dict
 from ..data.synthrooms import UNLABELED_DIR
 from ..data.unlabeled import UnlabeledImages
@@ -123,9 +124,7 @@ def evaluate_teacher(ctx: RunContext, teacher: nn.Module, flip_tta: bool) -> tup
     (about 80 s on 2 CPU cores). The key is a digest of the weights, so a changed teacher is evaluated anew.
     """
     digest = hashlib.sha256()
-    for name, value in teacher.state_dict().items():
-        digest.update(name.encode())
-        digest.update(value.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
+    update_digest(digest, teacher)
     key = (digest.hexdigest(), str(ctx.data_path), tuple(ctx.split.test),
            tuple(sorted((n, str(p)) for n, p in ctx.zero_shot.items())), flip_tta)
     if key not in _TEACHER_EVALS:

@@ -230,6 +230,7 @@ def run_predict(args: argparse.Namespace) -> int:
     if not args.edge_jump > 0:
         raise ConfigError(f"--edge-jump must be a positive fraction (0.1 = a 10 % depth jump), got {args.edge_jump}; "
                           "use --keep-edges to keep every point")
+    backend = _backend(args)
     out_dir = Path(args.out).expanduser()
     files, skipped = collect_inputs(args.inputs, exclude=out_dir)
     if not files:
@@ -237,7 +238,7 @@ def run_predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"no input images ({missing}). Pass image files or folders containing "
                           f"{'/'.join(IMAGE_EXTENSIONS)} files.")
     ensure_output_dir(out_dir, "--out folder")
-    if _backend(args) == "onnxruntime":  # an exported model, run by ONNX Runtime on the CPU
+    if backend == "onnxruntime":  # an exported model, run by ONNX Runtime on the CPU
         model, summary = open_for_predict(args.checkpoint, args.device, getattr(args, "fast", False))
         device = torch.device("cpu")
     else:

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..atomic import atomic_open, atomic_path, atomic_write_json
+from ..checkpoints.saving import update_digest
 from ..data.unlabeled import UnlabeledImages
 from ..errors import DataFileError
 from ..inference.predict import infer
@@ -55,10 +56,7 @@ def teacher_predict(teacher: nn.Module, images: torch.Tensor) -> torch.Tensor:
 def fingerprint(teacher: nn.Module, images: UnlabeledImages) -> str:
     """sha256 of the teacher's state dict bytes, its config, the image listing and the resize size."""
     h = hashlib.sha256(f"zoedam_plus pseudo-labels v{CACHE_VERSION}".encode())
-    for name, tensor in sorted(teacher.state_dict().items()):
-        t = tensor.detach().cpu().contiguous().reshape(-1)
-        h.update(f"{name}|{t.dtype}|{tuple(tensor.shape)}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes())
+    update_digest(h, teacher)
     config = getattr(teacher, "config", None)
     meta = {"model": type(teacher).__name__,
             "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else repr(config),

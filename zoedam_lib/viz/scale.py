@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from .figures import new_figure
 
-MARKERS = ("o", "s", "^", "D", "v", "P", "X")  # one per evaluation set
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")  # one per model (with its colour)
 
 
 def median_scatter(evaluations: Mapping[str, Mapping[str, Sequence[Mapping[str, float]]]], *,
@@ -40,6 +40,7 @@ def median_scatter(evaluations: Mapping[str, Mapping[str, Sequence[Mapping[str, 
         ax.set(xlim=(0, line[1]), ylim=(0, line[1]), aspect="equal", title=name,
                xlabel="true median depth per image [m]")
     axes[0].set_ylabel("predicted median depth per image [m]")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(0.995, 0.5), frameon=False)
+    legend = {label: handle for ax in axes for handle, label in zip(*ax.get_legend_handles_labels(), strict=True)}
+    fig.legend(list(legend.values()), list(legend), fontsize=7, loc="center left", bbox_to_anchor=(0.995, 0.5),
+               frameon=False)
     return fig
