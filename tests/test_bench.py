@@ -16,6 +16,8 @@ FAKE = {
     "fast_accuracy": {"demo": {"abs_rel_vs_fp32": 0.002}, "random": {"abs_rel_vs_fp32": 0.05}},
     "metrics": {"images_per_s": 250.0}, "synthrooms": {"images_per_s": 30.0},
     "loader": {"images_per_s": 700.0, "peak_rss_mb": 70.0},
+    "train_cpu": {"images_per_s": 6.0, "first_step_s": 0.8, "amp": "torch.bfloat16", "losses": [6.9, 6.5, 6.8]},
+    "train_side_by_side": {"images_per_s": 7.5},
 }
 
 
@@ -25,6 +27,10 @@ def figures(monkeypatch):
         out = dict(FAKE[name])
         if name == "infer" and args.get("fast"):
             out["median_ms"] = 400.0
+        if name == "train_cpu" and args.get("compile"):
+            out.update(images_per_s=5.0, first_step_s=120.0, losses=[6.9, 6.52, 6.8])
+        if name == "onnx" and args.get("int8"):
+            out.update(median_ms=300.0, abs_rel_vs_torch=0.03, weights="demo")
         return out
 
     monkeypatch.setattr(bench, "run_case", fake_case)
@@ -64,9 +70,13 @@ def test_interface_keys_and_ratios(figures):
 def test_markdown_states_each_verdict(figures):
     text = bench.markdown(figures, "python -m zoedam_lib bench --quick")
     row = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
-    assert "**not met**" in row["ours fp32 ÷ peer fp32"]  # 1.33 > 1.2
+    assert "**not met**" in row["ours fp32 ÷ peer fp32"]  # 1.33 > 1.0
+    assert row["ours fp32 ÷ official fp32"].endswith("| n/a | ≤ 0.45: n/a |")  # no --official: no row figures
+    assert "not available (bench --official PATH)" in next(v for k, v in row.items() if k.startswith("official "))
     assert "**not met**" in row["ours fast ÷ peer fp32"]  # 0.67 > 0.5
     assert "**not met**" in row["fast path AbsRel vs fp32 output (SynthRooms test images)"]  # worst model counts
+    exported = [v for k, v in row.items() if k.startswith("… int8") or k.startswith("… OpenVINO")]
+    assert len(exported) == 3 and all("n/a" in v or "not run" in v for v in exported)  # exports: not in --quick
     assert ": met" in row["forward compute efficiency"]  # 56 %
     assert ": met" in next(v for k, v in row.items() if k.startswith("step ÷ forward of the same"))
     assert "python -m zoedam_lib bench --quick" in text
@@ -94,3 +104,48 @@ def test_paper_recipe_refuses_unknown_backbones(capsys):
 
     assert main(["bench", "--paper-recipe", "--backbones", "vitx"]) == 2
     assert "--backbones takes names from" in capsys.readouterr().err
+
+
+def test_cpu_training_speedup_takes_the_best_lever_and_compares_loss_curves(monkeypatch):
+    """Full run: eager, compiled and side-by-side cpu-preset training; the verdict uses the fastest of them."""
+    def fake_case(name, args=None, timeout=600):
+        out = dict(FAKE[name])
+        if name == "train_cpu" and args.get("compile"):
+            out.update(images_per_s=5.0, first_step_s=120.0, losses=[6.9, 6.52, 6.8])
+        if name == "onnx" and args.get("int8"):
+            out.update(median_ms=300.0, abs_rel_vs_torch=0.03, weights="demo")
+        if name == "onnx" and args.get("openvino"):
+            out.update(median_ms=500.0, abs_rel_vs_torch=2e-5 if args["precision"] == "f32" else 4e-3)
+        return out
+
+    monkeypatch.setattr(bench, "run_case", fake_case)
+    monkeypatch.setattr("zoedam_lib.training.amp.cpu_supports_bf16", lambda: True)
+    full = bench.collect(quick=False, progress=lambda _: None)
+    r = full["ratios"]
+    assert r["cpu_train_compiled_vs_eager"] == pytest.approx(5 / 6)
+    assert r["cpu_train_side_by_side_vs_one"] == pytest.approx(7.5 / 6) == pytest.approx(r["cpu_train_speedup"])
+    assert full["cpu_train_compiled_loss_diff"] == pytest.approx(0.02)
+    text = bench.markdown(full, "python -m zoedam_lib bench")
+    assert "| best cpu-preset training throughput ÷ eager | 1.25 | ≥ 1.5: **not met** |" in text
+    row = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    int8 = next(v for k, v in row.items() if k.startswith("… int8 dynamic quantisation (ONNX Runtime), demo"))
+    assert "300.0 (0.0300; 0.50)" in int8 and "AbsRel ≤ 0.01: **not met**" in int8
+    openvino = [v for k, v in row.items() if k.startswith("… OpenVINO")]
+    assert len(openvino) == 2 and "AbsRel ≤ 0.0001: met" in openvino[0] and "AbsRel ≤ 0.01: met" in openvino[1]
+
+
+def test_quick_run_skips_the_compiled_training_case(figures):
+    assert figures["cpu_train_compiled_images_per_s"] is None and figures["ratios"]["cpu_train_speedup"] == 1.25
+
+
+def test_official_code_row_when_a_checkout_is_given(monkeypatch):
+    def fake_case(name, args=None, timeout=600):
+        if name == "official":
+            assert args["repo"] == "/somewhere/Depth-Anything"
+            return {"median_ms": 2000.0}
+        return dict(FAKE[name])
+
+    monkeypatch.setattr(bench, "run_case", fake_case)
+    out = bench.collect(quick=True, progress=lambda _: None, official="/somewhere/Depth-Anything")
+    assert out["ratios"]["infer_fp32_vs_official"] == pytest.approx(800 / 2000)
+    assert "| ours fp32 ÷ official fp32 | 0.40 | ≤ 0.45: met |" in bench.markdown(out, "python -m zoedam_lib bench")

@@ -260,9 +260,21 @@ def test_backend_onnxruntime_needs_an_exported_file(checkpoint, tmp_path, capsys
 
 def test_benchmark_case_times_the_exported_model_and_checks_it():
     """``bench``'s ONNX Runtime row: the same model and input as the PyTorch row, exported, timed and compared."""
-    from zoedam_lib.bench_cases import case_onnx
+    from zoedam_lib.bench_export import case_onnx
 
     out = case_onnx({"backbone": "vitt", "repeats": 1, "warmup": 0})
     assert "error" not in out, out
     assert out["median_ms"] > 0 and out["export_s"] > 0
     assert out["abs_rel_vs_torch"] < 1e-4  # the conformance tolerance's order: the graph is the model
+    int8 = case_onnx({"backbone": "vitt", "repeats": 1, "warmup": 0, "int8": True})
+    assert "error" not in int8, int8
+    assert 1e-6 < int8["abs_rel_vs_torch"] < 0.2  # quantised: close to the model, but not the same numbers
+
+
+def test_benchmark_case_runs_the_exported_model_in_openvino():
+    pytest.importorskip("openvino", reason="OpenVINO is optional (the bench extra)")
+    from zoedam_lib.bench_export import case_onnx
+
+    out = case_onnx({"backbone": "vitt", "repeats": 1, "warmup": 0, "openvino": True, "precision": "f32"})
+    assert "error" not in out, out
+    assert out["abs_rel_vs_torch"] < 1e-3  # f32 pinned: OpenVINO would pick bf16 by itself on AMX CPUs

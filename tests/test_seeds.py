@@ -32,6 +32,11 @@ def test_mean_sd_and_range_over_seeds(tmp_path, capsys):
     assert "| ZoeDAM-S | test | abs_rel | 0.220 ± 0.020 | 0.200 – 0.240 | 0, 1, 2 |" in text
     assert "| ZoeDAM-S | zeroshot_wide | abs_rel | 0.600 ± 0.100 | 0.500 – 0.700 | 0, 1, 2 |" in text
     assert main(["seeds", str(tmp_path)]) == 0 and "0.220 ± 0.020" in capsys.readouterr().out
+    provenance = {"data": "SynthRooms", "data_kind": "synthrooms", "preset": "cpu", "split": "paper", "seed": 0}
+    write_result(tmp_path / "seed0", "ablation_beta0", provenance,
+                 EvalResult(dict.fromkeys(METRIC_KEYS, 0.3), [{"index": 0, "abs_rel": 0.3}]))
+    text = summary_markdown(run_dirs_of(tmp_path))
+    assert "nan" not in text and "In one run only (no spread): ZoeDAM-S, SILog β = 0 (short run)." in text
 
 
 def test_no_runs_is_a_clear_error(tmp_path, capsys):

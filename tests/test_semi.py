@@ -318,6 +318,36 @@ def test_run_zoedam_plus_end_to_end(synth, tmp_path):
                        ex["perturbed"][ex["partner"]][ex["mask"].expand(-1, 3, -1, -1)])
 
 
+def test_student_and_control_side_by_side_share_the_prepared_teacher(synth, tmp_path, capsys, one_thread):
+    """Notebook 05's cell: prepare_teacher computes pseudo-labels and the teacher's evaluation once; the
+    student and control, run side by side in other processes, reuse both and give what plain calls give."""
+    from functools import partial
+
+    from zoedam_lib.experiments.concurrent import run_concurrently
+    from zoedam_lib.experiments.zoedam_plus import prepare_teacher, run_zoedam_plus
+    from zoedam_lib.run import setup_run
+
+    ctx = setup_run(data_path=synth, out_dir=tmp_path / "run", device="cpu", preset="cpu", verbose=False)
+    save_model(tiny_zoedam(1), ctx.out_dir / "checkpoints" / "zoedam_vits")
+    recipe = recipe_for("zoedam_plus", "cpu", epochs=1, batch_size=2, img_size=TINY_SIZE, n_val=4, n_unlabeled=8,
+                        max_steps_per_epoch=2)
+    prepare_teacher(ctx, recipe=recipe)
+    assert "8 computed, 0 reused" in capsys.readouterr().out
+    calls = {name: partial(run_zoedam_plus, ctx, recipe=recipe, student_init="teacher", key=key,
+                           loss_config=ZoeDAMPlusLossConfig(unlabeled_weight=weight))
+             for name, key, weight in (("student", "zoedam_plus", 1.0), ("control", "zoedam_plus_control", 0.0))}
+    runs = run_concurrently(calls, "cpu", threads=2)
+    out = capsys.readouterr().out
+    assert out.count("0 computed, 8 reused") == 2  # neither process labelled the images again
+    assert len(list((ctx.out_dir / "evaluations").glob("*.pt"))) == 3  # the teacher once, student, control
+    assert runs["student"].teacher_evaluation.metrics == runs["control"].teacher_evaluation.metrics
+    # the control ran on one thread in its own process; the same call on one thread here is the same run
+    again = run_zoedam_plus(ctx, recipe=recipe, student_init="teacher", key="control_again",
+                            loss_config=ZoeDAMPlusLossConfig(unlabeled_weight=0.0))
+    assert again.student.evaluation.metrics == runs["control"].student.evaluation.metrics
+    assert again.student.state.steps == runs["control"].student.state.steps  # the same losses, step by step
+
+
 def test_student_starts_as_the_teacher_did_or_as_its_copy(tmp_path, capsys):
     from zoedam_lib.experiments.zoedam_plus import build_student
 
@@ -334,7 +364,7 @@ def test_student_starts_as_the_teacher_did_or_as_its_copy(tmp_path, capsys):
 
 
 def test_the_teacher_checkpoint_says_how_it_was_initialised(synth, tmp_path):
-    from zoedam_lib.experiments.zoedam_plus import load_teacher
+    from zoedam_lib.experiments.teacher import load_teacher
     from zoedam_lib.run import setup_run
 
     ctx = setup_run(data_path=synth, out_dir=tmp_path / "run", device="cpu", preset="cpu", verbose=False)
@@ -343,22 +373,29 @@ def test_the_teacher_checkpoint_says_how_it_was_initialised(synth, tmp_path):
     assert load_teacher(ctx, None)[2] == init
 
 
-def test_teacher_is_evaluated_once_per_weights_and_sets():
-    """Student and control share a teacher: its evaluation is reused, but never for other weights or sets."""
+def test_a_model_is_evaluated_once_per_weights_sets_and_evaluation_code(tmp_path, monkeypatch):
+    """Notebook 04's evaluation of ZoeDAM-S is notebook 05's teacher row: reused in this process and, from
+    ``<out_dir>/evaluations``, in another — but never for other weights, sets or evaluation code."""
     from types import SimpleNamespace
 
     import torch
 
-    from zoedam_lib.experiments.zoedam_plus import evaluate_teacher
+    from zoedam_lib.experiments import evaluations
+    from zoedam_lib.experiments.evaluations import evaluate_once
 
     calls = []
-    ctx = SimpleNamespace(data_path="d.mat", split=SimpleNamespace(test=(1, 2)), zero_shot={},
+    ctx = SimpleNamespace(data_path="d.mat", split=SimpleNamespace(test=(1, 2)), zero_shot={}, out_dir=tmp_path,
                           evaluate=lambda model, flip_tta: calls.append(flip_tta) or (len(calls), {}))
     teacher = torch.nn.Linear(2, 2)
-    assert evaluate_teacher(ctx, teacher, True) == evaluate_teacher(ctx, teacher, True) == (1, {})
-    evaluate_teacher(ctx, teacher, False)
+    assert evaluate_once(ctx, teacher, True) == evaluate_once(ctx, teacher, True) == (1, {})
+    evaluate_once(ctx, teacher, False)
     with torch.no_grad():
         teacher.weight.add_(1.0)
-    assert evaluate_teacher(ctx, teacher, True) == (3, {})
+    assert evaluate_once(ctx, teacher, True) == (3, {})
     ctx.split = SimpleNamespace(test=(1, 3))
-    assert evaluate_teacher(ctx, teacher, True) == (4, {}) and calls == [True, False, True, True]
+    assert evaluate_once(ctx, teacher, True) == (4, {}) and calls == [True, False, True, True]
+    monkeypatch.setattr(evaluations, "_MEMO", {})  # another process: nothing in memory
+    assert evaluate_once(ctx, teacher, True) == (4, {}) and len(calls) == 4  # read back from disk
+    assert len(list((tmp_path / "evaluations").glob("*.pt"))) == 4
+    monkeypatch.setattr(evaluations, "_CODE", "metrics changed")
+    assert evaluate_once(ctx, teacher, True) == (5, {})  # a changed evaluation code is never answered from disk

@@ -21,7 +21,7 @@ from . import progress as _progress  # noqa: F401
 
 __version__ = "0.1.0"
 _LAZY = {"load_model": "checkpoints", "save_model": "checkpoints", "compute_metrics": "metrics",
-         "seed_everything": "seeding", "setup_run": "run"}
+         "seed_everything": "seeding", "setup_run": "run", "run_concurrently": "experiments.concurrent"}
 __all__ = [*_LAZY, "__version__"]
 
 

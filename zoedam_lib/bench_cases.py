@@ -6,6 +6,7 @@ runs the cases one after another and puts the figures side by side.
 
 from __future__ import annotations
 
+import importlib
 import json
 import statistics
 import sys
@@ -105,31 +106,6 @@ def case_peer(args: dict) -> dict:
 
     out = _summary(_timeit(run, args.get("warmup", 2), args.get("repeats", 10)))
     out["peak_rss_mb"] = peak_rss_mb()
-    return out
-
-
-def case_onnx(args: dict) -> dict:
-    """The same ZoeDAM and input as ``infer``, exported by ``zoedam export`` (resize and normalisation
-    inside the graph) and run by ONNX Runtime's CPU provider; export time and AbsRel against PyTorch."""
-    from .errors import ConfigError
-    from .inference.export import export_onnx
-    from .inference.onnx_runner import OnnxDepthModel
-
-    model = _zoedam(args.get("backbone", "vits"))
-    x = torch.rand(1, 3, 480, 640)
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        try:
-            path = export_onnx(model, f"{tmp}/model.onnx", size=(480, 640))
-        except ConfigError as exc:  # onnx / onnxruntime / onnxscript not installed
-            return {"error": str(exc)}
-        export_s = time.perf_counter() - start
-        runner = OnnxDepthModel(path)
-        out = _summary(_timeit(lambda: runner(x)["metric_depth"], args.get("warmup", 2), args.get("repeats", 10)))
-        depth = runner(x)["metric_depth"]
-    with torch.inference_mode():
-        ref = model(x)["metric_depth"]
-    out.update({"export_s": export_s, "abs_rel_vs_torch": _abs_rel(depth, ref), "peak_rss_mb": peak_rss_mb()})
     return out
 
 
@@ -250,9 +226,17 @@ def case_fast_accuracy(args: dict) -> dict:
     return out
 
 
-CASES = {"matmul": case_matmul, "infer": case_infer, "onnx": case_onnx, "peer": case_peer, "train": case_train,
-         "metrics": case_metrics, "synthrooms": case_synthrooms, "loader": case_loader,
-         "fast_accuracy": case_fast_accuracy}
+def _lazy(name: str, module: str = "bench_train") -> Callable[[dict], dict]:
+    """A case of another bench module, imported only when it runs (other cases' peak memory stays theirs)."""
+    def case(args: dict) -> dict:
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name)(args)
+    return case
+
+
+CASES = {"matmul": case_matmul, "infer": case_infer, "onnx": _lazy("case_onnx", "bench_export"), "peer": case_peer,
+         "train": case_train, "metrics": case_metrics, "synthrooms": case_synthrooms, "loader": case_loader,
+         "fast_accuracy": case_fast_accuracy, "train_cpu": _lazy("case_train_cpu"),
+         "train_side_by_side": _lazy("case_train_side_by_side"), "official": _lazy("case_official", "bench_official")}
 
 if __name__ == "__main__":
     name, raw = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "{}"

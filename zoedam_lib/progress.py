@@ -18,6 +18,15 @@ from typing import Any
 from tqdm import TqdmWarning
 from tqdm import tqdm as _tqdm
 
+_BARS_DISABLED = False
+
+
+def disable_bars() -> None:
+    """No live bars in this process from now on: a worker whose output is collected and shown later
+    (:mod:`zoedam_lib.experiments.concurrent`) prints the per-epoch lines only, as in a notebook."""
+    global _BARS_DISABLED
+    _BARS_DISABLED = True
+
 
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (notebooks, papermill, nbval, Colab); False in a terminal or IPython console.
@@ -48,6 +57,6 @@ class tqdm(_tqdm):  # noqa: N801 - a drop-in for tqdm.tqdm
     """``tqdm.tqdm``, disabled inside a Jupyter kernel (see the module docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if in_notebook():
+        if _BARS_DISABLED or in_notebook():
             kwargs["disable"] = True
         super().__init__(*args, **kwargs)

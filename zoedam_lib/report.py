@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from .checkpoints import load_model
 from .depth_bins import DEPTH_EDGES, DepthBinned, abs_rel_by_depth
 from .evaluation import example_indices, predict_examples
-from .experiments.zoedam_plus import TEACHER_KEY
+from .experiments.teacher import TEACHER_KEY
 from .results import LABELS, load_results, per_image_rows
 from .run import RunContext
 from .stats import bootstrap_metrics

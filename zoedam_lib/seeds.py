@@ -39,14 +39,23 @@ def collect(run_dirs: Sequence[str | os.PathLike], keys: Sequence[str] = HEADLIN
 
 
 def summary_markdown(run_dirs: Sequence[str | os.PathLike], keys: Sequence[str] = HEADLINE) -> str:
-    """A markdown table: model, eval set, metric, mean ± sd over seeds, min–max, the seeds."""
+    """A markdown table: model, eval set, metric, mean ± sd over seeds, min–max, the seeds.
+
+    A model present in one run only (e.g. notebook 04's β ablation, which ``make demo-seeds`` skips)
+    has no spread: it is named under the table instead of given an "± nan" row.
+    """
     rows = ["| model | evaluated on | metric | mean ± sd over seeds | min – max | seeds |",
             "|---|---|---|---:|---:|---|"]
+    single: set[str] = set()
     for (model, name, key), by_seed in sorted(collect(run_dirs, keys).items()):
         values = np.array([by_seed[s] for s in sorted(by_seed)])
-        sd = values.std(ddof=1) if len(values) > 1 else float("nan")
-        rows.append(f"| {LABELS.get(model, model)} | {name} | {key} | {values.mean():.3f} ± {sd:.3f} | "
+        if len(values) < 2:
+            single.add(LABELS.get(model, model))
+            continue
+        rows.append(f"| {LABELS.get(model, model)} | {name} | {key} | {values.mean():.3f} ± {values.std(ddof=1):.3f} | "
                     f"{values.min():.3f} – {values.max():.3f} | {', '.join(map(str, sorted(by_seed)))} |")
+    if single:
+        rows += ["", "In one run only (no spread): " + ", ".join(sorted(single)) + "."]
     return "\n".join(rows)
 
 

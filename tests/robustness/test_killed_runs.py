@@ -304,7 +304,7 @@ def test_checkpoint_replacement_killed_between_the_renames_still_loads_the_old_o
     if reader == "load_model":
         model = load_model(target)
     else:
-        from zoedam_lib.experiments.zoedam_plus import load_teacher
+        from zoedam_lib.experiments.teacher import load_teacher
 
         model, _, _ = load_teacher(SimpleNamespace(device=torch.device("cpu"), out_dir=tmp_path), None)
     assert same_output(tiny_zoedam(0), model)

@@ -193,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", default="docs/benchmarks.md")
     p.add_argument("--quick", action="store_true", help="fewer repeats (about 3 minutes)")
     p.add_argument("--vitb", action="store_true", help="also benchmark ZoeDAM-B inference")
+    p.add_argument("--official", default=None, metavar="PATH",
+                   help="a local clone of LiheYoung/Depth-Anything: time its official metric model (the code the "
+                        "conformance vectors came from) beside ours; without it the row says 'not available'")
     p.add_argument("--paper-recipe", action="store_true",
                    help="instead: the paper's training step (392x518, batch 4, AMP) for each backbone through the "
                         "trainer, images/s, peak memory, projected time of its 5 epochs (meant for a GPU)")

@@ -24,6 +24,7 @@ from ..results import write_result
 from ..run import RunContext
 from ..training import distributed as dist_utils
 from ..training.trainer import LossFn, Trainer, TrainState
+from .evaluations import evaluate_once
 from .recipes import Recipe, recipe_identity
 
 VAL_KEYS = ("abs_rel", "rmse", "log_10", "a1")
@@ -107,7 +108,7 @@ def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: L
         checkpoint = save_model(model, ctx.out_dir / "checkpoints" / key,
                                 extra={**ctx.provenance(), "recipe": to_dict(recipe), **overrides,
                                        **(checkpoint_extra or {})})
-        result, zero_shot = ctx.evaluate(model, flip_tta=recipe.flip_tta)
+        result, zero_shot = evaluate_once(ctx, model, recipe.flip_tta)  # notebook 05 reuses the teacher's
         path = write_result(ctx.out_dir, key, ctx.provenance(), result, zero_shot, recipe=to_dict(recipe),
                             train_seconds=round(seconds, 1),
                             history=str((run_dir / "history.json").relative_to(ctx.out_dir)),

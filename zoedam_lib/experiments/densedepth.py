@@ -15,6 +15,7 @@ from ..losses import valid_depth
 from ..losses.densedepth import densedepth_loss_terms
 from ..models.densedepth import PUBLISHED_PARAMETERS, build_densedepth
 from ..run import RunContext
+from ..seeding import seed_everything
 from ..training.distributed import unwrap
 from .common import ExperimentResult, train_evaluate_write
 from .recipes import Recipe, apply_overrides
@@ -44,6 +45,7 @@ def run_densedepth(ctx: RunContext, pretrained_encoder: bool = True, resume: boo
     recipe = recipe_for("densedepth", ctx.preset, seed=ctx.seed, **overrides) if recipe is None \
         else apply_overrides(recipe, **overrides)
     opts = recipe.options
+    seed_everything(recipe.train.seed)  # the decoder's (and offline, the encoder's) random weights
     model, init = build_densedepth(pretrained_encoder, img_size=tuple(recipe.img_size),
                                    decoder_width=opts.decoder_width)
     lam = opts.loss_lambda

@@ -10,39 +10,36 @@ so the notebook can say whether the unlabeled images helped.
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..atomic import recover_dir
-from ..checkpoints import load_checkpoint
-from ..checkpoints.saving import update_digest
 from ..config import replace, to_dict
 from ..data.synthrooms import UNLABELED_DIR
 from ..data.unlabeled import UnlabeledImages
-from ..errors import CheckpointError, ConfigError
+from ..errors import ConfigError
 from ..evaluation import EvalResult
 from ..inference.predict import model_device
 from ..models.zoedam import ZoeDAM
 from ..paths import display_path
 from ..run import RunContext
+from ..seeding import seed_everything
 from ..semi.cutmix import apply_cutmix, cutmix_box
 from ..semi.perturb import strong_perturb
 from ..semi.pseudo_labels import PseudoLabelCache, fingerprint, teacher_predict
 from ..semi.student import SemiSupervisedDataset, ZoeDAMPlusLossConfig, make_student_step
 from ..training import distributed as dist_utils
 from .common import ExperimentResult, train_evaluate_write
+from .evaluations import evaluate_once
 from .recipes import Recipe, ZoeDAMPlusOptions, apply_overrides
 from .table import EXPERIMENTS, recipe_for
+from .teacher import build_pseudo_labels, load_teacher
 from .zoedam import Init, build_zoedam, lr_factors
 
 KEY = "zoedam_plus"
-TEACHER_KEY = "zoedam_vits"  # notebook 04's checkpoint, the default teacher
 PSEUDO_MODES = ("cache", "on_the_fly")
 
 
@@ -93,45 +90,6 @@ def example_inputs(unlabeled: UnlabeledImages, teacher: nn.Module, cfg: ZoeDAMPl
             "partner": partner, "index": index}
 
 
-def load_teacher(ctx: RunContext, teacher: str | os.PathLike | nn.Module | None) -> tuple[ZoeDAM, str, dict | None]:
-    """The teacher (eval mode, frozen, on the run's device), its description, and how it was initialised.
-
-    The initialisation is what the teacher's checkpoint recorded in its config.json (``init``);
-    None for a model passed in or a checkpoint that does not say.
-    """
-    init = None
-    if isinstance(teacher, nn.Module):
-        model, source = teacher, "the teacher model passed in"
-    else:
-        path = Path(teacher) if teacher is not None else ctx.out_dir / "checkpoints" / TEACHER_KEY
-        if not recover_dir(path).exists():  # a save of the teacher killed half-way leaves <path>.old
-            raise CheckpointError(f"ZoeDAM+ teacher checkpoint not found at {path}: run notebook 04 (ZoeDAM) first "
-                                  "or pass teacher=<path of a trained ZoeDAM checkpoint>")
-        model, report = load_checkpoint(path)
-        source, init = str(path), report.init
-    if not isinstance(model, ZoeDAM):
-        raise ConfigError(f"the ZoeDAM+ teacher must be a ZoeDAM, got {type(model).__name__} from {source}")
-    return model.to(ctx.device).eval().requires_grad_(False), source, init
-
-
-_TEACHER_EVALS: dict[tuple, tuple[EvalResult, dict[str, EvalResult]]] = {}
-
-
-def evaluate_teacher(ctx: RunContext, teacher: nn.Module, flip_tta: bool) -> tuple[EvalResult, dict[str, EvalResult]]:
-    """The teacher on the run's test split and zero-shot sets, computed once per process per weights and sets.
-
-    A student and its control share one teacher; notebook 05 would otherwise evaluate it twice
-    (about 80 s on 2 CPU cores). The key is a digest of the weights, so a changed teacher is evaluated anew.
-    """
-    digest = hashlib.sha256()
-    update_digest(digest, teacher)
-    key = (digest.hexdigest(), str(ctx.data_path), tuple(ctx.split.test),
-           tuple(sorted((n, str(p)) for n, p in ctx.zero_shot.items())), flip_tta)
-    if key not in _TEACHER_EVALS:
-        _TEACHER_EVALS[key] = ctx.evaluate(teacher, flip_tta=flip_tta)
-    return _TEACHER_EVALS[key]
-
-
 def build_student(teacher: ZoeDAM, teacher_source: str, teacher_init: dict | None, how: str,
                   img_size: tuple[int, int]) -> tuple[ZoeDAM, Init]:
     """The student (train mode) and how it was initialised (said loudly).
@@ -157,6 +115,46 @@ def build_student(teacher: ZoeDAM, teacher_source: str, teacher_init: dict | Non
     return student.train(), init
 
 
+def _recipe(pseudo_labels: str, recipe: Recipe | None, ctx: RunContext, overrides: dict) -> Recipe:
+    if pseudo_labels not in PSEUDO_MODES:
+        raise ConfigError(f"pseudo_labels must be one of {PSEUDO_MODES}, got {pseudo_labels!r}")
+    return recipe_for(KEY, ctx.preset, seed=ctx.seed, **overrides) if recipe is None \
+        else apply_overrides(recipe, **overrides)
+
+
+def _unlabeled(ctx: RunContext, teacher: ZoeDAM, unlabeled_dirs, pseudo_labels: str,
+               recipe: Recipe) -> tuple[UnlabeledImages, PseudoLabelCache | None]:
+    """The unlabeled images and, in ``cache`` mode, the teacher's pseudo-labels of them (built by rank 0)."""
+    opts: ZoeDAMPlusOptions = recipe.options  # type: ignore[assignment]
+    dirs = unlabeled_dirs if unlabeled_dirs is not None else [ctx.data_path.parent / UNLABELED_DIR]
+    images = UnlabeledImages(dirs, n=opts.n_unlabeled, seed=ctx.seed, size=recipe.img_size)
+    if pseudo_labels != "cache":
+        return images, None
+    batch = recipe.train.batch_size * opts.unlabeled_ratio
+    main = dist_utils.is_main_process()
+    if main:  # one rank computes; the others find every entry done
+        cache = build_pseudo_labels(ctx, teacher, images, batch)
+    dist_utils.barrier()
+    if not main:
+        cache = PseudoLabelCache(ctx.out_dir / "pseudo_labels", teacher, images, ctx.device, batch_size=batch)
+        cache.build()
+    return images, cache
+
+
+def prepare_teacher(ctx: RunContext, teacher: str | os.PathLike | nn.Module | None = None,
+                    unlabeled_dirs: list[str | os.PathLike] | str | os.PathLike | None = None,
+                    pseudo_labels: str = "cache", recipe: Recipe | None = None, **overrides) -> None:
+    """The work a student and its control share, done once: the teacher's pseudo-labels and evaluation.
+
+    Call it with :func:`run_zoedam_plus`'s arguments before running several students side by side
+    (:func:`~.concurrent.run_concurrently`): each then finds both on disk instead of computing them.
+    """
+    recipe = _recipe(pseudo_labels, recipe, ctx, overrides)
+    teacher_model, _, _ = load_teacher(ctx, teacher)
+    _unlabeled(ctx, teacher_model, unlabeled_dirs, pseudo_labels, recipe)
+    evaluate_once(ctx, teacher_model, recipe.flip_tta)
+
+
 def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | None = None,
                     unlabeled_dirs: list[str | os.PathLike] | str | os.PathLike | None = None,
                     pseudo_labels: str = "cache", resume: bool = False, recipe: Recipe | None = None,
@@ -171,32 +169,18 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
     ``key`` names the results row (variants beside the paper's ZoeDAM+ get their own).
     ``resume_override``: settings a resume may change on purpose (see :func:`~.zoedam.run_zoedam`).
     """
-    if pseudo_labels not in PSEUDO_MODES:
-        raise ConfigError(f"pseudo_labels must be one of {PSEUDO_MODES}, got {pseudo_labels!r}")
-    recipe = recipe_for(KEY, ctx.preset, seed=ctx.seed, **overrides) if recipe is None \
-        else apply_overrides(recipe, **overrides)
+    recipe = _recipe(pseudo_labels, recipe, ctx, overrides)
     opts: ZoeDAMPlusOptions = recipe.options  # type: ignore[assignment]
     cfg = loss_config or ZoeDAMPlusLossConfig()
+    seed_everything(recipe.train.seed)  # the student's random parts: the same whatever ran before in this process
     teacher_model, source, teacher_init = load_teacher(ctx, teacher)
     student, init = build_student(teacher_model, source, teacher_init, opts.student_init, recipe.img_size)
-    dirs = unlabeled_dirs if unlabeled_dirs is not None else [ctx.data_path.parent / UNLABELED_DIR]
-    images = UnlabeledImages(dirs, n=opts.n_unlabeled, seed=ctx.seed, size=recipe.img_size)
-    cache = None
-    if pseudo_labels == "cache":
-        cache = PseudoLabelCache(ctx.out_dir / "pseudo_labels", teacher_model, images, ctx.device,
-                                 batch_size=recipe.train.batch_size * opts.unlabeled_ratio)
-        if dist_utils.is_main_process():  # one rank computes; the others find every entry done
-            computed = cache.build()
-            damaged = f" ({len(cache.damaged)} of them damaged entries, recomputed)" if cache.damaged else ""
-            print(f"teacher pseudo-labels: {computed} computed{damaged}, {len(cache) - computed} reused "
-                  f"({display_path(cache.dir)})")
-        dist_utils.barrier()
-        cache.build()
+    images, cache = _unlabeled(ctx, teacher_model, unlabeled_dirs, pseudo_labels, recipe)
     frozen = None
     if cfg.feature_alignment:  # Depth Anything's frozen encoder: the student as initialised
         frozen = copy.deepcopy(student).to(ctx.device).eval().requires_grad_(False)
     factors = lr_factors(init, opts)
-    teacher_eval, teacher_zero_shot = (evaluate_teacher(ctx, teacher_model, recipe.flip_tta)
+    teacher_eval, teacher_zero_shot = (evaluate_once(ctx, teacher_model, recipe.flip_tta)
                                        if dist_utils.is_main_process() else (None, None))
     experiment = train_evaluate_write(
         ctx, key, student, make_student_step(cfg, teacher=teacher_model if cache is None else None,

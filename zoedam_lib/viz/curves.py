@@ -112,9 +112,9 @@ def _loss_line(ax: Axes, run: TrainingRun, key: str, offset: int, colour: str) -
             np.full(len(steps), np.nan)
     if not np.isfinite(values).any():
         logged = bool(run.history.get("step_logs")) and any(run.history["step_logs"])
-        why = "this run has no such loss term" if logged else "history.json written before step_logs"
-        ax.text(0.5, 0.5, f"{run.label}: no per-step {key!r}\n({why})",
-                transform=ax.transAxes, ha="center", fontsize=7, color="0.4")
+        why = "no such loss term" if logged else "history.json older than per-step logs"
+        # said in the legend (an entry without a line), which matplotlib places clear of the curves
+        ax.plot([], [], ls="none", label=f"{run.label}: {why}")
         return
     x = steps[:, 0] + offset
     ax.plot(x, values, lw=0.6, alpha=0.3, color=colour)

@@ -1,0 +1,55 @@
+"""The ZoeDAM+ teacher: loaded from notebook 04's checkpoint, evaluated once, its pseudo-labels cached.
+
+A student and its control share one teacher: its pseudo-labels are cached on disk
+(:class:`~zoedam_lib.semi.pseudo_labels.PseudoLabelCache`) and its evaluation is notebook 04's
+(:func:`~.evaluations.evaluate_once`), so runs in other processes (the student and control side by
+side, :mod:`.concurrent`; a re-run of notebook 05) compute neither again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from torch import nn
+
+from ..atomic import recover_dir
+from ..checkpoints import load_checkpoint
+from ..errors import CheckpointError, ConfigError
+from ..models.zoedam import ZoeDAM
+from ..paths import display_path
+from ..run import RunContext
+from ..semi.pseudo_labels import PseudoLabelCache
+
+TEACHER_KEY = "zoedam_vits"  # notebook 04's checkpoint, the default teacher
+
+
+def load_teacher(ctx: RunContext, teacher: str | os.PathLike | nn.Module | None) -> tuple[ZoeDAM, str, dict | None]:
+    """The teacher (eval mode, frozen, on the run's device), its description, and how it was initialised.
+
+    The initialisation is what the teacher's checkpoint recorded in its config.json (``init``);
+    None for a model passed in or a checkpoint that does not say.
+    """
+    init = None
+    if isinstance(teacher, nn.Module):
+        model, source = teacher, "the teacher model passed in"
+    else:
+        path = Path(teacher) if teacher is not None else ctx.out_dir / "checkpoints" / TEACHER_KEY
+        if not recover_dir(path).exists():  # a save of the teacher killed half-way leaves <path>.old
+            raise CheckpointError(f"ZoeDAM+ teacher checkpoint not found at {path}: run notebook 04 (ZoeDAM) first "
+                                  "or pass teacher=<path of a trained ZoeDAM checkpoint>")
+        model, report = load_checkpoint(path)
+        source, init = str(path), report.init
+    if not isinstance(model, ZoeDAM):
+        raise ConfigError(f"the ZoeDAM+ teacher must be a ZoeDAM, got {type(model).__name__} from {source}")
+    return model.to(ctx.device).eval().requires_grad_(False), source, init
+
+
+def build_pseudo_labels(ctx: RunContext, teacher: nn.Module, images, batch_size: int) -> PseudoLabelCache:
+    """The teacher's pseudo-labels of ``images``, computed where missing (see :class:`PseudoLabelCache`)."""
+    cache = PseudoLabelCache(ctx.out_dir / "pseudo_labels", teacher, images, ctx.device, batch_size=batch_size)
+    computed = cache.build()
+    damaged = f" ({len(cache.damaged)} of them damaged entries, recomputed)" if cache.damaged else ""
+    print(f"teacher pseudo-labels: {computed} computed{damaged}, {len(cache) - computed} reused "
+          f"({display_path(cache.dir)})")
+    return cache
