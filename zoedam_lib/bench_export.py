@@ -18,6 +18,7 @@ import torch
 
 from .bench_cases import _abs_rel, _summary, _timeit, _zoedam
 from .data.loader_bench import peak_rss_mb
+from .paths import display_path
 
 
 def _model(source: str | None, backbone: str = "vits"):
@@ -31,7 +32,7 @@ def _model(source: str | None, backbone: str = "vits"):
         trained = load_model(source)
         model = ZoeDAM(replace(trained.config, img_size=(392, 518)))  # the state dict does not depend on the size
         model.load_state_dict(trained.state_dict())
-        return model.eval(), source
+        return model.eval(), display_path(source)
     return _zoedam(backbone), f"random ZoeDAM ({backbone})"
 
 
