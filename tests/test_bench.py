@@ -134,8 +134,9 @@ def test_cpu_training_speedup_takes_the_best_lever_and_compares_loss_curves(monk
     assert len(openvino) == 2 and "AbsRel ≤ 0.0001: met" in openvino[0] and "AbsRel ≤ 0.01: met" in openvino[1]
 
 
-def test_quick_run_skips_the_compiled_training_case(figures):
-    assert figures["cpu_train_compiled_images_per_s"] is None and figures["ratios"]["cpu_train_speedup"] == 1.25
+def test_quick_run_skips_the_cpu_preset_training_cases(figures):
+    assert figures["cpu_train_images_per_s"] is None and figures["cpu_train_compiled_images_per_s"] is None
+    assert figures["ratios"]["cpu_train_speedup"] is None  # the table says n/a rather than a 4-step guess
 
 
 def test_official_code_row_when_a_checkout_is_given(monkeypatch):

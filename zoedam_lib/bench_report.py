@@ -76,7 +76,8 @@ def markdown(o: dict, command: str) -> str:
          f"≤ 3.5: {verdict('train_step_vs_forward', r['train_step_vs_forward'])}"),
         ("step ÷ inference forward (fp32, banded head; batch 4)", f(r.get("train_step_vs_inference_forward"), "{:.2f}"),
          "(for reference)"),
-        ("cpu-preset training step (98x126, batch 4, AMP " + str(o.get("cpu_train_amp")) + "), eager [images/s]",
+        ("cpu-preset training step (98x126, batch 4, AMP " + str(o.get("cpu_train_amp") or "n/a").removeprefix("torch.")
+         + "), eager [images/s]",
          f(o.get("cpu_train_images_per_s"), "{:.2f}"), ""),
         ("… torch.compile (inductor) [images/s] (first step, compiling [s]; max loss difference vs eager)",
          f"{f(o.get('cpu_train_compiled_images_per_s'), '{:.2f}')} ({f(o.get('cpu_train_compile_s'))}; "

@@ -191,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="benchmark inference, training, loader and evaluation")
     p.add_argument("--json", default="docs/benchmarks.json")
     p.add_argument("--markdown", default="docs/benchmarks.md")
-    p.add_argument("--quick", action="store_true", help="fewer repeats (about 3 minutes)")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer repeats, no exported-model variants or cpu-preset training cases (about 2-3 minutes)")
     p.add_argument("--vitb", action="store_true", help="also benchmark ZoeDAM-B inference")
     p.add_argument("--official", default=None, metavar="PATH",
                    help="a local clone of LiheYoung/Depth-Anything: time its official metric model (the code the "
