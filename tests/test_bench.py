@@ -150,3 +150,21 @@ def test_official_code_row_when_a_checkout_is_given(monkeypatch):
     out = bench.collect(quick=True, progress=lambda _: None, official="/somewhere/Depth-Anything")
     assert out["ratios"]["infer_fp32_vs_official"] == pytest.approx(800 / 2000)
     assert "| ours fp32 ÷ official fp32 | 0.40 | ≤ 0.45: met |" in bench.markdown(out, "python -m zoedam_lib bench")
+
+
+def test_timed_trainer_steps_may_outnumber_the_recipes_own_schedule(one_thread):
+    """A benchmark times more steps than the recipe's epochs over a few in-memory images hold (the paper
+    recipe: 5 epochs of 4 images = 20 steps, against 53 timed): the OneCycle schedule must cover them all
+    instead of raising after its last step, and every timed step is the trainer's own."""
+    import torch
+
+    from zoedam_lib.bench_paper import _RenderedImages, time_trainer_steps
+    from zoedam_lib.experiments.table import recipe_for
+    from zoedam_lib.experiments.zoedam import build_zoedam
+
+    recipe = recipe_for("zoedam", "cpu")  # 3 epochs; 4 images at batch 4 = 3 scheduled steps
+    model, _ = build_zoedam("vitt", None, img_size=recipe.img_size, verbose=False)
+    trainer, times, losses = time_trainer_steps(model, recipe, _RenderedImages(4), torch.device("cpu"), steps=4,
+                                                warmup=1)
+    assert len(times) == len(losses) == 5 and all(t > 0 for t in times)
+    assert trainer.state.global_step == 5 and all(loss is not None for loss in losses)

@@ -100,3 +100,26 @@ def test_results_json_carries_every_zero_shot_set_with_its_per_image_csv(tmp_pat
     assert len(per_image_rows(tmp_path, record)) == 6
     with pytest.raises(KeyError, match="no per-image metrics for 'tall'"):
         per_image_rows(tmp_path, record, "tall")
+
+
+def test_figure_predictions_are_batched_by_size_and_equal_one_image_at_a_time(one_thread):
+    """predict_examples runs consecutive same-size items as one batch (notebook 06's error-by-depth figure):
+    the predictions, their order and their sizes are those of one image per forward."""
+    from helpers import tiny_zoedam
+
+    from zoedam_lib.evaluation import predict_examples
+
+    rng = np.random.default_rng(0)
+    shapes = [(60, 80)] * 4 + [(48, 64)] * 2 + [(60, 80)]
+    items = [((rng.random((*s, 3)) * 255).astype(np.uint8), rng.random(s).astype(np.float32) + 1) for s in shapes]
+
+    class Items:
+        def read(self, i):
+            return items[i]
+
+    model = tiny_zoedam(0).eval()
+    _, gts, batched = predict_examples(model, Items(), list(range(len(items))), flip_tta=True, batch_size=3)
+    _, _, single = predict_examples(model, Items(), list(range(len(items))), flip_tta=True, batch_size=1)
+    assert [p.shape for p in batched] == [g.shape for g in gts] == shapes
+    for b, s in zip(batched, single, strict=True):
+        np.testing.assert_allclose(b, s, rtol=1e-5, atol=1e-5)

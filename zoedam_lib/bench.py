@@ -25,12 +25,21 @@ from .training import amp
 
 def run_case(name: str, args: dict | None = None, timeout: int = 600) -> dict:
     """Run one case in a child process and return its JSON (or an ``error``)."""
-    proc = subprocess.run([sys.executable, "-m", "zoedam_lib.bench_cases", name, json.dumps(args or {})],
-                          capture_output=True, text=True, timeout=timeout)
-    for line in proc.stdout.splitlines():
+    proc = subprocess.run(case_command(name, args), capture_output=True, text=True, timeout=timeout)
+    return case_result(proc.stdout, proc.stderr)
+
+
+def case_command(name: str, args: dict | None = None) -> list[str]:
+    """The command line that runs case ``name`` in a fresh process."""
+    return [sys.executable, "-m", "zoedam_lib.bench_cases", name, json.dumps(args or {})]
+
+
+def case_result(stdout: str, stderr: str) -> dict:
+    """A case process's JSON line, or an ``error`` with the end of its output."""
+    for line in stdout.splitlines():
         if line.startswith("BENCH_JSON "):
             return json.loads(line[len("BENCH_JSON "):])
-    return {"error": (proc.stderr or proc.stdout)[-500:]}
+    return {"error": (stderr or stdout)[-500:]}
 
 
 def machine_info() -> dict:

@@ -14,6 +14,7 @@ with ``--steps 2`` in the tests so that it cannot rot.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import tempfile
@@ -28,6 +29,7 @@ from .data.datasets import DepthDataset, EpochBatchSampler
 from .data.loader_bench import peak_rss_mb
 from .data.synthrooms import render_item
 from .errors import ConfigError
+from .experiments.recipes import Recipe
 from .experiments.table import EXPERIMENTS, recipe_for
 from .experiments.zoedam import build_zoedam, silog_step
 from .models.backbones import BACKBONES
@@ -79,31 +81,47 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def bench_backbone(backbone: str, data: _RenderedImages, cfg: PaperBenchConfig) -> dict:
-    """Time ``cfg.steps`` trainer steps of the paper recipe for one backbone; figures as a dict."""
-    device = resolve_device(cfg.device)
-    recipe = recipe_for("zoedam", "paper")  # AMP auto: bf16/fp16 on CUDA, bf16 only on CPUs that run it natively
-    train = recipe.train
-    model, _ = build_zoedam(backbone, None, img_size=recipe.img_size, verbose=False)
+def time_trainer_steps(model: torch.nn.Module, recipe: Recipe, data: _RenderedImages, device: torch.device,
+                       steps: int, warmup: int) -> tuple[Trainer, list[float], list[float | None]]:
+    """Time ``warmup + steps`` calls of the trainer's own ``step`` under ``recipe`` on ``data``, epoch after
+    epoch of its batches (collation outside the timing): (trainer, seconds per step, losses).
+
+    The OneCycle schedule is sized for at least every timed step: the recipe's own epochs over a few
+    in-memory images are fewer steps than a benchmark times, and the scheduler refuses a step past its end.
+    """
     dataset = DepthDataset(data, range(len(data)), EXPERIMENTS["zoedam"].augment(), seed=0)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+    per_epoch = EpochBatchSampler.steps_per_epoch(len(dataset), recipe.train.batch_size)
+    train = dataclasses.replace(recipe.train, max_steps_per_epoch=None,
+                                epochs=max(recipe.train.epochs, math.ceil((steps + warmup) / max(per_epoch, 1))))
     with tempfile.TemporaryDirectory() as run_dir:  # the trainer's folder; nothing is written by step()
         trainer = Trainer(model, partial(silog_step, beta=recipe.options.silog_beta), dataset, train, run_dir,
                           device=device, progress=False)
-        times, losses, epoch = [], [], 0
-        while len(times) < cfg.warmup + cfg.steps:
-            sampler = EpochBatchSampler(len(dataset), train.batch_size, train.seed, epoch, 0, 1)
-            for keys in sampler:
+        times: list[float] = []
+        losses: list[float | None] = []
+        epoch = 0
+        while len(times) < warmup + steps:
+            for keys in EpochBatchSampler(len(dataset), train.batch_size, train.seed, epoch, 0, 1):
                 batch = torch.utils.data.default_collate([dataset[k] for k in keys])
                 _sync(device)
                 start = time.perf_counter()
                 losses.append(trainer.step(batch))
                 _sync(device)
                 times.append(time.perf_counter() - start)
-                if len(times) == cfg.warmup + cfg.steps:
+                if len(times) == warmup + steps:
                     break
             epoch += 1
+    return trainer, times, losses
+
+
+def bench_backbone(backbone: str, data: _RenderedImages, cfg: PaperBenchConfig) -> dict:
+    """Time ``cfg.steps`` trainer steps of the paper recipe for one backbone; figures as a dict."""
+    device = resolve_device(cfg.device)
+    recipe = recipe_for("zoedam", "paper")  # AMP auto: bf16/fp16 on CUDA, bf16 only on CPUs that run it natively
+    train = recipe.train
+    model, _ = build_zoedam(backbone, None, img_size=recipe.img_size, verbose=False)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    trainer, times, losses = time_trainer_steps(model, recipe, data, device, cfg.steps, cfg.warmup)
     timed = times[cfg.warmup:]
     step_s = statistics.median(timed)
     steps_paper = train.epochs * math.ceil(PAPER_TRAIN_IMAGES / train.batch_size)

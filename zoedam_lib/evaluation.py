@@ -7,6 +7,7 @@ validation), then resized to the ground truth inside :func:`compute_metrics`.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -119,16 +120,11 @@ def predict_examples(model: nn.Module, mat, indices: list[int], flip_tta: bool =
     """
     items = [mat.read(i) for i in indices]
     preds: list[np.ndarray] = []
-    start = 0
-    while start < len(items):
-        shape = items[start][0].shape
-        end = start + 1
-        while end < len(items) and end - start < batch_size and items[end][0].shape == shape \
-                and items[end][1].shape == items[start][1].shape:
-            end += 1
-        x = torch.stack([torch.from_numpy(image).permute(2, 0, 1) for image, _ in items[start:end]]).float() / 255
-        preds.extend(predict_batch(model, x, flip_tta, size=items[start][1].shape).numpy())
-        start = end
+    for _, run in itertools.groupby(items, key=lambda item: (item[0].shape, item[1].shape)):
+        run = list(run)
+        for chunk in (run[i:i + batch_size] for i in range(0, len(run), batch_size)):
+            x = torch.stack([torch.from_numpy(image).permute(2, 0, 1) for image, _ in chunk]).float() / 255
+            preds.extend(predict_batch(model, x, flip_tta, size=chunk[0][1].shape).numpy())
     return [image for image, _ in items], [depth for _, depth in items], preds
 
 

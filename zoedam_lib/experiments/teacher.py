@@ -45,11 +45,9 @@ def load_teacher(ctx: RunContext, teacher: str | os.PathLike | nn.Module | None)
     return model.to(ctx.device).eval().requires_grad_(False), source, init
 
 
-def build_pseudo_labels(ctx: RunContext, teacher: nn.Module, images, batch_size: int) -> PseudoLabelCache:
-    """The teacher's pseudo-labels of ``images``, computed where missing (see :class:`PseudoLabelCache`)."""
-    cache = PseudoLabelCache(ctx.out_dir / "pseudo_labels", teacher, images, ctx.device, batch_size=batch_size)
+def build_pseudo_labels(cache: PseudoLabelCache) -> None:
+    """Compute the teacher's missing pseudo-labels in ``cache`` and say how many were computed and reused."""
     computed = cache.build()
     damaged = f" ({len(cache.damaged)} of them damaged entries, recomputed)" if cache.damaged else ""
     print(f"teacher pseudo-labels: {computed} computed{damaged}, {len(cache) - computed} reused "
           f"({display_path(cache.dir)})")
-    return cache

@@ -130,13 +130,13 @@ def _unlabeled(ctx: RunContext, teacher: ZoeDAM, unlabeled_dirs, pseudo_labels: 
     images = UnlabeledImages(dirs, n=opts.n_unlabeled, seed=ctx.seed, size=recipe.img_size)
     if pseudo_labels != "cache":
         return images, None
-    batch = recipe.train.batch_size * opts.unlabeled_ratio
+    cache = PseudoLabelCache(ctx.out_dir / "pseudo_labels", teacher, images, ctx.device,
+                             batch_size=recipe.train.batch_size * opts.unlabeled_ratio)
     main = dist_utils.is_main_process()
     if main:  # one rank computes; the others find every entry done
-        cache = build_pseudo_labels(ctx, teacher, images, batch)
+        build_pseudo_labels(cache)
     dist_utils.barrier()
     if not main:
-        cache = PseudoLabelCache(ctx.out_dir / "pseudo_labels", teacher, images, ctx.device, batch_size=batch)
         cache.build()
     return images, cache
 
