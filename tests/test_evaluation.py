@@ -123,3 +123,15 @@ def test_figure_predictions_are_batched_by_size_and_equal_one_image_at_a_time(on
     assert [p.shape for p in batched] == [g.shape for g in gts] == shapes
     for b, s in zip(batched, single, strict=True):
         np.testing.assert_allclose(b, s, rtol=1e-5, atol=1e-5)
+
+
+def test_evaluation_carries_abs_rel_per_depth_range(tmp_path):
+    """The error-by-depth figure (notebook 06) reads these instead of predicting every image again."""
+    with NyuMat(write_set(tmp_path / "a.mat")) as mat:
+        result = evaluate(Scaled(1.4), DepthDataset(mat, range(6)), flip_tta=False, progress=False)
+        valid = sum(int(valid_mask(mat.read_depth(i)).sum()) for i in range(6))
+    by = result.by_depth
+    assert by.edges == (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0)
+    assert sum(by.n_pixels) == valid and max(by.n_images) == 6
+    for value, n in zip(by.abs_rel, by.n_pixels, strict=True):
+        assert (n == 0 and np.isnan(value)) or value == pytest.approx(0.4, abs=0.03)  # 40 % too far everywhere

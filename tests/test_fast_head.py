@@ -1,9 +1,10 @@
-"""The contract between the reference metric head and the inference paths that run its weights.
+"""The contract between the reference metric head and the paths that run its weights.
 
 ``models/metric_bins.py`` is the reference (ZoeDepth's layers, NCHW). ``inference/fast_head.py``
 computes the same depth faster (channels-last matrix products, the condition projected before
-upsampling, row bands); here it must equal the reference within float rounding, for any size,
-band height and batch. The reduced-resolution fast path is an approximation: close, not equal.
+upsampling; row bands at inference, whole maps with gradients for training); here it must equal the
+reference within float rounding, for any size, band height and batch, and its gradients too. The
+reduced-resolution fast path is an approximation: close, not equal.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from zoedam_lib.inference.fast_head import (
     _up_rows,
     banded_depth,
     forward_depth,
+    head_depth,
     prepare_exact,
 )
 from zoedam_lib.inference.resample import bilinear_taps
@@ -57,6 +59,11 @@ def assert_same_depth_within_rounding(mine: torch.Tensor, ref: torch.Tensor) -> 
     assert rel.mean() <= 1e-5 and rel.quantile(0.99) <= 1e-5 and (mine - ref).abs().max() <= 1e-3
 
 
+def reference_depth(model, x: torch.Tensor) -> torch.Tensor:
+    """The reference head's depth (asking for the bin centres makes ``forward`` run it)."""
+    return model(x, return_final_centers=True)["metric_depth"]
+
+
 def random_features(size: tuple[int, int], batch: int, width: int = 16, seed: int = 0) -> DPTFeatures:
     """Random decoder features for an output of ``size``, with the DPT's scale ratios (at least 1 pixel)."""
     g = torch.Generator().manual_seed(seed)
@@ -82,13 +89,43 @@ def test_banded_head_equals_the_reference_head(size, batch, band_pixels):
     assert_same_depth(fast, ref)
 
 
+@pytest.mark.parametrize("size, batch", [((56, 70), 2), ((33, 47), 1), ((5, 7), 3)])
+def test_training_head_equals_the_reference_head_in_depth_and_gradients(size, batch):
+    """head_depth (what ``ZoeDAM.forward`` trains through) against the reference, both in float32,
+    each measured against the reference in float64: its depth equal within rounding, and every
+    gradient (features and parameters) as close to float64's as the reference's own, or closer."""
+    torch.manual_seed(0)
+    head = MetricBinsHead(16)
+    feats = random_features(size, batch)
+    target = torch.rand(batch, 1, *size) * 5 + 0.5
+
+    def grads(fn, dtype):
+        h = MetricBinsHead(16).to(dtype)
+        h.load_state_dict(head.state_dict())
+        f = DPTFeatures(*(t.to(dtype).requires_grad_() for t in feats))
+        depth = fn(h, f)
+        (depth.log() - target.to(dtype).log()).square().mean().backward()
+        return depth.detach(), [t.grad for t in f] + [p.grad for p in h.parameters()]
+
+    exact_depth, exact = grads(lambda h, f: h(f)[0], torch.float64)
+    ref_depth, ref = grads(lambda h, f: h(f)[0], torch.float32)
+    mine_depth, mine = grads(head_depth, torch.float32)
+    assert_same_depth(mine_depth, ref_depth)
+    for g_mine, g_ref, g_exact in zip(mine, ref, exact, strict=True):
+        scale = g_exact.abs().max().item()
+        err_mine = (g_mine.double() - g_exact).abs().max().item() / scale
+        err_ref = (g_ref.double() - g_exact).abs().max().item() / scale
+        assert err_mine <= max(2 * err_ref, 1e-5), (err_mine, err_ref)
+
+
 @pytest.mark.parametrize("img_size, input_size, batch", [(TINY_SIZE, (56, 70), 1), ((70, 98), (37, 53), 3),
                                                          ((42, 126), (61, 200), 2)])
 def test_exact_fast_model_equals_the_reference_model(img_size, input_size, batch):
     model = tiny_zoedam(img_size=img_size)
     x = torch.rand(batch, 3, *input_size)
     with torch.inference_mode():
-        ref = model(x)
+        ref = model(x, return_final_centers=True)
+        assert_same_depth(model(x)["metric_depth"], ref["metric_depth"])  # the channels-last whole-map head
         for band_pixels in (1, 300, BAND_PIXELS):
             out = ExactFastZoeDAM(model, band_pixels)(x)
             assert set(out) == {"metric_depth", "rel_depth"}
@@ -106,12 +143,14 @@ def test_exact_fast_path_on_the_conformance_weights(conformance_dir):
     pair = torch.cat([x, torch.flip(x, [3])])  # batch 2 at the official 392×518
     with torch.inference_mode():
         exact = prepare_exact(model)(pair)["metric_depth"]
-        assert_same_depth_within_rounding(exact, model(pair)["metric_depth"])
+        ref = reference_depth(model, pair)
+        assert_same_depth_within_rounding(exact, ref)
+        assert_same_depth_within_rounding(model(pair)["metric_depth"], ref)
         d = (exact[:1] - torch.from_numpy(case["metric_depth"])).abs()  # the conformance tolerance holds too
         assert d.max() <= 5e-3 and d.mean() <= 2e-5 and d.flatten().quantile(0.999) <= 1e-3
         model.config = replace(model.config, img_size=(182, 266))  # an odd patch grid (13×19)
         small = x[:, :, 7:300, 11:451]
-        assert_same_depth_within_rounding(prepare_exact(model)(small)["metric_depth"], model(small)["metric_depth"])
+        assert_same_depth_within_rounding(prepare_exact(model)(small)["metric_depth"], reference_depth(model, small))
 
 
 @pytest.mark.parametrize("size", [(392, 518), (5, 7), (100, 3), (224, 296), (1, 4)])
@@ -193,7 +232,7 @@ def trained_like():
 def test_reduced_resolution_fast_path_keeps_the_contract_and_stays_close(trained_like):
     model, x = trained_like
     with torch.inference_mode():
-        ref = model(x)["metric_depth"]
+        ref = reference_depth(model, x)
         fast = prepare_fast(model)(x)
         reduced = forward_depth(model, x, reduced=True)["metric_depth"]
     assert ref.std(dim=(2, 3)).mean() / ref.mean() > 0.03  # depth varies within images: the check means something
@@ -212,9 +251,9 @@ def test_default_inference_entry_points_take_the_exact_fast_path(monkeypatch):
     monkeypatch.setattr(fast_head, "banded_depth", lambda *a, **k: calls.append(1) or banded(*a, **k))
     model = tiny_zoedam()
     x = torch.rand(1, 3, *TINY_SIZE)
-    with torch.inference_mode():  # the reference forward never takes it, whatever the autograd state
+    with torch.inference_mode():  # the model's own forward never takes it, whatever the autograd state
         ref = model(x)["metric_depth"]
-        ref_flip = 0.5 * (ref + torch.flip(model(torch.flip(x, [3]))["metric_depth"], [3]))
+        ref_flip = 0.5 * (ref + torch.flip(reference_depth(model, torch.flip(x, [3])), [3]))
     assert calls == []
     assert_same_depth(infer(model, x), ref)
     assert len(calls) == 1

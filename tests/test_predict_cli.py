@@ -69,17 +69,18 @@ def check_outputs(out: Path, expected: dict[str, tuple[int, int]], ply: bool) ->
 def test_predict_folder_in_process(photos, checkpoint, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["predict", str(photos), "--checkpoint", str(checkpoint), "--out", str(out), "--ply",
-                 "--device", "cpu", "--batch-size", "3"])
+                 "--device", "cpu", "--batch-size", "3", "--fp32"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     summary = captured.out.strip().splitlines()[-1]
     assert summary.startswith("done 8 images, skipped 1 (") and "corrupt.jpg: unreadable image" in summary
     assert "notes.txt" not in captured.out + captured.err and ".hidden" not in captured.out + captured.err
     check_outputs(out, EXPECTED, ply=True)
+    assert captured.out.strip().splitlines()[-2] == "inference: fp32"
     # batched prediction at the network size equals the library's one-image path (to the millimetre)
     model = load_model(checkpoint)
     for name, file in (("rotated", "rotated.jpg"), ("b", "b.PNG"), ("deep16", "deep16.png")):
-        ref = predict_depth(model, read_image(photos / file))
+        ref = predict_depth(model, read_image(photos / file), precision="fp32")
         assert np.abs(read_depth_png16(out / f"{name}_depth.png") - ref).max() <= 0.0005 + 1e-6
 
 

@@ -385,7 +385,7 @@ def test_a_model_is_evaluated_once_per_weights_sets_and_evaluation_code(tmp_path
 
     calls = []
     ctx = SimpleNamespace(data_path="d.mat", split=SimpleNamespace(test=(1, 2)), zero_shot={}, out_dir=tmp_path,
-                          evaluate=lambda model, flip_tta: calls.append(flip_tta) or (len(calls), {}))
+                          device="cpu", evaluate=lambda model, flip_tta: calls.append(flip_tta) or (len(calls), {}))
     teacher = torch.nn.Linear(2, 2)
     assert evaluate_once(ctx, teacher, True) == evaluate_once(ctx, teacher, True) == (1, {})
     evaluate_once(ctx, teacher, False)

@@ -65,7 +65,9 @@ def collect(quick: bool, vitb: bool = False, progress=print, official: str | Non
     # than fp32 and would spend minutes measuring a precision nobody should use on such a CPU.
     native_bf16 = amp.cpu_supports_bf16()
     plan = [("matmul", {"repeats": reps, "bf16": native_bf16}), ("infer_fp32", ("infer", {"repeats": reps})),
-            ("infer_fast", ("infer", {"repeats": reps, "fast": True})), ("onnx_fp32", ("onnx", {"repeats": reps})),
+            ("infer_fast", ("infer", {"repeats": reps, "fast": True})),
+            *([("infer_bf16", ("infer", {"repeats": reps, "bf16": True}))] if native_bf16 else []),
+            ("onnx_fp32", ("onnx", {"repeats": reps})),
             *([] if quick else exported_variants(reps, native_bf16)),
             ("peer_fp32", ("peer", {"repeats": reps})),
             *([("official_fp32", ("official", {"repeats": reps, "repo": official}))] if official else []),
@@ -76,9 +78,10 @@ def collect(quick: bool, vitb: bool = False, progress=print, official: str | Non
             # the cpu preset's step eager, compiled (~2 min of compilation cold) and side by side: ~3 min in all,
             # so only in the full run (--quick stays within 3 minutes)
             *([] if quick else [("train_cpu", {"steps": 12}),
+                                ("train_cpu_reference", ("train_cpu", {"steps": 12, "reference_head": True})),
                                 ("train_cpu_compiled", ("train_cpu", {"steps": 12, "compile": True})),
                                 ("train_side_by_side", {"steps": 12})]),
-            ("fast_accuracy", {"n": 8 if quick else 32, "sources": _accuracy_sources()}),
+            ("fast_accuracy", {"n": 8 if quick else 32, "sources": _accuracy_sources(), "bf16": native_bf16}),
             ("metrics", {"n": 100 if quick else 400}), ("synthrooms", {"n": 40 if quick else 100}),
             ("loader", {"n": 300 if quick else 1449})]
     if vitb:
@@ -92,6 +95,7 @@ def collect(quick: bool, vitb: bool = False, progress=print, official: str | Non
     get = lambda case, *keys: _dig(cases, case, *keys)  # noqa: E731
     out.update({
         "infer_fp32_ms": get("infer_fp32", "median_ms"), "infer_fast_ms": get("infer_fast", "median_ms"),
+        "infer_bf16_ms": get("infer_bf16", "median_ms"),
         "onnx_fp32_ms": get("onnx_fp32", "median_ms"), "onnx_export_s": get("onnx_fp32", "export_s"),
         "onnx_abs_rel_vs_torch": get("onnx_fp32", "abs_rel_vs_torch"),
         "onnx_int8_ms": get("onnx_int8", "median_ms"),
@@ -116,6 +120,8 @@ def collect(quick: bool, vitb: bool = False, progress=print, official: str | Non
         "cpu_train_compile_s": get("train_cpu_compiled", "first_step_s"),
         "cpu_train_side_by_side_images_per_s": get("train_side_by_side", "images_per_s"),
         "cpu_train_amp": get("train_cpu", "amp"),
+        "cpu_train_reference_images_per_s": get("train_cpu_reference", "images_per_s"),
+        "cpu_train_reference_loss_diff": _max_diff(get("train_cpu", "losses"), get("train_cpu_reference", "losses")),
         "cpu_train_compiled_loss_diff": _max_diff(get("train_cpu", "losses"), get("train_cpu_compiled", "losses"))})
     if out["forward_gflops"] and out["infer_fp32_ms"]:
         out["forward_gflops_per_s"] = out["forward_gflops"] / (out["infer_fp32_ms"] / 1000)
@@ -152,15 +158,17 @@ def _max_diff(a: list | None, b: list | None) -> float | None:
 
 
 def _ratios(o: dict) -> dict:
-    eager = o.get("cpu_train_images_per_s")
-    best = max((v for v in (o.get("cpu_train_compiled_images_per_s"), o.get("cpu_train_side_by_side_images_per_s"))
-                if v), default=None)
+    eager, before = o.get("cpu_train_images_per_s"), o.get("cpu_train_reference_images_per_s")
+    best = max((v for v in (eager, o.get("cpu_train_compiled_images_per_s"),
+                            o.get("cpu_train_side_by_side_images_per_s")) if v), default=None)
     return {"cpu_train_compiled_vs_eager": _ratio(o.get("cpu_train_compiled_images_per_s"), eager),
             "cpu_train_side_by_side_vs_one": _ratio(o.get("cpu_train_side_by_side_images_per_s"), eager),
-            "cpu_train_speedup": _ratio(best, eager),
+            "cpu_train_head_speedup": _ratio(eager, before),
+            "cpu_train_speedup": _ratio(best, before),
             "infer_fp32_vs_peer": _ratio(o["infer_fp32_ms"], o["peer_fp32_ms"]),
             "infer_fp32_vs_official": _ratio(o["infer_fp32_ms"], o.get("official_fp32_ms")),
             "infer_fast_vs_peer": _ratio(o["infer_fast_ms"], o["peer_fp32_ms"]),
+            "infer_bf16_vs_peer": _ratio(o.get("infer_bf16_ms"), o["peer_fp32_ms"]),
             "onnx_fp32_vs_peer": _ratio(o.get("onnx_fp32_ms"), o["peer_fp32_ms"]),
             "onnx_fp32_vs_torch": _ratio(o.get("onnx_fp32_ms"), o["infer_fp32_ms"]),
             "onnx_int8_vs_peer": _ratio(o.get("onnx_int8_ms"), o["peer_fp32_ms"]),

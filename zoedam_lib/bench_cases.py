@@ -56,23 +56,24 @@ def _zoedam(backbone: str):
 
 
 def case_infer(args: dict) -> dict:
-    """ZoeDAM full forward from a (1, 3, 480, 640) image in [0, 1] to metric depth: the default
-    inference path (fp32, exact fast head) or the fast path."""
+    """ZoeDAM full forward from a (1, 3, 480, 640) image in [0, 1] to metric depth: the exact path in
+    fp32, the exact path under bf16 autocast (``bf16``: the default on CPUs with native bf16, see
+    :mod:`.inference.precision`) or the fast path."""
     from .inference.fast import prepare_fast
     from .inference.fast_head import prepare_exact
 
     model = _zoedam(args.get("backbone", "vits"))
     x = torch.rand(1, 3, 480, 640)
-    fast = args.get("fast", False)
+    fast, bf16 = args.get("fast", False), args.get("bf16", False)
     model = prepare_fast(model) if fast else prepare_exact(model)
 
     def run():
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             return model(x)["metric_depth"]
 
     times = _timeit(run, args.get("warmup", 2), args.get("repeats", 10))
     out = _summary(times)
-    if not fast:
+    if not (fast or bf16):
         from torch.utils.flop_counter import FlopCounterMode
 
         counter = FlopCounterMode(display=False)
@@ -194,7 +195,8 @@ def case_loader(args: dict) -> dict:
 
 
 def case_fast_accuracy(args: dict) -> dict:
-    """AbsRel of the fast path's depth against the fp32 depth on SynthRooms test images.
+    """AbsRel of the fast path's depth (and, with ``bf16``, of the exact path under bf16 autocast)
+    against the fp32 depth on SynthRooms test images.
 
     Uses the demo run's trained ZoeDAM-S when it exists and the conformance weights (official
     format, at 392x518) when ``../shared`` is there; a random model otherwise.
@@ -221,8 +223,12 @@ def case_fast_accuracy(args: dict) -> dict:
             ref = torch.cat([exact(x[i:i + 4])["metric_depth"] for i in range(0, len(x), 4)])
             fast = prepare_fast(model)
             approx = torch.cat([fast(x[i:i + 4])["metric_depth"] for i in range(0, len(x), 4)])
-        out[name] = {"abs_rel_vs_fp32": _abs_rel(approx, ref), "n_images": len(images),
-                     "network_size": list(ref.shape[-2:])}
+            out[name] = {"abs_rel_vs_fp32": _abs_rel(approx, ref), "n_images": len(images),
+                         "network_size": list(ref.shape[-2:])}
+            if args.get("bf16"):
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    low = torch.cat([exact(x[i:i + 4])["metric_depth"] for i in range(0, len(x), 4)])
+                out[name]["bf16_abs_rel_vs_fp32"] = _abs_rel(low.float(), ref)
     return out
 
 

@@ -5,10 +5,14 @@ trainer resolves it (bf16 only on CPUs that run it natively) — through the
 :class:`~zoedam_lib.training.trainer.Trainer`'s own ``step`` on SynthRooms images rendered in memory.
 ``train_side_by_side`` starts two single-threaded copies of ``train_cpu`` at once: their summed
 images/s against one two-thread run is what :mod:`zoedam_lib.experiments.concurrent` gains on 2 cores.
+``reference_head`` trains through ZoeDepth's NCHW head instead of the channels-last one
+(:func:`~zoedam_lib.inference.fast_head.head_depth`): the step as it was before that change, the
+baseline of the speed-up target.
 """
 
 from __future__ import annotations
 
+import functools
 import statistics
 import subprocess
 
@@ -21,13 +25,16 @@ from .experiments.zoedam import build_zoedam
 
 
 def case_train_cpu(args: dict) -> dict:
-    """``steps`` timed trainer steps (after ``warmup``) of the cpu preset; ``compile``: ``model.compile()`` first."""
+    """``steps`` timed trainer steps (after ``warmup``) of the cpu preset; ``compile``: ``model.compile()`` first;
+    ``reference_head``: the depth from ZoeDepth's NCHW head (what ``forward`` runs when asked for bin centres)."""
     if args.get("threads"):
         torch.set_num_threads(int(args["threads"]))
     steps, warmup = int(args.get("steps", 12)), int(args.get("warmup", 2))
     recipe = recipe_for("zoedam", "cpu")
     torch.manual_seed(0)
     model, _ = build_zoedam("vits", None, img_size=recipe.img_size, verbose=False)
+    if args.get("reference_head"):
+        model.forward = functools.partial(type(model).forward, model, return_final_centers=True)
     if args.get("compile"):
         model.compile()  # in place: the state dict keeps its keys
     trainer, times, losses = time_trainer_steps(model, recipe, _RenderedImages(16), torch.device("cpu"), steps, warmup)

@@ -16,7 +16,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from .depth_bins import DepthBinAccumulator, DepthBinned
 from .errors import DataFileError
+from .inference.precision import JobPrecision
 from .inference.predict import check_finite_prediction, infer, model_device
 from .metrics import METRIC_KEYS, MetricAccumulator, median_depths
 from .progress import tqdm
@@ -37,6 +39,8 @@ class EvalResult:
     flip_tta: bool = False
     median_scaled: dict[str, float] = field(default_factory=dict)  # after per-image median scaling
     name: str = "test"  # the evaluation set (test, or a zero-shot set's name)
+    by_depth: DepthBinned | None = None  # AbsRel per ground-truth depth range, averaged per image
+    precision: str = "fp32"  # what inference ran in (inference.precision), e.g. "bf16 autocast (AbsRel vs fp32 …)"
 
     @property
     def n_images(self) -> int:
@@ -44,7 +48,8 @@ class EvalResult:
 
     def to_json(self) -> dict:
         return {"metrics": self.metrics, "median_scaled": self.median_scaled, "n_images": self.n_images,
-                "n_skipped": len(self.skipped), "skipped": self.skipped, "flip_tta": self.flip_tta}
+                "n_skipped": len(self.skipped), "skipped": self.skipped, "flip_tta": self.flip_tta,
+                "precision": self.precision}
 
 
 class _InOrder(Dataset):
@@ -61,8 +66,11 @@ class _InOrder(Dataset):
 @torch.inference_mode()
 def evaluate(model: nn.Module, dataset: Dataset, flip_tta: bool = True, batch_size: int = 4,
              device: str | torch.device | None = None, max_images: int | None = None,
-             progress: bool = True, name: str = "test", **metric_kwargs) -> EvalResult:
+             progress: bool = True, name: str = "test", precision: str = "auto", **metric_kwargs) -> EvalResult:
     """Evaluate ``model`` on ``dataset`` (a DepthDataset without augmentation) image by image.
+
+    ``precision``: ``auto`` (the hardware's native low precision where the depth stays within AbsRel
+    0.01 of fp32; :mod:`~zoedam_lib.inference.precision`) or ``fp32``. The result says which ran.
 
     An evaluation in which no image has a single valid ground-truth pixel is an error, never a
     row of NaN: the depths are probably in another unit than metres, or outside the valid range.
@@ -72,15 +80,17 @@ def evaluate(model: nn.Module, dataset: Dataset, flip_tta: bool = True, batch_si
     device = torch.device(device) if device is not None else model_device(model)
     was_training = model.training
     model.eval()
-    raw, scaled, medians = MetricAccumulator(), MetricAccumulator(), []
+    raw, scaled, medians, job = MetricAccumulator(), MetricAccumulator(), [], JobPrecision(precision)
+    by_depth = DepthBinAccumulator(**metric_kwargs)
     loader = DataLoader(_InOrder(dataset, max_images), batch_size=batch_size, shuffle=False)
     for batch in tqdm(loader, desc=f"evaluate {name}", leave=False, disable=not progress):
-        pred = infer(model, batch["image"].to(device), flip_tta).float().cpu()
+        pred = infer(model, batch["image"].to(device), flip_tta, job).cpu()
         check_finite_prediction(pred, f"{name} images {batch['index'].tolist()}")
         for p, gt, index in zip(pred, batch["depth"], batch["index"].tolist(), strict=True):
             if not math.isnan(raw.update(p, gt, name=index, **metric_kwargs)["a1"]):
                 scaled.update(p, gt, name=index, align="median", **metric_kwargs)
                 medians.append(median_depths(p, gt, **metric_kwargs))
+                by_depth.update(p, gt)
     model.train(was_training)
     if raw.count == 0:
         lo, hi = metric_kwargs.get("min_depth", 1e-3), metric_kwargs.get("max_depth", 10.0)
@@ -89,16 +99,17 @@ def evaluate(model: nn.Module, dataset: Dataset, flip_tta: bool = True, batch_si
                             "in millimetres needs converting; a folder dataset takes depth_unit.)")
     per_image = [{"index": int(n), **m, **{f"med_{k}": v for k, v in ms.items()}, "pred_median": pm, "gt_median": gm}
                  for n, m, ms, (pm, gm) in zip(raw.names, raw.per_image, scaled.per_image, medians, strict=True)]
-    return EvalResult(raw.mean(), per_image, [int(s) for s in raw.skipped], flip_tta, scaled.mean(), name)
+    return EvalResult(raw.mean(), per_image, [int(s) for s in raw.skipped], flip_tta, scaled.mean(), name,
+                      by_depth.result(), job.describe())
 
 
 @torch.inference_mode()
 def predict_batch(model: nn.Module, images: torch.Tensor, flip_tta: bool = False,
-                  size: tuple[int, int] | None = None) -> torch.Tensor:
+                  size: tuple[int, int] | None = None, precision: str = "fp32") -> torch.Tensor:
     """(B, 3, H, W) images → (B, H, W) depth, resized to ``size`` (default: the input size)."""
     model.eval()
     device = model_device(model)
-    depth = infer(model, images.to(device), flip_tta).float()
+    depth = infer(model, images.to(device), flip_tta, precision)
     depth = torch.nn.functional.interpolate(depth, size=size or images.shape[-2:], mode="bilinear",
                                             align_corners=True)
     return depth[:, 0].cpu()
@@ -116,7 +127,7 @@ def predict_examples(model: nn.Module, mat, indices: list[int], flip_tta: bool =
     """(images uint8, ground truths, predictions at ground-truth size) of the given items, for figures.
 
     Consecutive items of one size are predicted ``batch_size`` at a time: one image per forward
-    left most of a CPU idle (notebook 06's error-by-depth figure over every test image).
+    left most of a CPU idle.
     """
     items = [mat.read(i) for i in indices]
     preds: list[np.ndarray] = []

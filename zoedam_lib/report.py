@@ -12,8 +12,9 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from .checkpoints import load_model
-from .depth_bins import DEPTH_EDGES, DepthBinned, abs_rel_by_depth
+from .depth_bins import DepthBinned
 from .evaluation import example_indices, predict_examples
+from .experiments.evaluations import evaluate_once
 from .experiments.teacher import TEACHER_KEY
 from .results import LABELS, load_results, per_image_rows
 from .run import RunContext
@@ -66,18 +67,18 @@ def qualitative_figure(ctx: RunContext, models: dict[str, object], n: int = 4) -
     return prediction_grid(images, gts, preds, note=ctx.note(), vmax=10.0 if ctx.data_kind == "nyu" else None)
 
 
-def error_by_range(ctx: RunContext, models: dict[str, object], records: dict[str, dict],
-                   n_images: int | None = None, edges: Sequence[float] = DEPTH_EDGES
+def error_by_range(ctx: RunContext, models: dict[str, object], records: dict[str, dict]
                    ) -> tuple[dict[str, DepthBinned], Figure]:
-    """AbsRel of each model per ground-truth depth range, averaged per image as the tables are, with the
-    flip TTA each model's results were measured with, over ``n_images`` test images (None: all)."""
-    idx = list(ctx.split.test) if n_images is None else example_indices(ctx.split.test, n_images, ctx.seed + 1)
+    """AbsRel of each model per ground-truth depth range on the test images, averaged per image as the
+    tables are, with the flip TTA each model's results were measured with.
+
+    The ranges come with each model's evaluation (:func:`~.experiments.evaluations.evaluate_once`):
+    a model evaluated in this run folder before is not run again.
+    """
     binned: dict[str, DepthBinned] = {}
-    with ctx.open_data() as mat:
-        for key, model in models.items():
-            flip = bool(records.get(key, {}).get("flip_tta", key != "average"))
-            _, gts, preds = predict_examples(model, mat, idx, flip_tta=flip)
-            binned[LABELS.get(key, key)] = abs_rel_by_depth(preds, gts, edges)
+    for key, model in models.items():
+        flip = bool(records.get(key, {}).get("flip_tta", key != "average"))
+        binned[LABELS.get(key, key)] = evaluate_once(ctx, model, flip)[0].by_depth
     return binned, error_by_depth(binned, note=ctx.note())
 
 

@@ -77,17 +77,18 @@ class RunContext:
                 f"device: {self.device} | seed: {self.seed}")
         return text + (f" | zero-shot: {', '.join(self.zero_shot)}" if self.zero_shot else "")
 
-    def evaluate(self, model: nn.Module, flip_tta: bool = True, progress: bool = True
+    def evaluate(self, model: nn.Module, flip_tta: bool = True, progress: bool = True, precision: str = "auto"
                  ) -> tuple[EvalResult, dict[str, EvalResult]]:
-        """``model`` on the test split and on every zero-shot set of the run (each file whole)."""
+        """``model`` on the test split and on every zero-shot set of the run (each file whole);
+        ``precision``: see :func:`~zoedam_lib.evaluation.evaluate`."""
         with self.open_data() as data:
             test = evaluate(model, DepthDataset(data, self.split.test), flip_tta=flip_tta, device=self.device,
-                            progress=progress)
+                            progress=progress, precision=precision)
         zero_shot = {}
         for name, path in self.zero_shot.items():
             with NyuMat(path) as data:
                 zero_shot[name] = evaluate(model, DepthDataset(data, range(len(data))), flip_tta=flip_tta,
-                                           device=self.device, progress=progress, name=name)
+                                           device=self.device, progress=progress, name=name, precision=precision)
         return test, zero_shot
 
 

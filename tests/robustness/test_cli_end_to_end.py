@@ -96,6 +96,11 @@ def test_eval_end_to_end(tiny_data, teacher, tmp_path, capsys):
     with NyuMat(tiny_data) as data:
         assert record["zero_shot"]["synthrooms"]["n_test"] == len(data)
     assert "| tiny · test |" in captured.out and f"wrote {out / 'results' / 'tiny.json'}" in captured.out
+    assert record["precision"] == "fp32" or record["precision"].startswith(("bf16 autocast", "fp16 autocast",
+                                                                             "fp32: low precision refused"))
+    assert main(["eval", "--checkpoint", str(teacher), "--data", str(tiny_data), "--out", str(out), "--device", "cpu",
+                 "--preset", "cpu", "--zero-shot", "--name", "exact", "--fp32"]) == 0
+    assert json.loads((out / "results" / "exact.json").read_text())["precision"] == "fp32"
 
 
 def test_predict_end_to_end(teacher, tmp_path, capsys):

@@ -12,6 +12,7 @@ from ..evaluation import EvalResult
 from ..models.average import AverageDepth
 from ..results import write_result
 from ..run import RunContext
+from .evaluations import evaluate_once
 
 
 @dataclass
@@ -30,7 +31,7 @@ def run_average(ctx: RunContext, n_images: int = 400) -> AverageResult:
     chosen = sorted(rng.choice(train, size=min(n_images, len(train)), replace=False).tolist())
     with ctx.open_data() as data:
         model = AverageDepth.fit(data.read_depth(i) for i in chosen)
-    result, zero_shot = ctx.evaluate(model.to(ctx.device), flip_tta=False)
+    result, zero_shot = evaluate_once(ctx, model.to(ctx.device), flip_tta=False)
     save_model(model, ctx.out_dir / "checkpoints" / "average")
     path = write_result(ctx.out_dir, "average", ctx.provenance(), result, zero_shot, n_averaged=len(chosen),
                         checkpoint="checkpoints/average")

@@ -44,7 +44,8 @@ def run_eval(args: argparse.Namespace) -> EvalResult:
     key = args.name or results_key(args.checkpoint, model)
     with run_lock(ctx.out_dir, key):
         ensure_output_dir(ctx.out_dir / "results", "output folder")
-        result, zero_shot = ctx.evaluate(model, flip_tta=not args.no_flip_tta)
+        result, zero_shot = ctx.evaluate(model, flip_tta=not args.no_flip_tta,
+                                         precision="fp32" if getattr(args, "fp32", False) else "auto")
         path = write_result(ctx.out_dir, key, ctx.provenance(), result, zero_shot, checkpoint=str(args.checkpoint),
                             init=report.summary())
     rows = {f"{key} · test": result.metrics}
@@ -52,5 +53,6 @@ def run_eval(args: argparse.Namespace) -> EvalResult:
         rows[f"{key} · {name}"] = ev.metrics
         rows[f"{key} · {name}, median-scaled"] = ev.median_scaled
     print(markdown_table(rows))
-    print(f"{result.n_images} images ({len(result.skipped)} without valid pixels skipped); wrote {display_path(path)}")
+    print(f"{result.n_images} images ({len(result.skipped)} without valid pixels skipped), {result.precision}; "
+          f"wrote {display_path(path)}")
     return result

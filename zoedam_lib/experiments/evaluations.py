@@ -6,8 +6,9 @@ control (which run side by side, in other processes: :mod:`.concurrent`) each ne
 One evaluation serves them all, so the teacher's row in 05 is *the same numbers* as ZoeDAM-S's in 04.
 
 The key is a digest of the weights (every state-dict tensor's name, dtype, shape and bytes), the
-data file, the test split, the zero-shot sets, the flip TTA and the source of the evaluation code
-(so a changed metric is never answered from an old file). Entries live in memory and in
+data file, the test split, the zero-shot sets, the flip TTA, the inference precision the device
+allows (:mod:`~zoedam_lib.inference.precision`) and the source of the evaluation code (so a changed
+metric is never answered from an old file). Entries live in memory and in
 ``<out_dir>/evaluations/<key>.pt``, written whole and then renamed.
 """
 
@@ -23,19 +24,21 @@ from .. import evaluation, metrics
 from ..atomic import atomic_path
 from ..checkpoints.saving import update_digest
 from ..evaluation import EvalResult
+from ..inference import precision
 from ..run import RunContext
 
 EVALUATIONS_DIR = "evaluations"
-_CODE = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (evaluation, metrics))).hexdigest()
+_CODE = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (evaluation, metrics, precision))).hexdigest()
 _MEMO: dict[str, tuple[EvalResult, dict[str, EvalResult]]] = {}
 
 
 def evaluation_key(ctx: RunContext, model: nn.Module, flip_tta: bool) -> str:
-    """What an evaluation depends on: weights, data, test split, zero-shot sets, TTA, evaluation code."""
+    """What an evaluation depends on: weights, data, test split, zero-shot sets, TTA, precision, evaluation code."""
     digest = hashlib.sha256()
     update_digest(digest, model)
     digest.update(repr((str(ctx.data_path), tuple(ctx.split.test),
-                        tuple(sorted((n, str(p)) for n, p in ctx.zero_shot.items())), flip_tta, _CODE)).encode())
+                        tuple(sorted((n, str(p)) for n, p in ctx.zero_shot.items())), flip_tta,
+                        precision.capability(torch.device(ctx.device)), _CODE)).encode())
     return digest.hexdigest()
 
 

@@ -31,6 +31,7 @@ from ..paths import unusable_path_reason
 from ..photo_camera import PhotoCamera, photo_intrinsics
 from ..progress import tqdm
 from .onnx_runner import is_onnx_path, open_for_predict
+from .precision import JobPrecision
 from .predict import infer, model_depth_range, non_finite_problem
 from .resample import bilinear_taps
 from .writers import write_color_png, write_depth_png16, write_ply
@@ -160,7 +161,7 @@ def _predict_batch(model: nn.Module, batch: list[_Loaded], args: argparse.Namesp
     the image goes to ``failed`` with the reason.
     """
     x = torch.stack([item.x for item in batch]).to(device)  # (B, 3, h, w)
-    depth = infer(model, x, flip_tta=args.flip_tta).float().cpu()  # (B, 1, h', w')
+    depth = infer(model, x, flip_tta=args.flip_tta, precision=getattr(args, "precision", "fp32")).cpu()
     lo, hi = model_depth_range(model)
     written = 0
     for item, pred in zip(batch, depth, strict=True):
@@ -230,7 +231,13 @@ def run_predict(args: argparse.Namespace) -> int:
     if not args.edge_jump > 0:
         raise ConfigError(f"--edge-jump must be a positive fraction (0.1 = a 10 % depth jump), got {args.edge_jump}; "
                           "use --keep-edges to keep every point")
+    if getattr(args, "fast", False) and getattr(args, "fp32", False):
+        raise ConfigError("--fast (low precision, reduced-resolution head) and --fp32 ask for opposite things; "
+                          "pass one of them")
     backend = _backend(args)
+    # an ONNX Runtime session and the --fast path have their own precision: autocast has nothing to choose there
+    fixed = {"onnxruntime": "ONNX Runtime"}.get(backend) or ("fast path" if getattr(args, "fast", False) else None)
+    args.precision = JobPrecision("fp32" if getattr(args, "fp32", False) or fixed else "auto")
     out_dir = Path(args.out).expanduser()
     files, skipped = collect_inputs(args.inputs, exclude=out_dir)
     if not files:
@@ -273,6 +280,7 @@ def run_predict(args: argparse.Namespace) -> int:
         done += _flush(model, batch, args, out_dir, device, bar, failed)
     skipped += failed
     reasons = "; ".join(f"{name}: {why}" for name, why in skipped)
+    print(f"inference: {fixed or args.precision.describe()}")
     print(f"done {done} images, skipped {len(skipped)}{f' ({reasons})' if skipped else ''}")
     if failed:
         raise PredictionError(f"the model predicted NaN/inf depth for {len(failed)} of {len(files)} images, so "

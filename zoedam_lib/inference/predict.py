@@ -4,7 +4,9 @@ Every model maps RGB in [0, 1] to ``{"metric_depth": (B, 1, h, w)}`` at its own 
 here predictions are optionally averaged with the horizontally flipped image's (the official
 evaluation's flip augmentation) and resized back to the input resolution. A ZoeDAM runs through
 the exact fast head (:func:`.fast_head.prepare_exact`: the reference's depth, faster on CPUs);
-a model already wrapped (e.g. by ``prepare_fast``) and other models run as they are.
+a model already wrapped (e.g. by ``prepare_fast``) and other models run as they are. Evaluations
+and ``predict`` runs pass a job precision (:mod:`.precision`): the hardware's native low precision
+where the model's depth stays within AbsRel 0.01 of fp32.
 
 This module imports no model class (only the metric head's layers, via :mod:`.fast_head`), so
 ``ZoeDAM.predict`` can delegate here without an import cycle.
@@ -20,15 +22,26 @@ from torch import nn
 from ..errors import PredictionError
 from ..images import to_float_image
 from .fast_head import prepare_exact
+from .precision import JobPrecision, job_precision
 
 
-def infer(model: nn.Module, x: torch.Tensor, flip_tta: bool = False) -> torch.Tensor:
-    """(B, 3, H, W) in [0, 1] → (B, 1, h, w) metric depth at the model's output size."""
-    model = prepare_exact(model)
-    depth = model(x)["metric_depth"]
+def infer(model: nn.Module, x: torch.Tensor, flip_tta: bool = False,
+          precision: str | JobPrecision = "fp32") -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1] → (B, 1, h, w) float32 metric depth at the model's output size.
+
+    ``precision``: ``fp32``, or a job's :class:`~.precision.JobPrecision` (evaluations and ``predict``
+    runs: the hardware's native low precision where the model's depth stays within AbsRel 0.01 of
+    fp32, decided on the job's first batch); ``auto`` makes this call a job of its own.
+    """
+    runner = prepare_exact(model)
+    job = job_precision(precision)
+
+    def run(inputs: torch.Tensor) -> torch.Tensor:
+        return runner(inputs)["metric_depth"]
+
+    depth = job.depth(run, x)
     if flip_tta:
-        flipped = model(torch.flip(x, dims=[3]))["metric_depth"]
-        depth = 0.5 * (depth + torch.flip(flipped, dims=[3]))
+        depth = 0.5 * (depth + torch.flip(job.depth(run, torch.flip(x, dims=[3])), dims=[3]))
     return depth
 
 
@@ -66,16 +79,16 @@ def model_depth_range(model: nn.Module) -> tuple[float, float]:
 
 @torch.inference_mode()
 def predict_depth(model: nn.Module, image, flip_tta: bool = False,
-                  device: str | torch.device | None = None) -> np.ndarray:
+                  device: str | torch.device | None = None, precision: str = "fp32") -> np.ndarray:
     """One image (numpy/PIL/tensor, any size and channel layout) → (H, W) float32 metres.
 
     The prediction is resized to the input's resolution (bilinear, align_corners=True) and
-    clamped to the model's depth range.
+    clamped to the model's depth range. ``precision``: see :func:`infer`.
     """
     x = to_float_image(image)[None]  # (1, 3, H, W)
     device = device or model_device(model)
     height, width = x.shape[-2:]
-    depth = infer(model, x.to(device), flip_tta)
+    depth = infer(model, x.to(device), flip_tta, precision)
     depth = F.interpolate(depth.float(), size=(height, width), mode="bilinear", align_corners=True)
     check_finite_prediction(depth, "the prediction")
     lo, hi = model_depth_range(model)

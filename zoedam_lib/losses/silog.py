@@ -25,7 +25,9 @@ def silog_loss(pred: torch.Tensor | dict, target: torch.Tensor, mask: torch.Tens
 
     Computed in float32 outside autocast: fp16 logs and variances overflow (ZoeDepth's lesson).
     A batch with fewer than two valid pixels gives a zero loss connected to the graph, and a
-    perfect fit gives a finite (zero) gradient.
+    perfect fit gives a finite (zero) gradient. The mask weights the pixels instead of selecting
+    them (official: ``pred[mask]``): the same mean and unbiased variance, without the boolean
+    indexing whose forward and backward took ~0.1 s of a ``cpu``-preset step on one core.
     """
     if isinstance(pred, dict):
         pred = pred["metric_depth"]
@@ -38,11 +40,15 @@ def silog_loss(pred: torch.Tensor | dict, target: torch.Tensor, mask: torch.Tens
             mask = mask.unsqueeze(1)
         if interpolate and pred.shape[-1] != target.shape[-1]:
             pred = F.interpolate(pred, target.shape[-2:], mode="bilinear", align_corners=True)
-        if mask is not None:
-            pred, target = pred[mask], target[mask]
-        if pred.numel() < 2:
-            return pred.sum() * 0.0
         g = torch.log(pred + eps) - torch.log(target + eps)
-        dg = torch.var(g) + beta * torch.pow(torch.mean(g), 2)
+        if mask is None:
+            n = g.numel()
+        else:  # invalid pixels (where the log may be NaN or inf) count as 0 and carry no gradient
+            g, n = torch.where(mask, g, 0.0), int(mask.sum())
+        if n < 2:
+            return g.sum() * 0.0
+        mean = g.sum() / n
+        centred = g - mean if mask is None else torch.where(mask, g - mean, 0.0)
+        dg = centred.square().sum() / (n - 1) + beta * mean.square()  # torch.var's unbiased variance
         # clamp: sqrt'(0) is infinite, which would turn a perfect fit's gradient into NaN
         return 10 * torch.sqrt(dg.clamp_min(1e-12))

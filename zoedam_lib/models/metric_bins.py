@@ -8,8 +8,9 @@ centres into metric depth. Each layer follows its counterpart in ZoeDepth's
 ``nn.Conv2d`` modules on NCHW tensors, so hooks, quantisation, ``torch.compile`` and ONNX export
 see the real network. Parameter names follow the official checkpoints.
 
-This is the reference. The faster CPU inference path that runs the same weights (channels-last
-matrix products, a banded full-resolution stage) is :mod:`zoedam_lib.inference.fast_head`.
+This is the reference (what export traces and the per-pixel bin maps come from). The same weights
+computed channels-last — whole maps with gradients for training, row bands at inference — are
+:mod:`zoedam_lib.inference.fast_head`, held to this module by ``tests/test_fast_head.py``.
 """
 
 from __future__ import annotations
