@@ -21,20 +21,24 @@ FAKE = {
 }
 
 
+def fake_case(name, args=None, timeout=600):
+    """``bench.run_case`` without processes: FAKE's figures, varied by the case arguments a run passes."""
+    out = dict(FAKE[name])
+    if name == "infer" and args.get("fast"):
+        out["median_ms"] = 400.0
+    if name == "train_cpu" and args.get("compile"):
+        out.update(images_per_s=5.0, first_step_s=120.0, losses=[6.9, 6.52, 6.8])
+    if name == "train_cpu" and args.get("reference_head"):  # the step before the channels-last head
+        out.update(images_per_s=5.0, losses=[6.9, 6.5, 6.81])
+    if name == "onnx" and args.get("int8"):
+        out.update(median_ms=300.0, abs_rel_vs_torch=0.03, weights="demo")
+    if name == "onnx" and args.get("openvino"):
+        out.update(median_ms=500.0, abs_rel_vs_torch=2e-5 if args["precision"] == "f32" else 4e-3)
+    return out
+
+
 @pytest.fixture()
 def figures(monkeypatch):
-    def fake_case(name, args=None, timeout=600):
-        out = dict(FAKE[name])
-        if name == "infer" and args.get("fast"):
-            out["median_ms"] = 400.0
-        if name == "train_cpu" and args.get("compile"):
-            out.update(images_per_s=5.0, first_step_s=120.0, losses=[6.9, 6.52, 6.8])
-        if name == "train_cpu" and args.get("reference_head"):  # the step before the channels-last head
-            out.update(images_per_s=5.0, losses=[6.9, 6.5, 6.81])
-        if name == "onnx" and args.get("int8"):
-            out.update(median_ms=300.0, abs_rel_vs_torch=0.03, weights="demo")
-        return out
-
     monkeypatch.setattr(bench, "run_case", fake_case)
     monkeypatch.setattr("zoedam_lib.training.amp.cpu_supports_bf16", lambda: True)
     return bench.collect(quick=True, progress=lambda _: None)
@@ -111,18 +115,6 @@ def test_paper_recipe_refuses_unknown_backbones(capsys):
 def test_cpu_training_speedup_takes_the_best_lever_and_compares_loss_curves(monkeypatch):
     """Full run: eager, compiled and side-by-side cpu-preset training; the verdict takes the fastest of them
     against the step as it was before the channels-last head (the reference head, eager)."""
-    def fake_case(name, args=None, timeout=600):
-        out = dict(FAKE[name])
-        if name == "train_cpu" and args.get("compile"):
-            out.update(images_per_s=5.0, first_step_s=120.0, losses=[6.9, 6.52, 6.8])
-        if name == "train_cpu" and args.get("reference_head"):  # the step before the channels-last head
-            out.update(images_per_s=5.0, losses=[6.9, 6.5, 6.81])
-        if name == "onnx" and args.get("int8"):
-            out.update(median_ms=300.0, abs_rel_vs_torch=0.03, weights="demo")
-        if name == "onnx" and args.get("openvino"):
-            out.update(median_ms=500.0, abs_rel_vs_torch=2e-5 if args["precision"] == "f32" else 4e-3)
-        return out
-
     monkeypatch.setattr(bench, "run_case", fake_case)
     monkeypatch.setattr("zoedam_lib.training.amp.cpu_supports_bf16", lambda: True)
     full = bench.collect(quick=False, progress=lambda _: None)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .data.loader_bench import peak_rss_mb
+from .inference.precision import depth_abs_rel
 
 
 def _timeit(fn: Callable[[], object], warmup: int, repeats: int) -> list[float]:
@@ -108,11 +109,6 @@ def case_peer(args: dict) -> dict:
     out = _summary(_timeit(run, args.get("warmup", 2), args.get("repeats", 10)))
     out["peak_rss_mb"] = peak_rss_mb()
     return out
-
-
-def _abs_rel(approx: torch.Tensor, ref: torch.Tensor) -> float:
-    """Mean relative difference of two metric depth maps (AbsRel of ``approx`` against ``ref``)."""
-    return ((approx - ref).abs() / ref.clamp_min(1e-3)).mean().item()
 
 
 def case_train(args: dict) -> dict:
@@ -223,12 +219,12 @@ def case_fast_accuracy(args: dict) -> dict:
             ref = torch.cat([exact(x[i:i + 4])["metric_depth"] for i in range(0, len(x), 4)])
             fast = prepare_fast(model)
             approx = torch.cat([fast(x[i:i + 4])["metric_depth"] for i in range(0, len(x), 4)])
-            out[name] = {"abs_rel_vs_fp32": _abs_rel(approx, ref), "n_images": len(images),
+            out[name] = {"abs_rel_vs_fp32": depth_abs_rel(approx, ref), "n_images": len(images),
                          "network_size": list(ref.shape[-2:])}
             if args.get("bf16"):
                 with torch.autocast("cpu", dtype=torch.bfloat16):
                     low = torch.cat([exact(x[i:i + 4])["metric_depth"] for i in range(0, len(x), 4)])
-                out[name]["bf16_abs_rel_vs_fp32"] = _abs_rel(low.float(), ref)
+                out[name]["bf16_abs_rel_vs_fp32"] = depth_abs_rel(low, ref)
     return out
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import torch
 
-from .bench_cases import _abs_rel, _summary, _timeit, _zoedam
+from .bench_cases import _summary, _timeit, _zoedam
 from .data.loader_bench import peak_rss_mb
+from .inference.precision import depth_abs_rel
 from .paths import display_path
 
 
@@ -71,7 +72,7 @@ def case_onnx(args: dict) -> dict:
         depth = runner(x)["metric_depth"]
     with torch.inference_mode():
         ref = model(x)["metric_depth"]
-    out.update({"export_s": export_s, "abs_rel_vs_torch": _abs_rel(depth, ref), "peak_rss_mb": peak_rss_mb(),
+    out.update({"export_s": export_s, "abs_rel_vs_torch": depth_abs_rel(depth, ref), "peak_rss_mb": peak_rss_mb(),
                 "weights": weights})
     return out
 

@@ -20,7 +20,7 @@ from .depth_bins import DepthBinAccumulator, DepthBinned
 from .errors import DataFileError
 from .inference.precision import JobPrecision
 from .inference.predict import check_finite_prediction, infer, model_device
-from .metrics import METRIC_KEYS, MetricAccumulator, median_depths
+from .metrics import METRIC_KEYS, MetricAccumulator, median_depths, resize_prediction
 from .progress import tqdm
 
 
@@ -87,6 +87,7 @@ def evaluate(model: nn.Module, dataset: Dataset, flip_tta: bool = True, batch_si
         pred = infer(model, batch["image"].to(device), flip_tta, job).cpu()
         check_finite_prediction(pred, f"{name} images {batch['index'].tolist()}")
         for p, gt, index in zip(pred, batch["depth"], batch["index"].tolist(), strict=True):
+            p = resize_prediction(p, gt.shape[-2:])  # once: the four uses below would each resize it
             if not math.isnan(raw.update(p, gt, name=index, **metric_kwargs)["a1"]):
                 scaled.update(p, gt, name=index, align="median", **metric_kwargs)
                 medians.append(median_depths(p, gt, **metric_kwargs))

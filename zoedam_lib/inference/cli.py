@@ -236,7 +236,7 @@ def run_predict(args: argparse.Namespace) -> int:
                           "pass one of them")
     backend = _backend(args)
     # an ONNX Runtime session and the --fast path have their own precision: autocast has nothing to choose there
-    fixed = {"onnxruntime": "ONNX Runtime"}.get(backend) or ("fast path" if getattr(args, "fast", False) else None)
+    fixed = "ONNX Runtime" if backend == "onnxruntime" else "fast path" if getattr(args, "fast", False) else None
     args.precision = JobPrecision("fp32" if getattr(args, "fp32", False) or fixed else "auto")
     out_dir = Path(args.out).expanduser()
     files, skipped = collect_inputs(args.inputs, exclude=out_dir)

@@ -7,7 +7,8 @@ CUDA; nothing on AVX2-only CPUs, where bf16 is emulated and ~15× slower than fp
 and decoder; the metric head always stays in fp32 (its 0.0212 minimum temperature amplifies
 rounding). The job's first batch runs in fp32 and in the candidate: if the candidate's depth is
 within :data:`BAR` of fp32 (mean AbsRel, the benchmark's fast-path bar) the rest of the job uses it,
-else fp32. That batch itself is answered in fp32. ``fp32`` (``--fp32`` on the command line) forces
+else fp32. That first forward is answered in fp32 (with flip TTA, the flipped half of the first batch
+already runs in the chosen precision). ``fp32`` (``--fp32`` on the command line) forces
 fp32; single images (:func:`~.predict.predict_depth`, figures, pseudo-labels) run in fp32, where a
 check would cost more than it saves.
 """
@@ -45,10 +46,13 @@ class Choice:
 FP32 = Choice(None)
 
 
-def _abs_rel(low: torch.Tensor, ref: torch.Tensor) -> float:
-    low, ref = low.detach().float(), ref.detach().float()
+def depth_abs_rel(approx: torch.Tensor, ref: torch.Tensor) -> float:
+    """Mean relative difference of two metric depth maps (AbsRel of ``approx`` against ``ref``) over the
+    reference's finite, positive pixels; inf when it has none. The check here and the benchmark's
+    accuracy rows (``bench``) measure with this one function."""
+    approx, ref = approx.detach().float(), ref.detach().float()
     ok = torch.isfinite(ref) & (ref > 0)
-    return float(((low - ref).abs() / ref)[ok].mean()) if ok.any() else float("inf")
+    return float(((approx - ref).abs() / ref)[ok].mean()) if ok.any() else float("inf")
 
 
 class JobPrecision:
@@ -73,7 +77,7 @@ class JobPrecision:
             else:
                 ref = run(x).float()
                 with torch.autocast(x.device.type, dtype=dtype):
-                    err = _abs_rel(run(x), ref)
+                    err = depth_abs_rel(run(x), ref)
                 self.choice = Choice(dtype if err <= BAR else None, err)
                 return ref
         with nullcontext() if self.choice.dtype is None else torch.autocast(x.device.type, dtype=self.choice.dtype):
