@@ -8,12 +8,19 @@ from zoedam_lib import bench
 
 FAKE = {
     "matmul": {"fp32_gflops": 200.0},
-    "infer": {"median_ms": 800.0, "gflops": 90.0},
-    "onnx": {"median_ms": 700.0, "export_s": 30.0, "abs_rel_vs_torch": 2e-7},
+    "backend": {"median_ms": 800.0, "gflops": 90.0, "first_call_s": 1.0},
     "peer": {"median_ms": 600.0},
     "train": {"step": {"median_ms": 12000.0}, "forward": {"median_ms": 4000.0},
               "forward_inference": {"median_ms": 3000.0}, "images_per_s": 0.33},
-    "fast_accuracy": {"demo": {"abs_rel_vs_fp32": 0.002}, "random": {"abs_rel_vs_fp32": 0.05}},
+    # per weight set, each backend's AbsRel against eager fp32 (the conformance set has the looser 0.02 bar)
+    "backend_accuracy": {
+        "demo (trained)": {"n_images": 8, "network_size": [98, 126], "eager_bf16": 0.001, "fast": 0.003,
+                           "compile_fp32": 3e-7, "compile_bf16": 0.001, "onnx_fp32": 2e-7, "onnx_int8": 0.008,
+                           "openvino_fp32": 2e-6, "openvino_bf16": 0.002},
+        "official-format (conformance weights)": {
+            "n_images": 8, "network_size": [392, 518], "eager_bf16": 0.015, "fast": 0.12, "compile_fp32": 2e-6,
+            "compile_bf16": 0.012, "onnx_fp32": 1e-6, "onnx_int8": 0.07, "openvino_fp32": 0.002,
+            "openvino_bf16": 0.019}},
     "metrics": {"images_per_s": 250.0}, "synthrooms": {"images_per_s": 30.0},
     "loader": {"images_per_s": 700.0, "peak_rss_mb": 70.0},
     "train_cpu": {"images_per_s": 6.0, "first_step_s": 0.8, "amp": "torch.bfloat16", "losses": [6.9, 6.5, 6.8]},
@@ -24,16 +31,16 @@ FAKE = {
 def fake_case(name, args=None, timeout=600):
     """``bench.run_case`` without processes: FAKE's figures, varied by the case arguments a run passes."""
     out = dict(FAKE[name])
-    if name == "infer" and args.get("fast"):
-        out["median_ms"] = 400.0
+    if name == "backend":  # eager fp32 800 ms; the others faster, OpenVINO bf16 the fastest
+        out["median_ms"] = {"eager_fp32": 800.0, "eager_bf16": 600.0, "fast": 400.0, "compile_fp32": 700.0,
+                            "compile_bf16": 450.0, "onnx_fp32": 900.0, "onnx_int8": 500.0, "openvino_fp32": 650.0,
+                            "openvino_bf16": 280.0}[args["backend"]]
+    if name == "train" and args.get("compile"):  # the paper-size step compiled: the step only
+        out = {"step": {"median_ms": 9000.0}, "first_step_s": 150.0, "images_per_s": 0.44}
     if name == "train_cpu" and args.get("compile"):
         out.update(images_per_s=5.0, first_step_s=120.0, losses=[6.9, 6.52, 6.8])
     if name == "train_cpu" and args.get("reference_head"):  # the step before the channels-last head
         out.update(images_per_s=5.0, losses=[6.9, 6.5, 6.81])
-    if name == "onnx" and args.get("int8"):
-        out.update(median_ms=300.0, abs_rel_vs_torch=0.03, weights="demo")
-    if name == "onnx" and args.get("openvino"):
-        out.update(median_ms=500.0, abs_rel_vs_torch=2e-5 if args["precision"] == "f32" else 4e-3)
     return out
 
 
@@ -61,28 +68,49 @@ def test_no_bf16_case_runs_where_the_cpu_would_emulate_it(monkeypatch):
 
 
 def test_interface_keys_and_ratios(figures):
-    for key in ("infer_fp32_ms", "infer_fast_ms", "peer_fp32_ms", "peer_bf16_ms", "train_step_ms", "forward_ms",
+    for key in ("infer_fp32_ms", "peer_fp32_ms", "peer_bf16_ms", "train_step_ms", "forward_ms",
                 "loader_images_per_s", "loader_peak_rss_mb", "matmul_peak_gflops", "forward_gflops_per_s"):
         assert figures[key] is not None, key
+    assert list(figures["backends"]) == ["eager_fp32", "eager_bf16", "fast"]  # --quick: no compile, no exports
     r = figures["ratios"]
-    assert r["infer_fp32_vs_peer"] == pytest.approx(800 / 600)
-    assert r["infer_fast_vs_peer"] == pytest.approx(400 / 600)
-    assert r["onnx_fp32_vs_peer"] == pytest.approx(700 / 600) and r["onnx_fp32_vs_torch"] == pytest.approx(700 / 800)
+    assert r["best_exact_path"] == "eager_fp32" and r["best_exact_vs_peer"] == pytest.approx(800 / 600)
+    # the fast path (400 ms) misses the conformance bar (0.12 > 0.02): the fastest path within the bars is bf16
+    assert r["best_fast_path"] == "eager_bf16" and r["best_fast_vs_peer"] == pytest.approx(600 / 600)
     assert r["train_step_vs_forward"] == pytest.approx(3.0)
     assert r["train_step_vs_inference_forward"] == pytest.approx(4.0)
     assert r["forward_efficiency"] == pytest.approx(90 / 0.8 / 200)
 
 
+def test_backend_classes_follow_the_accuracy_bars():
+    """exact: AbsRel <= 1e-4 on every weight set; fast: <= 0.01 trained and <= 0.02 conformance; a backend
+    without a measured accuracy is never the best path, however fast."""
+    cases = {f"infer_{name}": {"median_ms": ms} for name, ms in
+             (("eager_fp32", 800.0), ("compile_fp32", 700.0), ("openvino_fp32", 650.0), ("openvino_bf16", 280.0),
+              ("onnx_int8", 500.0), ("fast", 100.0))}
+    cases["backend_accuracy"] = {k: {n: v for n, v in acc.items() if n != "fast"}
+                                 for k, acc in FAKE["backend_accuracy"].items()}
+    rows = bench.backend_rows(cases)
+    assert {name: row["class"] for name, row in rows.items()} == {
+        "eager_fp32": "exact", "fast": None, "compile_fp32": "exact", "onnx_int8": "fails",
+        "openvino_fp32": "fast",  # 0.002 on the conformance weights: not exact, within the fast bar
+        "openvino_bf16": "fast"}  # 0.019 <= 0.02 conformance, 0.002 <= 0.01 trained
+    assert bench.best_path(rows, ("exact",)) == ("compile_fp32", 700.0)
+    assert bench.best_path(rows, ("exact", "fast")) == ("openvino_bf16", 280.0)
+    cases["backend_accuracy"]["demo (trained)"]["openvino_bf16"] = 0.011  # the trained bar is the tighter one
+    assert bench.backend_rows(cases)["openvino_bf16"]["class"] == "fails"
+
+
 def test_markdown_states_each_verdict(figures):
     text = bench.markdown(figures, "python -m zoedam_lib bench --quick")
     row = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
-    assert "**not met**" in row["ours fp32 ÷ peer fp32"]  # 1.33 > 1.0
-    assert row["ours fp32 ÷ official fp32"].endswith("| n/a | ≤ 0.45: n/a |")  # no --official: no row figures
+    assert "**not met**" in row["best exact path (eager_fp32) ÷ peer fp32"]  # 1.33 > 1.0
+    assert row["best exact path (eager_fp32) ÷ official fp32"].endswith("| n/a | ≤ 0.45: n/a |")  # no --official
     assert "not available (bench --official PATH)" in next(v for k, v in row.items() if k.startswith("official "))
-    assert "**not met**" in row["ours fast ÷ peer fp32"]  # 0.67 > 0.5
-    assert "**not met**" in row["fast path AbsRel vs fp32 output (SynthRooms test images)"]  # worst model counts
-    exported = [v for k, v in row.items() if k.startswith("… int8") or k.startswith("… OpenVINO")]
-    assert len(exported) == 3 and all("n/a" in v or "not run" in v for v in exported)  # exports: not in --quick
+    assert "**not met**" in row["best fast path (eager_bf16) ÷ peer fp32"]  # 1.0 > 0.5
+    fast = row["PyTorch eager fast path (reduced-resolution head, bf16 where native)"]
+    assert "| 400.0 | 0.67 | 1.0 | 3.0e-03 | 1.2e-01 | **fails the bar** |" in fast  # the worst weight set counts
+    assert row["PyTorch eager fp32, exact path (the reference)"].endswith("0 (reference) | 0 (reference) | exact |")
+    assert not [k for k in row if k.startswith(("ONNX", "OpenVINO", "torch.compile"))]  # not in --quick
     assert ": met" in row["forward compute efficiency"]  # 56 %
     assert ": met" in next(v for k, v in row.items() if k.startswith("step ÷ forward of the same"))
     assert "python -m zoedam_lib bench --quick" in text
@@ -127,10 +155,13 @@ def test_cpu_training_speedup_takes_the_best_lever_and_compares_loss_curves(monk
     text = bench.markdown(full, "python -m zoedam_lib bench")
     assert "| best cpu-preset training throughput ÷ eager through the NCHW head | 1.50 | ≥ 1.5: met |" in text
     row = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
-    int8 = next(v for k, v in row.items() if k.startswith("… int8 dynamic quantisation (ONNX Runtime), demo"))
-    assert "300.0 (0.0300; 0.50)" in int8 and "AbsRel ≤ 0.01: **not met**" in int8
-    openvino = [v for k, v in row.items() if k.startswith("… OpenVINO")]
-    assert len(openvino) == 2 and "AbsRel ≤ 0.0001: met" in openvino[0] and "AbsRel ≤ 0.01: met" in openvino[1]
+    assert "| 500.0 | 0.83 | 1.0 | 8.0e-03 | 7.0e-02 | **fails the bar** |" in row[
+        "ONNX Runtime int8 dynamic quantisation"]
+    assert row["OpenVINO bf16"].endswith("| fast |") and row["torch.compile (inductor) fp32"].endswith("| exact |")
+    assert "| best fast path (openvino_bf16) ÷ peer fp32 | 0.47 | ≤ 0.5: met |" in text
+    assert "| best exact path (compile_fp32) ÷ peer fp32 | 1.17 | ≤ 1.0: **not met** |" in text
+    assert "| training step fp32, torch.compile (inductor) [ms] (first step, compiling [s]) | 9000.0 (150.0) |" in text
+    assert full["ratios"]["train_step_vs_forward"] == pytest.approx(3.0)  # the eager step, not the compiled one
 
 
 def test_quick_run_skips_the_cpu_preset_training_cases(figures):
@@ -147,8 +178,9 @@ def test_official_code_row_when_a_checkout_is_given(monkeypatch):
 
     monkeypatch.setattr(bench, "run_case", fake_case)
     out = bench.collect(quick=True, progress=lambda _: None, official="/somewhere/Depth-Anything")
-    assert out["ratios"]["infer_fp32_vs_official"] == pytest.approx(800 / 2000)
-    assert "| ours fp32 ÷ official fp32 | 0.40 | ≤ 0.45: met |" in bench.markdown(out, "python -m zoedam_lib bench")
+    assert out["ratios"]["best_exact_vs_official"] == pytest.approx(800 / 2000)
+    assert "| best exact path (eager_fp32) ÷ official fp32 | 0.40 | ≤ 0.45: met |" in bench.markdown(
+        out, "python -m zoedam_lib bench")
 
 
 def test_timed_trainer_steps_may_outnumber_the_recipes_own_schedule(one_thread):
@@ -167,3 +199,29 @@ def test_timed_trainer_steps_may_outnumber_the_recipes_own_schedule(one_thread):
                                                 warmup=1)
     assert len(times) == len(losses) == 5 and all(t > 0 for t in times)
     assert trainer.state.global_step == 5 and all(loss is not None for loss in losses)
+
+
+def test_each_case_compiles_from_an_empty_inductor_cache_and_a_hung_case_is_an_error(monkeypatch):
+    """A torch.compile row's first call must be what a new process pays, not a hit in an earlier run's
+    on-disk cache; a case that hangs becomes that case's error, not the end of the whole run."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    seen = {}
+
+    def fake_run(cmd, **kwargs):
+        cache = Path(kwargs["env"]["TORCHINDUCTOR_CACHE_DIR"])
+        seen.update(cache=cache, empty=cache.is_dir() and not any(cache.iterdir()), path=kwargs["env"].get("PATH"))
+        return subprocess.CompletedProcess(cmd, 0, stdout='BENCH_JSON {"median_ms": 1.0}\n', stderr="")
+
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    assert bench.run_case("matmul") == {"median_ms": 1.0}
+    assert seen["empty"] and not seen["cache"].exists()  # made for the case, removed after it
+    assert seen["path"] == os.environ.get("PATH")  # the rest of the environment is the caller's
+
+    def hung(cmd, **kwargs):
+        raise subprocess.TimeoutExpired(cmd, kwargs["timeout"])
+
+    monkeypatch.setattr(bench.subprocess, "run", hung)
+    assert bench.run_case("train", timeout=5) == {"error": "timed out after 5 s"}

@@ -4,6 +4,7 @@ metadata, is written atomically, and ``zoedam predict --checkpoint model.onnx`` 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 
 import numpy as np
@@ -258,23 +259,78 @@ def test_backend_onnxruntime_needs_an_exported_file(checkpoint, tmp_path, capsys
     assert code == 2 and "Export it first: python -m zoedam_lib export" in capsys.readouterr().err
 
 
-def test_benchmark_case_times_the_exported_model_and_checks_it():
-    """``bench``'s ONNX Runtime row: the same model and input as the PyTorch row, exported, timed and compared."""
-    from zoedam_lib.bench_export import case_onnx
+def test_benchmark_times_an_exported_backend_with_its_export():
+    """``bench``'s ONNX Runtime row: the PyTorch row's model and input, exported; the first call includes the export."""
+    from zoedam_lib.bench_backends import case_backend
 
-    out = case_onnx({"backbone": "vitt", "repeats": 1, "warmup": 0})
+    out = case_backend({"backend": "onnx_fp32", "backbone": "vitt", "repeats": 1, "warmup": 0})
     assert "error" not in out, out
-    assert out["median_ms"] > 0 and out["export_s"] > 0
-    assert out["abs_rel_vs_torch"] < 1e-4  # the conformance tolerance's order: the graph is the model
-    int8 = case_onnx({"backbone": "vitt", "repeats": 1, "warmup": 0, "int8": True})
-    assert "error" not in int8, int8
-    assert 1e-6 < int8["abs_rel_vs_torch"] < 0.2  # quantised: close to the model, but not the same numbers
+    assert out["median_ms"] > 0 and out["first_call_s"] > out["median_ms"] / 1000
+    assert out["weights"] == "random ZoeDAM (vitt)"
 
 
-def test_benchmark_case_runs_the_exported_model_in_openvino():
+def test_benchmark_accuracy_of_exported_backends(monkeypatch, checkpoint):
+    """Each backend's depth against eager fp32 on the same rooms: the exported graph is the model (conformance
+    tolerance's order); int8 is close to it but not the same numbers; OpenVINO with f32 pinned stays close."""
+    from zoedam_lib import bench_backends
+
+    rooms = [bench_backends.room_image(56, 70) * (0.6 + 0.2 * i) for i in range(3)]  # three exposures
+    monkeypatch.setattr(bench_backends, "synthrooms_test_images", lambda n: rooms[:n])
+    backends = ["onnx_fp32", "onnx_int8"] + (["openvino_fp32"] if importlib.util.find_spec("openvino") else [])
+    out = bench_backends.case_backend_accuracy({"n": 3, "sources": {"tiny": str(checkpoint)}, "backends": backends})
+    tiny = out["tiny"]
+    assert tiny["n_images"] == 3 and tiny["network_size"] == [56, 70]
+    assert tiny["onnx_fp32"] < 1e-4
+    assert 1e-6 < tiny["onnx_int8"] < 0.2
+    assert tiny.get("openvino_fp32", 0) < 1e-3
+
+
+def test_predict_with_openvino_writes_pytorchs_depth_maps(exported, checkpoint, tmp_path, capsys):
+    """``--backend openvino`` (f32 pinned) gives PyTorch's depth maps; by default the job's first batch picks
+    bf16 only where the CPU runs it natively and the depth stays within the bar, and says what ran."""
     pytest.importorskip("openvino", reason="OpenVINO is optional (the bench extra)")
-    from zoedam_lib.bench_export import case_onnx
+    from zoedam_lib.training.amp import cpu_supports_bf16
 
-    out = case_onnx({"backbone": "vitt", "repeats": 1, "warmup": 0, "openvino": True, "precision": "f32"})
-    assert "error" not in out, out
-    assert out["abs_rel_vs_torch"] < 1e-3  # f32 pinned: OpenVINO would pick bf16 by itself on AMX CPUs
+    rng = np.random.default_rng(0)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, (h, w) in enumerate([(30, 40), (61, 17), (120, 90)]):
+        random_photo(rng, h, w).save(photos / f"p{i}.png")
+    args = [str(photos), "--batch-size", "2", "--device", "cpu"]
+    assert main(["predict", *args, "--backend", "openvino", "--fp32", "--checkpoint", str(exported),
+                 "--out", str(tmp_path / "ov")]) == 0
+    out = capsys.readouterr().out
+    assert "OpenVINO" in out and "\ninference: OpenVINO f32\n" in out
+    assert main(["predict", *args, "--fp32", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "torch")]) == 0
+    for i in range(3):
+        mine, ref = (read_depth_png16(tmp_path / d / f"p{i}_depth.png") for d in ("ov", "torch"))
+        assert mine.shape == ref.shape and np.abs(mine - ref).max() <= 0.001 + 1e-6  # within 1 mm
+    capsys.readouterr()
+    assert main(["predict", *args, "--backend", "openvino", "--checkpoint", str(exported),
+                 "--out", str(tmp_path / "auto")]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("inference: "))
+    if cpu_supports_bf16():  # measured on the first batch, against OpenVINO's own f32
+        assert line.startswith(("inference: OpenVINO bf16 (AbsRel vs f32", "inference: OpenVINO f32: bf16 refused"))
+    else:  # bf16 would be emulated: never tried
+        assert line == "inference: OpenVINO f32"
+
+
+def test_openvino_backend_needs_an_exported_file_of_ours(checkpoint, tmp_path, capsys):
+    pytest.importorskip("openvino", reason="OpenVINO is optional (the bench extra)")
+    from zoedam_lib.inference.openvino_runner import OpenVinoDepthModel
+
+    random_photo(np.random.default_rng(0), 8, 8).save(tmp_path / "p.png")
+    code = main(["predict", str(tmp_path / "p.png"), "--backend", "openvino", "--checkpoint", str(checkpoint),
+                 "--out", str(tmp_path / "out")])
+    assert code == 2 and "--backend openvino runs an exported .onnx file" in capsys.readouterr().err
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["image"], ["metric_depth"])], "g",
+                              [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 4, 4])],
+                              [helper.make_tensor_value_info("metric_depth", TensorProto.FLOAT, [1, 3, 4, 4])])
+    foreign = tmp_path / "foreign.onnx"
+    onnx.save(helper.make_model(graph), str(foreign))
+    with pytest.raises(CheckpointError, match="is not an ONNX model exported by zoedam_lib"):
+        OpenVinoDepthModel(foreign)
+    with pytest.raises(CheckpointError, match="not found; export one with"):
+        OpenVinoDepthModel(tmp_path / "missing.onnx")

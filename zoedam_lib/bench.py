@@ -14,18 +14,30 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
 
+from . import bench_backends
 from .atomic import atomic_write_bytes, atomic_write_json
-from .bench_report import TARGETS, _dig, _ratio, markdown  # noqa: F401 (bench.markdown, bench.TARGETS: the interface)
+from .bench_report import TARGETS, _dig, _ratio, backend_rows, best_path, markdown  # noqa: F401 (the interface)
 from .training import amp
 
 
-def run_case(name: str, args: dict | None = None, timeout: int = 600) -> dict:
-    """Run one case in a child process and return its JSON (or an ``error``)."""
-    proc = subprocess.run(case_command(name, args), capture_output=True, text=True, timeout=timeout)
+def run_case(name: str, args: dict | None = None, timeout: int = 1800) -> dict:
+    """Run one case in a child process and return its JSON (or an ``error``).
+
+    Each case gets an empty inductor cache (``TORCHINDUCTOR_CACHE_DIR``), so a ``torch.compile`` row's
+    first call is the compilation a new process on a new machine pays, not a hit in an earlier run's
+    on-disk cache (5 s warm instead of 30-90 s cold here).
+    """
+    with tempfile.TemporaryDirectory(prefix="zoedam-bench-inductor-") as cache:
+        try:
+            proc = subprocess.run(case_command(name, args), capture_output=True, text=True, timeout=timeout,
+                                  env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache})
+        except subprocess.TimeoutExpired:
+            return {"error": f"timed out after {timeout} s"}
     return case_result(proc.stdout, proc.stderr)
 
 
@@ -64,28 +76,30 @@ def collect(quick: bool, vitb: bool = False, progress=print, official: str | Non
     # bf16 cases only where the CPU runs bf16 natively (AVX512-BF16 / AMX): emulated bf16 is ~15x slower
     # than fp32 and would spend minutes measuring a precision nobody should use on such a CPU.
     native_bf16 = amp.cpu_supports_bf16()
-    plan = [("matmul", {"repeats": reps, "bf16": native_bf16}), ("infer_fp32", ("infer", {"repeats": reps})),
-            ("infer_fast", ("infer", {"repeats": reps, "fast": True})),
-            *([("infer_bf16", ("infer", {"repeats": reps, "bf16": True}))] if native_bf16 else []),
-            ("onnx_fp32", ("onnx", {"repeats": reps})),
-            *([] if quick else exported_variants(reps, native_bf16)),
+    backends = bench_backends.available(native_bf16, quick)
+    demo = _accuracy_sources()[DEMO]
+    plan = [("matmul", {"repeats": reps, "bf16": native_bf16}),
+            *[(f"infer_{name}", ("backend", {"backend": name, "repeats": reps, "weights": demo})) for name in backends],
             ("peer_fp32", ("peer", {"repeats": reps})),
             *([("official_fp32", ("official", {"repeats": reps, "repo": official}))] if official else []),
             *([("peer_bf16", ("peer", {"repeats": reps, "bf16": True}))] if native_bf16 else []),
             ("train_fp32", ("train", {"repeats": 1 if quick else 3})),
             # a paper-size bf16 step costs ~40 s more: full run only
             *([("train_bf16", ("train", {"repeats": 3, "bf16": True}))] if native_bf16 and not quick else []),
+            # compiling the paper-size step takes minutes: full run only
+            *([] if quick else [("train_compiled", ("train", {"repeats": 3, "compile": True}))]),
             # the cpu preset's step eager, compiled (~2 min of compilation cold) and side by side: ~3 min in all,
             # so only in the full run (--quick stays within 3 minutes)
             *([] if quick else [("train_cpu", {"steps": 12}),
                                 ("train_cpu_reference", ("train_cpu", {"steps": 12, "reference_head": True})),
                                 ("train_cpu_compiled", ("train_cpu", {"steps": 12, "compile": True})),
                                 ("train_side_by_side", {"steps": 12})]),
-            ("fast_accuracy", {"n": 8 if quick else 32, "sources": _accuracy_sources(), "bf16": native_bf16}),
+            ("backend_accuracy", {"n": 8 if quick else 32, "sources": _accuracy_sources(),
+                                  "backends": [name for name in backends if name != "eager_fp32"]}),
             ("metrics", {"n": 100 if quick else 400}), ("synthrooms", {"n": 40 if quick else 100}),
             ("loader", {"n": 300 if quick else 1449})]
     if vitb:
-        plan.insert(3, ("infer_vitb_fp32", ("infer", {"repeats": reps, "backbone": "vitb"})))
+        plan.insert(2, ("infer_vitb_fp32", ("backend", {"backend": "eager_fp32", "repeats": reps, "backbone": "vitb"})))
     for key, spec in plan:
         name, args = spec if isinstance(spec, tuple) else (key, spec)
         progress(f"bench: {key} …")
@@ -94,15 +108,8 @@ def collect(quick: bool, vitb: bool = False, progress=print, official: str | Non
            "cases": cases}
     get = lambda case, *keys: _dig(cases, case, *keys)  # noqa: E731
     out.update({
-        "infer_fp32_ms": get("infer_fp32", "median_ms"), "infer_fast_ms": get("infer_fast", "median_ms"),
-        "infer_bf16_ms": get("infer_bf16", "median_ms"),
-        "onnx_fp32_ms": get("onnx_fp32", "median_ms"), "onnx_export_s": get("onnx_fp32", "export_s"),
-        "onnx_abs_rel_vs_torch": get("onnx_fp32", "abs_rel_vs_torch"),
-        "onnx_int8_ms": get("onnx_int8", "median_ms"),
-        "onnx_int8_abs_rel_vs_torch": get("onnx_int8", "abs_rel_vs_torch"),
-        "onnx_int8_weights": get("onnx_int8", "weights"),
-        **{f"{k}_{f}": get(k, c) for k in ("openvino_fp32", "openvino_bf16")
-           for f, c in (("ms", "median_ms"), ("abs_rel_vs_torch", "abs_rel_vs_torch"), ("error", "error"))},
+        "infer_fp32_ms": get("infer_eager_fp32", "median_ms"),
+        "backends": backend_rows(cases),
         "official_fp32_ms": get("official_fp32", "median_ms"),
         "official_error": get("official_fp32", "error") if official else "not available (bench --official PATH)",
         "peer_fp32_ms": get("peer_fp32", "median_ms"), "peer_bf16_ms": get("peer_bf16", "median_ms"),
@@ -111,8 +118,10 @@ def collect(quick: bool, vitb: bool = False, progress=print, official: str | Non
         "forward_inference_ms": get("train_fp32", "forward_inference", "median_ms"),
         "train_images_per_s": get("train_fp32", "images_per_s"),
         "train_step_bf16_ms": get("train_bf16", "step", "median_ms"),
+        "train_step_compiled_ms": get("train_compiled", "step", "median_ms"),
+        "train_compile_s": get("train_compiled", "first_step_s"), "train_peak_rss_mb": get("train_fp32", "peak_rss_mb"),
         "loader_images_per_s": get("loader", "images_per_s"), "loader_peak_rss_mb": get("loader", "peak_rss_mb"),
-        "matmul_peak_gflops": get("matmul", "fp32_gflops"), "forward_gflops": get("infer_fp32", "gflops"),
+        "matmul_peak_gflops": get("matmul", "fp32_gflops"), "forward_gflops": get("infer_eager_fp32", "gflops"),
         "metrics_images_per_s": get("metrics", "images_per_s"),
         "synthrooms_images_per_s": get("synthrooms", "images_per_s"),
         "cpu_train_images_per_s": get("train_cpu", "images_per_s"),
@@ -130,15 +139,6 @@ def collect(quick: bool, vitb: bool = False, progress=print, official: str | Non
 
 
 DEMO = "demo ZoeDAM-S (SynthRooms, cpu preset)"
-
-
-def exported_variants(reps: int, native_bf16: bool) -> list[tuple[str, tuple[str, dict]]]:
-    """ONNX Runtime int8 and OpenVINO on the exported demo model (each case exports it: ~15 s, so not in --quick)."""
-    demo = _accuracy_sources()[DEMO]
-    return [("onnx_int8", ("onnx", {"repeats": reps, "int8": True, "weights": demo})),
-            ("openvino_fp32", ("onnx", {"repeats": reps, "openvino": True, "precision": "f32", "weights": demo})),
-            *([("openvino_bf16", ("onnx", {"repeats": reps, "openvino": True, "precision": "bf16",
-                                           "weights": demo}))] if native_bf16 else [])]
 
 
 def _accuracy_sources() -> dict[str, str]:
@@ -159,21 +159,18 @@ def _max_diff(a: list | None, b: list | None) -> float | None:
 
 def _ratios(o: dict) -> dict:
     eager, before = o.get("cpu_train_images_per_s"), o.get("cpu_train_reference_images_per_s")
+    exact, exact_ms = best_path(o["backends"], ("exact",))
+    fast, fast_ms = best_path(o["backends"], ("exact", "fast"))
     best = max((v for v in (eager, o.get("cpu_train_compiled_images_per_s"),
                             o.get("cpu_train_side_by_side_images_per_s")) if v), default=None)
     return {"cpu_train_compiled_vs_eager": _ratio(o.get("cpu_train_compiled_images_per_s"), eager),
             "cpu_train_side_by_side_vs_one": _ratio(o.get("cpu_train_side_by_side_images_per_s"), eager),
             "cpu_train_head_speedup": _ratio(eager, before),
             "cpu_train_speedup": _ratio(best, before),
-            "infer_fp32_vs_peer": _ratio(o["infer_fp32_ms"], o["peer_fp32_ms"]),
-            "infer_fp32_vs_official": _ratio(o["infer_fp32_ms"], o.get("official_fp32_ms")),
-            "infer_fast_vs_peer": _ratio(o["infer_fast_ms"], o["peer_fp32_ms"]),
-            "infer_bf16_vs_peer": _ratio(o.get("infer_bf16_ms"), o["peer_fp32_ms"]),
-            "onnx_fp32_vs_peer": _ratio(o.get("onnx_fp32_ms"), o["peer_fp32_ms"]),
-            "onnx_fp32_vs_torch": _ratio(o.get("onnx_fp32_ms"), o["infer_fp32_ms"]),
-            "onnx_int8_vs_peer": _ratio(o.get("onnx_int8_ms"), o["peer_fp32_ms"]),
-            "openvino_fp32_vs_peer": _ratio(o.get("openvino_fp32_ms"), o["peer_fp32_ms"]),
-            "openvino_bf16_vs_peer": _ratio(o.get("openvino_bf16_ms"), o["peer_fp32_ms"]),
+            "best_exact_vs_peer": _ratio(exact_ms, o["peer_fp32_ms"]),
+            "best_exact_vs_official": _ratio(exact_ms, o.get("official_fp32_ms")),
+            "best_fast_vs_peer": _ratio(fast_ms, o["peer_fp32_ms"]),
+            "best_exact_path": exact, "best_fast_path": fast,
             "train_step_vs_forward": _ratio(o["train_step_ms"], o["forward_ms"]),
             "train_step_vs_inference_forward": _ratio(o["train_step_ms"], o.get("forward_inference_ms")),
             "forward_efficiency": _ratio(o.get("forward_gflops_per_s"), o["matmul_peak_gflops"])}

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 
 from .data.loader_bench import peak_rss_mb
-from .inference.precision import depth_abs_rel
 
 
 def _timeit(fn: Callable[[], object], warmup: int, repeats: int) -> list[float]:
@@ -56,35 +55,6 @@ def _zoedam(backbone: str):
     return ZoeDAM(ZoeDAMConfig(backbone=backbone)).eval()
 
 
-def case_infer(args: dict) -> dict:
-    """ZoeDAM full forward from a (1, 3, 480, 640) image in [0, 1] to metric depth: the exact path in
-    fp32, the exact path under bf16 autocast (``bf16``: the default on CPUs with native bf16, see
-    :mod:`.inference.precision`) or the fast path."""
-    from .inference.fast import prepare_fast
-    from .inference.fast_head import prepare_exact
-
-    model = _zoedam(args.get("backbone", "vits"))
-    x = torch.rand(1, 3, 480, 640)
-    fast, bf16 = args.get("fast", False), args.get("bf16", False)
-    model = prepare_fast(model) if fast else prepare_exact(model)
-
-    def run():
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            return model(x)["metric_depth"]
-
-    times = _timeit(run, args.get("warmup", 2), args.get("repeats", 10))
-    out = _summary(times)
-    if not (fast or bf16):
-        from torch.utils.flop_counter import FlopCounterMode
-
-        counter = FlopCounterMode(display=False)
-        with counter, torch.inference_mode():
-            model(x)
-        out["gflops"] = counter.get_total_flops() / 1e9
-    out["peak_rss_mb"] = peak_rss_mb()
-    return out
-
-
 def case_peer(args: dict) -> dict:
     """transformers' DepthAnythingForDepthEstimation (DINOv2-S, metric head), random weights, 392x518."""
     try:
@@ -112,7 +82,11 @@ def case_peer(args: dict) -> dict:
 
 
 def case_train(args: dict) -> dict:
-    """ZoeDAM-S training step at 392x518, batch 4 (SILog, AdamW, clipping) vs its forward."""
+    """ZoeDAM-S training step at 392x518, batch 4 (SILog, AdamW, clipping) vs its forward.
+
+    ``compile``: the step through ``torch.compile(model)`` (its first step, compiling, reported apart);
+    only the step is timed then.
+    """
     from .inference.fast_head import prepare_exact
     from .losses.silog import silog_loss
     from .training.amp import autocast_context
@@ -124,32 +98,39 @@ def case_train(args: dict) -> dict:
     y = torch.rand(batch, 1, 392, 518) * 5 + 0.5
     dtype = torch.bfloat16 if args.get("bf16") else None
     device = torch.device("cpu")
+    net = torch.compile(model) if args.get("compile") else model
 
     def step():
         with autocast_context(device, dtype):
-            out = model(x)
+            out = net(x)
         silog_loss(out, y).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1)
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    def forward():  # the computation the step differentiates: the head's full-resolution maps path
+    repeats = args.get("repeats", 3)
+    start = time.perf_counter()
+    step()
+    first_step_s = time.perf_counter() - start
+    step_times = _timeit(step, 0, repeats)
+    out = {"step": _summary(step_times), "first_step_s": first_step_s, "peak_rss_mb": peak_rss_mb(),
+           "images_per_s": batch / (statistics.median(step_times) / 1000)}
+    if args.get("compile"):
+        return out
+
+    def forward():  # the computation the step differentiates (ZoeDAM.forward: the channels-last whole-map head)
         with torch.no_grad(), autocast_context(device, dtype):
-            model(x, return_final_centers=True)
+            model(x)
 
     exact = prepare_exact(model)
 
-    def forward_inference():  # what inference runs: the head's banded path, no per-pixel maps kept
+    def forward_inference():  # what inference runs: the head's banded path
         with torch.no_grad(), autocast_context(device, dtype):
             exact(x)
 
-    repeats = args.get("repeats", 3)
-    step_times = _timeit(step, 1, repeats)
-    fwd_times = _timeit(forward, 1, repeats)
-    inference_times = _timeit(forward_inference, 1, repeats)
-    return {"step": _summary(step_times), "forward": _summary(fwd_times),
-            "forward_inference": _summary(inference_times), "peak_rss_mb": peak_rss_mb(),
-            "images_per_s": batch / (statistics.median(step_times) / 1000)}
+    out.update(forward=_summary(_timeit(forward, 1, repeats)),
+               forward_inference=_summary(_timeit(forward_inference, 1, repeats)))
+    return out
 
 
 def case_metrics(args: dict) -> dict:
@@ -190,44 +171,6 @@ def case_loader(args: dict) -> dict:
         return {"n": n, **measure_loader(path)}
 
 
-def case_fast_accuracy(args: dict) -> dict:
-    """AbsRel of the fast path's depth (and, with ``bf16``, of the exact path under bf16 autocast)
-    against the fp32 depth on SynthRooms test images.
-
-    Uses the demo run's trained ZoeDAM-S when it exists and the conformance weights (official
-    format, at 392x518) when ``../shared`` is there; a random model otherwise.
-    """
-    from .checkpoints import load_model
-    from .data.nyu import NyuMat
-    from .data.synthrooms import ensure_synthrooms
-    from .inference.fast import prepare_fast
-    from .inference.fast_head import prepare_exact
-    from .paths import DEFAULT_SYNTH_FILE, resolve
-    from .run import setup_run
-
-    sources = {k: v for k, v in args.get("sources", {}).items() if Path(v).exists()}
-    models = {k: load_model(v) for k, v in sources.items()} or {"random ZoeDAM-S": _zoedam("vits")}
-    ensure_synthrooms(resolve(DEFAULT_SYNTH_FILE))
-    ctx = setup_run(verbose=False, out_dir=tempfile.mkdtemp())
-    with NyuMat(ctx.data_path) as mat:
-        images = [mat.read(i)[0] for i in list(ctx.split.test)[: args.get("n", 16)]]
-    x = torch.stack([torch.from_numpy(im).permute(2, 0, 1).float() / 255 for im in images])
-    out = {}
-    for name, model in models.items():
-        with torch.inference_mode():
-            exact = prepare_exact(model)
-            ref = torch.cat([exact(x[i:i + 4])["metric_depth"] for i in range(0, len(x), 4)])
-            fast = prepare_fast(model)
-            approx = torch.cat([fast(x[i:i + 4])["metric_depth"] for i in range(0, len(x), 4)])
-            out[name] = {"abs_rel_vs_fp32": depth_abs_rel(approx, ref), "n_images": len(images),
-                         "network_size": list(ref.shape[-2:])}
-            if args.get("bf16"):
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    low = torch.cat([exact(x[i:i + 4])["metric_depth"] for i in range(0, len(x), 4)])
-                out[name]["bf16_abs_rel_vs_fp32"] = depth_abs_rel(low, ref)
-    return out
-
-
 def _lazy(name: str, module: str = "bench_train") -> Callable[[dict], dict]:
     """A case of another bench module, imported only when it runs (other cases' peak memory stays theirs)."""
     def case(args: dict) -> dict:
@@ -235,9 +178,10 @@ def _lazy(name: str, module: str = "bench_train") -> Callable[[dict], dict]:
     return case
 
 
-CASES = {"matmul": case_matmul, "infer": case_infer, "onnx": _lazy("case_onnx", "bench_export"), "peer": case_peer,
+CASES = {"matmul": case_matmul, "backend": _lazy("case_backend", "bench_backends"),
+         "backend_accuracy": _lazy("case_backend_accuracy", "bench_backends"), "peer": case_peer,
          "train": case_train, "metrics": case_metrics, "synthrooms": case_synthrooms, "loader": case_loader,
-         "fast_accuracy": case_fast_accuracy, "train_cpu": _lazy("case_train_cpu"),
+         "train_cpu": _lazy("case_train_cpu"),
          "train_side_by_side": _lazy("case_train_side_by_side"), "official": _lazy("case_official", "bench_official")}
 
 if __name__ == "__main__":

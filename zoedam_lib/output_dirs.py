@@ -89,6 +89,29 @@ def run_lock(out_dir: str | os.PathLike, name: str) -> Iterator[Path]:
                 os.unlink(path)
 
 
+@contextlib.contextmanager
+def waiting_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (created if missing) while the block runs, waiting for
+    any other holder first.
+
+    For work that two processes of one experiment may both start on a shared folder (the pseudo-label
+    cache's build when notebook 05 runs the student and the control side by side): the second waits,
+    then finds the work done. The kernel drops the lock when its holder dies, so none goes stale.
+    Without ``fcntl`` (Windows) the block runs unlocked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on the platforms we run
+        yield
+        return
+    with open(path, "a", encoding="utf-8") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def _holder() -> dict[str, object]:
     return {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_start(os.getpid()),
             "since": _dt.datetime.now().isoformat(timespec="seconds")}

@@ -434,3 +434,35 @@ def test_pseudo_label_cache_entry_changed_after_writing_is_recomputed(tmp_path):
     assert all(torch.equal(again.get(i), reference[i]) for i in range(5))
     listed = sorted(line.split("  ")[1] for line in (again.dir / "entries.sha256").read_text().splitlines())
     assert listed == [f"{i:06d}.npy" for i in range(5)]  # one line per entry: `sha256sum -c entries.sha256` works
+
+
+def test_pseudo_label_cache_built_by_two_processes_keeps_the_others_file_in_flight(tmp_path):
+    """Notebook 05 runs the student and the control side by side on one cache: a builder's clean-up of
+    temporary files left by crashes must not delete the other builder's file between its write and its rename
+    (it did: FileNotFoundError on the other's manifest). The second builder waits for the first instead."""
+    import threading
+    import time
+
+    from zoedam_lib.output_dirs import waiting_lock
+    from zoedam_lib.semi.pseudo_labels import BUILD_LOCK
+
+    write_images(tmp_path / "imgs")
+    images = UnlabeledImages(tmp_path / "imgs", n=3, seed=1, size=TINY_SIZE)
+    cache = PseudoLabelCache(tmp_path / "cache", tiny_zoedam(1), images, progress=False)
+    assert cache.build() == 3
+    in_flight, holding, renamed = cache.dir / ".manifest.json.other.tmp", threading.Event(), []
+
+    def other_builder():  # holds the build lock (a separate open file: flock excludes it as another process)
+        with waiting_lock(cache.dir / BUILD_LOCK):
+            in_flight.write_text("{}")
+            holding.set()
+            time.sleep(0.5)
+            in_flight.rename(cache.dir / "other.json")  # raises if the other build removed it meanwhile
+            renamed.append(True)
+
+    thread = threading.Thread(target=other_builder)
+    thread.start()
+    holding.wait()
+    assert cache.build() == 0  # waits for the other builder, then finds every entry intact
+    thread.join()
+    assert renamed == [True] and (cache.dir / "other.json").is_file()

@@ -163,14 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="metric depth for images or folders: 16-bit PNG (mm), colour PNG, PLY")
     p.add_argument("inputs", nargs="+")
     p.add_argument("--checkpoint", required=True,
-                   help="path, known name or Hub id; a .onnx file from zoedam export runs with onnxruntime (CPU)")
-    p.add_argument("--backend", choices=("auto", "torch", "onnxruntime"), default="auto",
-                   help="auto (default): onnxruntime for a .onnx checkpoint, else PyTorch")
+                   help="path, known name or Hub id; a .onnx file from zoedam export runs with onnxruntime (CPU), or "
+                        "OpenVINO with --backend openvino")
+    p.add_argument("--backend", choices=("auto", "torch", "onnxruntime", "openvino"), default="auto",
+                   help="auto (default): onnxruntime for a .onnx checkpoint, else PyTorch; openvino: a .onnx "
+                        "checkpoint through OpenVINO on the CPU, bf16 where native and within AbsRel 0.01 of its f32 "
+                        "on the first batch (--fp32 pins f32): the fastest CPU path in docs/benchmarks.md")
     p.add_argument("--out", required=True)
     p.add_argument("--ply", action="store_true", help="also write a coloured point cloud")
     p.add_argument("--flip-tta", action="store_true")
     p.add_argument("--fast", action="store_true",
-                   help="fast path: bf16/fp16 where supported, reduced-resolution metric head (AbsRel ≤ 0.01 vs fp32)")
+                   help="fast path: bf16/fp16 where supported, reduced-resolution metric head; approximate: AbsRel vs "
+                        "fp32 0.003 on the demo's weights but 0.12 on the official-format conformance weights "
+                        "(docs/benchmarks.md), so check it on your model")
     p.add_argument("--fp32", action="store_true", help=FP32_HELP)
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=4)
@@ -198,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default="docs/benchmarks.json")
     p.add_argument("--markdown", default="docs/benchmarks.md")
     p.add_argument("--quick", action="store_true",
-                   help="fewer repeats, no exported-model variants or cpu-preset training cases (about 2-3 minutes)")
+                   help="fewer repeats and images; PyTorch eager inference only (no torch.compile or exported-model "
+                        "rows), no cpu-preset training cases (about 2 minutes)")
     p.add_argument("--vitb", action="store_true", help="also benchmark ZoeDAM-B inference")
     p.add_argument("--official", default=None, metavar="PATH",
                    help="a local clone of LiheYoung/Depth-Anything: time its official metric model (the code the "

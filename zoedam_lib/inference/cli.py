@@ -210,8 +210,8 @@ def _backend(args: argparse.Namespace) -> str:
     backend, onnx_file = getattr(args, "backend", "auto"), is_onnx_path(args.checkpoint)
     if backend == "auto":
         return "onnxruntime" if onnx_file else "torch"
-    if backend == "onnxruntime" and not onnx_file:
-        raise ConfigError(f"--backend onnxruntime runs an exported .onnx file, got --checkpoint {args.checkpoint}. "
+    if backend in ("onnxruntime", "openvino") and not onnx_file:
+        raise ConfigError(f"--backend {backend} runs an exported .onnx file, got --checkpoint {args.checkpoint}. "
                           f"Export it first: python -m zoedam_lib export {args.checkpoint} --onnx model.onnx")
     if backend == "torch" and onnx_file:
         raise ConfigError(f"--backend torch cannot run the ONNX file {args.checkpoint}; pass the PyTorch checkpoint "
@@ -237,7 +237,8 @@ def run_predict(args: argparse.Namespace) -> int:
     backend = _backend(args)
     # an ONNX Runtime session and the --fast path have their own precision: autocast has nothing to choose there
     fixed = "ONNX Runtime" if backend == "onnxruntime" else "fast path" if getattr(args, "fast", False) else None
-    args.precision = JobPrecision("fp32" if getattr(args, "fp32", False) or fixed else "auto")
+    # OpenVINO chooses its own precision (OpenVinoDepthModel): PyTorch's autocast has nothing to do there either
+    args.precision = JobPrecision("fp32" if getattr(args, "fp32", False) or fixed or backend == "openvino" else "auto")
     out_dir = Path(args.out).expanduser()
     files, skipped = collect_inputs(args.inputs, exclude=out_dir)
     if not files:
@@ -245,8 +246,9 @@ def run_predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"no input images ({missing}). Pass image files or folders containing "
                           f"{'/'.join(IMAGE_EXTENSIONS)} files.")
     ensure_output_dir(out_dir, "--out folder")
-    if backend == "onnxruntime":  # an exported model, run by ONNX Runtime on the CPU
-        model, summary = open_for_predict(args.checkpoint, args.device, getattr(args, "fast", False))
+    if backend in ("onnxruntime", "openvino"):  # an exported model, run on the CPU
+        model, summary = open_for_predict(args.checkpoint, args.device, getattr(args, "fast", False), backend,
+                                          getattr(args, "fp32", False))
         device = torch.device("cpu")
     else:
         device = resolve_device(args.device)
@@ -280,7 +282,7 @@ def run_predict(args: argparse.Namespace) -> int:
         done += _flush(model, batch, args, out_dir, device, bar, failed)
     skipped += failed
     reasons = "; ".join(f"{name}: {why}" for name, why in skipped)
-    print(f"inference: {fixed or args.precision.describe()}")
+    print(f"inference: {model.describe_precision() if backend == 'openvino' else fixed or args.precision.describe()}")
     print(f"done {done} images, skipped {len(skipped)}{f' ({reasons})' if skipped else ''}")
     if failed:
         raise PredictionError(f"the model predicted NaN/inf depth for {len(failed)} of {len(files)} images, so "

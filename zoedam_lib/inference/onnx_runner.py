@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -60,41 +61,27 @@ def parse_metadata(props: dict[str, str], where: str) -> dict[str, Any]:
         raise CheckpointError(f"{where}: damaged zoedam_lib metadata ({exc}); export the model again") from None
 
 
-class OnnxDepthModel(nn.Module):
-    """An exported ZoeDAM run by ONNX Runtime on the CPU, with the PyTorch model's call signature.
+class ExportedDepthModel(nn.Module):
+    """What every runner of a ``zoedam export`` file shares: the metadata contract, the input check,
+    batching for fixed-batch graphs and the PyTorch model's call signature.
 
     It holds no parameters; ``.eval()``/``.to("cpu")`` are no-ops, so code written for models works.
-
-    Args:
-        source: the ``.onnx`` file (or its bytes, as :func:`.export.export_onnx` checks it before writing).
-        threads: ONNX Runtime's intra-op threads; default ``torch.get_num_threads()``, so both
-            backends use the same cores (ONNX Runtime ignores ``OMP_NUM_THREADS``).
+    A runtime subclass reads the file, passes its metadata to :meth:`_read_metadata` and implements
+    :meth:`_run`.
     """
 
-    def __init__(self, source: str | os.PathLike | bytes, threads: int | None = None) -> None:
-        super().__init__()
-        ort = import_onnxruntime()
-        self.source = "<in memory>" if isinstance(source, bytes) else display_path(source)
-        if not isinstance(source, bytes) and not Path(source).is_file():
-            raise CheckpointError(f"ONNX model {self.source} not found; export one with: python -m zoedam_lib "
-                                  "export CHECKPOINT --onnx model.onnx")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or torch.get_num_threads()
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3  # errors only: its warnings about unused initialisers say nothing to users
-        try:
-            self.session = ort.InferenceSession(source if isinstance(source, bytes) else os.fspath(source), opts,
-                                                providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime's own classes (InvalidProtobuf, Fail, …) share no public base
-            raise CheckpointError(f"ONNX Runtime cannot load {self.source}: {str(exc)[:300]}. Is it a complete "
-                                  ".onnx file? Export it again.") from None
-        self.metadata = parse_metadata(self.session.get_modelmeta().custom_metadata_map, self.source)
+    def _read_metadata(self, props: dict[str, str]) -> None:
+        self.metadata = parse_metadata(props, self.source)
         try:
             self.config = from_dict(ZoeDAMConfig, self.metadata["config"])
             self.export_size = tuple(int(s) for s in self.metadata["input_size"])  # the graph's input (H, W)
             self.batch = None if self.metadata["batch"] == "dynamic" else int(self.metadata["batch"])
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{self.source}: incomplete zoedam_lib metadata ({exc}); export it again") from None
+
+    def _run(self, images: np.ndarray) -> list[np.ndarray]:
+        """The graph's outputs (in :data:`OUTPUT_NAMES` order) for one chunk of float32 (b, 3, H, W) images."""
+        raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """(B, 3, H, W) RGB in [0, 1] at ``export_size`` → ``metric_depth`` (B, 1, h, w) m, ``rel_depth`` (B, h, w).
@@ -109,7 +96,7 @@ class OnnxDepthModel(nn.Module):
         images = x.detach().to("cpu", torch.float32).numpy()
         chunks = [images] if self.batch is None else [images[i:i + self.batch] for i in range(0, len(images),
                                                                                                self.batch)]
-        outs = [self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: chunk}) for chunk in chunks]
+        outs = [self._run(chunk) for chunk in chunks]
         return {name: torch.cat([torch.from_numpy(o[k]) for o in outs]) for k, name in enumerate(OUTPUT_NAMES)}
 
     def describe(self) -> str:
@@ -121,18 +108,62 @@ class OnnxDepthModel(nn.Module):
                 f"batch {m['batch']}, {m['precision']}; exported from {m.get('source') or 'a model in memory'})")
 
 
-def open_for_predict(source: str | os.PathLike, device: str, fast: bool) -> tuple[OnnxDepthModel, str]:
-    """The ONNX model for ``zoedam predict --checkpoint model.onnx`` and its summary line.
+def missing_model_error(source: str) -> CheckpointError:
+    """The error for a ``.onnx`` path that is not there, saying how to make one."""
+    return CheckpointError(f"ONNX model {source} not found; export one with: python -m zoedam_lib export CHECKPOINT "
+                           "--onnx model.onnx")
 
-    It runs on the CPU (ONNX Runtime's CPU provider); ``--fast`` is PyTorch's fast path, which an
+
+class OnnxDepthModel(ExportedDepthModel):
+    """An exported ZoeDAM run by ONNX Runtime on the CPU, with the PyTorch model's call signature.
+
+    Args:
+        source: the ``.onnx`` file (or its bytes, as :func:`.export.export_onnx` checks it before writing).
+        threads: ONNX Runtime's intra-op threads; default ``torch.get_num_threads()``, so both
+            backends use the same cores (ONNX Runtime ignores ``OMP_NUM_THREADS``).
+    """
+
+    def __init__(self, source: str | os.PathLike | bytes, threads: int | None = None) -> None:
+        super().__init__()
+        ort = import_onnxruntime()
+        self.source = "<in memory>" if isinstance(source, bytes) else display_path(source)
+        if not isinstance(source, bytes) and not Path(source).is_file():
+            raise missing_model_error(self.source)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or torch.get_num_threads()
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3  # errors only: its warnings about unused initialisers say nothing to users
+        try:
+            self.session = ort.InferenceSession(source if isinstance(source, bytes) else os.fspath(source), opts,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's own classes (InvalidProtobuf, Fail, …) share no public base
+            raise CheckpointError(f"ONNX Runtime cannot load {self.source}: {str(exc)[:300]}. Is it a complete "
+                                  ".onnx file? Export it again.") from None
+        self._read_metadata(self.session.get_modelmeta().custom_metadata_map)
+
+    def _run(self, images: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: images})
+
+
+def open_for_predict(source: str | os.PathLike, device: str, fast: bool, backend: str = "onnxruntime",
+                     fp32: bool = False) -> tuple[ExportedDepthModel, str]:
+    """The exported model for ``zoedam predict --checkpoint model.onnx`` and its summary line.
+
+    ``backend``: ``onnxruntime`` (its CPU provider) or ``openvino`` (its CPU plugin; ``fp32`` pins f32,
+    see :mod:`.openvino_runner`). Both run on the CPU; ``--fast`` is PyTorch's fast path, which an
     exported graph does not have (export with ``--fp16`` for GPUs instead).
     """
     if device not in ("auto", "cpu"):
-        raise ConfigError(f"ONNX models run on the CPU here (ONNX Runtime's CPUExecutionProvider); got --device "
+        raise ConfigError(f"ONNX models run on the CPU here ({backend}); got --device "
                           f"{device}. Pass --device cpu, or run the .onnx file with TensorRT/onnxruntime-gpu yourself.")
     if fast:
         raise ConfigError("--fast is PyTorch's fast path; an ONNX model runs as exported. Drop --fast (for GPUs, "
                           "export with --fp16).")
+    if backend == "openvino":
+        from .openvino_runner import OpenVinoDepthModel, import_openvino
+
+        model = OpenVinoDepthModel(source, "fp32" if fp32 else "auto")
+        return model, f"{model.describe()} | OpenVINO {import_openvino().__version__} CPU"
     model = OnnxDepthModel(source)
     ort = import_onnxruntime()
     return model, f"{model.describe()} | onnxruntime {ort.__version__} CPUExecutionProvider"

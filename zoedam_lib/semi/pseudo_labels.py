@@ -31,10 +31,12 @@ from ..checkpoints.saving import update_digest
 from ..data.unlabeled import UnlabeledImages
 from ..errors import DataFileError
 from ..inference.predict import infer
+from ..output_dirs import waiting_lock
 from ..progress import tqdm
 
 CACHE_VERSION = 2  # bump when what an entry holds changes (2: entries carry checksums)
 MANIFEST = "manifest.json"
+BUILD_LOCK = ".build.lock"  # held by the process building the cache (see PseudoLabelCache.build)
 CHECKSUMS = "entries.sha256"  # "<sha256>  <entry file>" per line (sha256sum's format); the last line of a file wins
 
 
@@ -100,9 +102,15 @@ class PseudoLabelCache:
         """Compute the missing and damaged entries (all on first use, none when reused and intact).
 
         Returns how many were computed; :attr:`damaged` lists the entries among them that existed
-        but whose bytes no longer matched their checksum (or had none).
+        but whose bytes no longer matched their checksum (or had none). Processes sharing the cache
+        (student and control side by side) build one at a time: a second builder's clean-up of
+        temporary files must not remove the first one's file between its write and its rename.
         """
         self.dir.mkdir(parents=True, exist_ok=True)
+        with waiting_lock(self.dir / BUILD_LOCK):
+            return self._build()
+
+    def _build(self) -> int:
         for stale in self.dir.glob(".*.tmp"):  # left by a crash between write and rename
             stale.unlink(missing_ok=True)
         self._checksums = self._read_checksums()
