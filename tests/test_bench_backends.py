@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from zoedam_lib import bench_backends
@@ -22,6 +24,8 @@ def test_unknown_backend_is_a_config_error(checkpoint):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not (shutil.which("g++") or shutil.which("c++")),
+                    reason="torch.compile's CPU backend (inductor) compiles C++: no compiler found")
 def test_compiled_model_is_an_exact_path(monkeypatch, checkpoint, one_thread):
     """torch.compile of the model's own forward (whole-map head) gives the eager banded path's depth within
     float rounding (the bench measures the same on the trained and the conformance weights)."""
