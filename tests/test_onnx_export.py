@@ -287,7 +287,8 @@ def test_benchmark_accuracy_of_exported_backends(monkeypatch, checkpoint):
 
 def test_predict_with_openvino_writes_pytorchs_depth_maps(exported, checkpoint, tmp_path, capsys):
     """``--backend openvino`` (f32 pinned) gives PyTorch's depth maps; by default the job's first batch picks
-    bf16 only where the CPU runs it natively and the depth stays within the bar, and says what ran."""
+    bf16 only where the CPU runs it natively and the depth stays within the bar (JobPrecision, as for a
+    PyTorch model: the runner follows autocast), and says what ran."""
     pytest.importorskip("openvino", reason="OpenVINO is optional (the bench extra)")
     from zoedam_lib.training.amp import cpu_supports_bf16
 
@@ -300,7 +301,7 @@ def test_predict_with_openvino_writes_pytorchs_depth_maps(exported, checkpoint, 
     assert main(["predict", *args, "--backend", "openvino", "--fp32", "--checkpoint", str(exported),
                  "--out", str(tmp_path / "ov")]) == 0
     out = capsys.readouterr().out
-    assert "OpenVINO" in out and "\ninference: OpenVINO f32\n" in out
+    assert "OpenVINO" in out and "\ninference: OpenVINO fp32\n" in out
     assert main(["predict", *args, "--fp32", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "torch")]) == 0
     for i in range(3):
         mine, ref = (read_depth_png16(tmp_path / d / f"p{i}_depth.png") for d in ("ov", "torch"))
@@ -310,9 +311,10 @@ def test_predict_with_openvino_writes_pytorchs_depth_maps(exported, checkpoint, 
                  "--out", str(tmp_path / "auto")]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("inference: "))
     if cpu_supports_bf16():  # measured on the first batch, against OpenVINO's own f32
-        assert line.startswith(("inference: OpenVINO bf16 (AbsRel vs f32", "inference: OpenVINO f32: bf16 refused"))
+        assert line.startswith(("inference: OpenVINO bf16 autocast (AbsRel vs fp32",
+                                "inference: OpenVINO fp32: low precision refused"))
     else:  # bf16 would be emulated: never tried
-        assert line == "inference: OpenVINO f32"
+        assert line == "inference: OpenVINO fp32"
 
 
 def test_openvino_backend_needs_an_exported_file_of_ours(checkpoint, tmp_path, capsys):

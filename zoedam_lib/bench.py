@@ -77,9 +77,10 @@ def collect(quick: bool, vitb: bool = False, progress=print, official: str | Non
     # than fp32 and would spend minutes measuring a precision nobody should use on such a CPU.
     native_bf16 = amp.cpu_supports_bf16()
     backends = bench_backends.available(native_bf16, quick)
-    demo = _accuracy_sources()[DEMO]
+    sources = _accuracy_sources()
     plan = [("matmul", {"repeats": reps, "bf16": native_bf16}),
-            *[(f"infer_{name}", ("backend", {"backend": name, "repeats": reps, "weights": demo})) for name in backends],
+            *[(f"infer_{name}", ("backend", {"backend": name, "repeats": reps, "weights": sources[DEMO]}))
+              for name in backends],
             ("peer_fp32", ("peer", {"repeats": reps})),
             *([("official_fp32", ("official", {"repeats": reps, "repo": official}))] if official else []),
             *([("peer_bf16", ("peer", {"repeats": reps, "bf16": True}))] if native_bf16 else []),
@@ -94,7 +95,7 @@ def collect(quick: bool, vitb: bool = False, progress=print, official: str | Non
                                 ("train_cpu_reference", ("train_cpu", {"steps": 12, "reference_head": True})),
                                 ("train_cpu_compiled", ("train_cpu", {"steps": 12, "compile": True})),
                                 ("train_side_by_side", {"steps": 12})]),
-            ("backend_accuracy", {"n": 8 if quick else 32, "sources": _accuracy_sources(),
+            ("backend_accuracy", {"n": 8 if quick else 32, "sources": sources,
                                   "backends": [name for name in backends if name != "eager_fp32"]}),
             ("metrics", {"n": 100 if quick else 400}), ("synthrooms", {"n": 40 if quick else 100}),
             ("loader", {"n": 300 if quick else 1449})]
@@ -142,7 +143,7 @@ DEMO = "demo ZoeDAM-S (SynthRooms, cpu preset)"
 
 
 def _accuracy_sources() -> dict[str, str]:
-    """Trained or official-format weights to check the fast path's accuracy on, where present."""
+    """The weights the backends' accuracy is checked on (the demo's trained ZoeDAM-S also times them), where present."""
     from .paths import DEFAULT_RUN_DIR, project_root, resolve
 
     root = project_root() or Path.cwd()

@@ -74,12 +74,13 @@ def build(name: str, model: torch.nn.Module, size: tuple[int, int], workdir: str
     if name not in BACKENDS:
         raise ConfigError(f"unknown backend {name!r}; expected one of {sorted(BACKENDS)}")
     if name.startswith(("onnx", "openvino")):
-        return _exported(name, model, size, workdir)
-    from .inference.fast import prepare_fast
-    from .inference.fast_head import prepare_exact
+        net = _exported(name, model, size, workdir)
+    else:
+        from .inference.fast import prepare_fast
+        from .inference.fast_head import prepare_exact
 
-    net = {"eager": prepare_exact, "fast": prepare_fast, "compile": torch.compile}[name.split("_")[0]](model)
-    bf16 = name.endswith("bf16")
+        net = {"eager": prepare_exact, "fast": prepare_fast, "compile": torch.compile}[name.split("_")[0]](model)
+    bf16 = name.endswith("bf16")  # OpenVINO's runner follows autocast like the PyTorch paths
 
     def run(x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -87,7 +88,8 @@ def build(name: str, model: torch.nn.Module, size: tuple[int, int], workdir: str
     return run
 
 
-def _exported(name: str, model: torch.nn.Module, size: tuple[int, int], workdir: str) -> Depth:
+def _exported(name: str, model: torch.nn.Module, size: tuple[int, int], workdir: str) -> torch.nn.Module:
+    """``model`` exported by ``zoedam export`` and opened by ``predict``'s runner for ``name``."""
     from .inference.export import export_onnx
     from .inference.onnx_runner import OnnxDepthModel
 
@@ -97,13 +99,11 @@ def _exported(name: str, model: torch.nn.Module, size: tuple[int, int], workdir:
 
         quantize_dynamic(path, f"{workdir}/model_int8.onnx", weight_type=QuantType.QInt8)
         path = f"{workdir}/model_int8.onnx"
-    if name.startswith("openvino"):  # predict --backend openvino's runner, its precision pinned
+    if name.startswith("openvino"):
         from .inference.openvino_runner import OpenVinoDepthModel
 
-        runner = OpenVinoDepthModel(path, "bf16" if name.endswith("bf16") else "fp32")
-    else:
-        runner = OnnxDepthModel(path)
-    return lambda x: runner(x)["metric_depth"]
+        return OpenVinoDepthModel(path)
+    return OnnxDepthModel(path)
 
 
 def timing_model(source: str | None, backbone: str = "vits") -> tuple[torch.nn.Module, str]:

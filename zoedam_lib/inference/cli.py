@@ -236,9 +236,9 @@ def run_predict(args: argparse.Namespace) -> int:
                           "pass one of them")
     backend = _backend(args)
     # an ONNX Runtime session and the --fast path have their own precision: autocast has nothing to choose there
+    # (OpenVINO follows autocast: OpenVinoDepthModel)
     fixed = "ONNX Runtime" if backend == "onnxruntime" else "fast path" if getattr(args, "fast", False) else None
-    # OpenVINO chooses its own precision (OpenVinoDepthModel): PyTorch's autocast has nothing to do there either
-    args.precision = JobPrecision("fp32" if getattr(args, "fp32", False) or fixed or backend == "openvino" else "auto")
+    args.precision = JobPrecision("fp32" if getattr(args, "fp32", False) or fixed else "auto")
     out_dir = Path(args.out).expanduser()
     files, skipped = collect_inputs(args.inputs, exclude=out_dir)
     if not files:
@@ -247,8 +247,7 @@ def run_predict(args: argparse.Namespace) -> int:
                           f"{'/'.join(IMAGE_EXTENSIONS)} files.")
     ensure_output_dir(out_dir, "--out folder")
     if backend in ("onnxruntime", "openvino"):  # an exported model, run on the CPU
-        model, summary = open_for_predict(args.checkpoint, args.device, getattr(args, "fast", False), backend,
-                                          getattr(args, "fp32", False))
+        model, summary = open_for_predict(args.checkpoint, args.device, getattr(args, "fast", False), backend)
         device = torch.device("cpu")
     else:
         device = resolve_device(args.device)
@@ -282,7 +281,7 @@ def run_predict(args: argparse.Namespace) -> int:
         done += _flush(model, batch, args, out_dir, device, bar, failed)
     skipped += failed
     reasons = "; ".join(f"{name}: {why}" for name, why in skipped)
-    print(f"inference: {model.describe_precision() if backend == 'openvino' else fixed or args.precision.describe()}")
+    print(f"inference: {'OpenVINO ' if backend == 'openvino' else ''}{fixed or args.precision.describe()}")
     print(f"done {done} images, skipped {len(skipped)}{f' ({reasons})' if skipped else ''}")
     if failed:
         raise PredictionError(f"the model predicted NaN/inf depth for {len(failed)} of {len(files)} images, so "

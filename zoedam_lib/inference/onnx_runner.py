@@ -145,12 +145,12 @@ class OnnxDepthModel(ExportedDepthModel):
         return self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: images})
 
 
-def open_for_predict(source: str | os.PathLike, device: str, fast: bool, backend: str = "onnxruntime",
-                     fp32: bool = False) -> tuple[ExportedDepthModel, str]:
+def open_for_predict(source: str | os.PathLike, device: str, fast: bool,
+                     backend: str = "onnxruntime") -> tuple[ExportedDepthModel, str]:
     """The exported model for ``zoedam predict --checkpoint model.onnx`` and its summary line.
 
-    ``backend``: ``onnxruntime`` (its CPU provider) or ``openvino`` (its CPU plugin; ``fp32`` pins f32,
-    see :mod:`.openvino_runner`). Both run on the CPU; ``--fast`` is PyTorch's fast path, which an
+    ``backend``: ``onnxruntime`` (its CPU provider) or ``openvino`` (its CPU plugin, which follows
+    the job's autocast, see :mod:`.openvino_runner`). Both run on the CPU; ``--fast`` is PyTorch's fast path, which an
     exported graph does not have (export with ``--fp16`` for GPUs instead).
     """
     if device not in ("auto", "cpu"):
@@ -162,7 +162,7 @@ def open_for_predict(source: str | os.PathLike, device: str, fast: bool, backend
     if backend == "openvino":
         from .openvino_runner import OpenVinoDepthModel, import_openvino
 
-        model = OpenVinoDepthModel(source, "fp32" if fp32 else "auto")
+        model = OpenVinoDepthModel(source)
         return model, f"{model.describe()} | OpenVINO {import_openvino().__version__} CPU"
     model = OnnxDepthModel(source)
     ort = import_onnxruntime()
