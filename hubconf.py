@@ -56,7 +56,7 @@ def depth_anything_metric(kind: str = "indoor", path: str | None = None, **kwarg
     (online only; offline the error says where to download it). ``kwargs`` go to ``load_model``.
     """
     from zoedam_lib.checkpoints import load_model
-    from zoedam_lib.errors import ConfigError
+    from zoedam_lib.utils.errors import ConfigError
 
     if kind not in _METRIC_KINDS:
         raise ConfigError(f"kind must be one of {sorted(_METRIC_KINDS)}, got {kind!r}")

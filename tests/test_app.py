@@ -30,11 +30,11 @@ from test_writers import read_ply
 
 from zoedam_lib.app.colorbar import depth_figure, figure_to_rgb, format_range
 from zoedam_lib.app.outputs import make_outputs
-from zoedam_lib.camera import default_intrinsics
+from zoedam_lib.camera.intrinsics import default_intrinsics
 from zoedam_lib.cli import main
-from zoedam_lib.data.synthrooms import render_scene
-from zoedam_lib.inference.mesh import depth_to_mesh, grid_stride, write_glb
-from zoedam_lib.inference.writers import read_depth_png16, write_ply
+from zoedam_lib.data.synthrooms.generate import render_scene
+from zoedam_lib.io.mesh import depth_to_mesh, grid_stride, write_glb
+from zoedam_lib.io.writers import read_depth_png16, write_ply
 
 CHROMIUM = os.environ.get("ZOEDAM_CHROMIUM", "/usr/bin/chromium")
 # without the background-networking flags Chromium keeps trying to reach Google from a closed network
@@ -145,7 +145,7 @@ def test_app_outputs_equal_the_predict_command(photo, checkpoint, tmp_path):
 
 def test_app_uses_given_intrinsics_and_refuses_millimetres(photo, checkpoint, tmp_path):
     from zoedam_lib.checkpoints import load_model
-    from zoedam_lib.errors import ConfigError
+    from zoedam_lib.utils.errors import ConfigError
 
     model = load_model(checkpoint)
     out = make_outputs(model, photo, tmp_path / "app", intrinsics=(200.0, 200.0, 119.5, 89.5))

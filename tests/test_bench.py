@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zoedam_lib import bench
+from zoedam_lib.bench import runner as bench
 
 FAKE = {
     "matmul": {"fp32_gflops": 200.0},
@@ -47,7 +47,7 @@ def fake_case(name, args=None, timeout=600):
 @pytest.fixture()
 def figures(monkeypatch):
     monkeypatch.setattr(bench, "run_case", fake_case)
-    monkeypatch.setattr("zoedam_lib.training.amp.cpu_supports_bf16", lambda: True)
+    monkeypatch.setattr("zoedam_lib.utils.amp.cpu_supports_bf16", lambda: True)
     return bench.collect(quick=True, progress=lambda _: None)
 
 
@@ -60,7 +60,7 @@ def test_no_bf16_case_runs_where_the_cpu_would_emulate_it(monkeypatch):
         return dict(FAKE[name])
 
     monkeypatch.setattr(bench, "run_case", fake_case)
-    monkeypatch.setattr("zoedam_lib.training.amp.cpu_supports_bf16", lambda: False)
+    monkeypatch.setattr("zoedam_lib.utils.amp.cpu_supports_bf16", lambda: False)
     out = bench.collect(quick=True, progress=lambda _: None)
     assert not [n for n, a in ran if a.get("bf16")] and ("matmul", {"repeats": 3, "bf16": False}) in ran
     assert out["peer_bf16_ms"] is None and out["machine"]["native_bf16"] is False
@@ -144,7 +144,7 @@ def test_cpu_training_speedup_takes_the_best_lever_and_compares_loss_curves(monk
     """Full run: eager, compiled and side-by-side cpu-preset training; the verdict takes the fastest of them
     against the step as it was before the channels-last head (the reference head, eager)."""
     monkeypatch.setattr(bench, "run_case", fake_case)
-    monkeypatch.setattr("zoedam_lib.training.amp.cpu_supports_bf16", lambda: True)
+    monkeypatch.setattr("zoedam_lib.utils.amp.cpu_supports_bf16", lambda: True)
     full = bench.collect(quick=False, progress=lambda _: None)
     r = full["ratios"]
     assert r["cpu_train_compiled_vs_eager"] == pytest.approx(5 / 6)
@@ -189,8 +189,8 @@ def test_timed_trainer_steps_may_outnumber_the_recipes_own_schedule(one_thread):
     instead of raising after its last step, and every timed step is the trainer's own."""
     import torch
 
-    from zoedam_lib.bench_paper import _RenderedImages, time_trainer_steps
-    from zoedam_lib.experiments.table import recipe_for
+    from zoedam_lib.bench.paper import _RenderedImages, time_trainer_steps
+    from zoedam_lib.experiments.presets import recipe_for
     from zoedam_lib.experiments.zoedam import build_zoedam
 
     recipe = recipe_for("zoedam", "cpu")  # 3 epochs; 4 images at batch 4 = 3 scheduled steps

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from zoedam_lib import bench_backends
-from zoedam_lib.errors import ConfigError
+from zoedam_lib.bench import backends as bench_backends
+from zoedam_lib.utils.errors import ConfigError
 
 
 def test_no_bf16_backend_without_native_bf16_and_no_compile_or_export_in_quick():

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from zoedam_lib.bench_official import build_official, case_official, official_depth
-from zoedam_lib.errors import ConfigError
+from zoedam_lib.bench.official import build_official, case_official, official_depth
+from zoedam_lib.utils.errors import ConfigError
 
 MIRROR = Path("/work/.mirror/LiheYoung+Depth-Anything/repo")
 

@@ -16,11 +16,11 @@ import pytest
 from PIL import Image
 from test_writers import read_ply
 
-from zoedam_lib.camera import default_intrinsics, flying_pixels, validate_intrinsics
-from zoedam_lib.errors import ConfigError
-from zoedam_lib.images import read_image
-from zoedam_lib.inference.writers import write_ply
-from zoedam_lib.photo_camera import photo_intrinsics
+from zoedam_lib.camera.intrinsics import default_intrinsics, flying_pixels, validate_intrinsics
+from zoedam_lib.camera.photo import photo_intrinsics
+from zoedam_lib.io.images import read_image
+from zoedam_lib.io.writers import write_ply
+from zoedam_lib.utils.errors import ConfigError
 
 PLANE_Z = 2.0  # metres: a fronto-parallel wall
 PATCH = ((-0.3, 0.7), (-0.2, 0.3))  # a red rectangle on it: x from -0.3 to 0.7 m, y from -0.2 to 0.3 m (y down)

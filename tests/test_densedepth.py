@@ -13,10 +13,10 @@ from skimage.metrics import structural_similarity
 import zoedam_lib.models.densedepth as dd
 from zoedam_lib.checkpoints import load_model, save_model
 from zoedam_lib.data.augment import ChannelPermutation, HorizontalFlip, densedepth_augmentation
-from zoedam_lib.errors import ConfigError
+from zoedam_lib.evaluation.metrics import METRIC_KEYS
 from zoedam_lib.losses.densedepth import densedepth_loss, densedepth_loss_terms, image_gradients, normalized_depth, ssim
-from zoedam_lib.metrics import METRIC_KEYS
 from zoedam_lib.models.densedepth import DenseDepth, DenseDepthConfig, build_densedepth
+from zoedam_lib.utils.errors import ConfigError
 
 SIZE = (64, 80)
 
@@ -172,12 +172,12 @@ def test_augmentation_keeps_image_and_depth_together():
 
 def test_run_densedepth_end_to_end(tmp_path, monkeypatch):
     from zoedam_lib.data.datasets import DepthDataset
-    from zoedam_lib.data.synthrooms import generate_synthrooms
+    from zoedam_lib.data.synthrooms.generate import generate_synthrooms
+    from zoedam_lib.evaluation.metrics import compute_metrics
+    from zoedam_lib.experiments.context import setup_run
     from zoedam_lib.experiments.densedepth import run_densedepth
-    from zoedam_lib.experiments.table import recipe_for
+    from zoedam_lib.experiments.presets import recipe_for
     from zoedam_lib.inference.predict import infer
-    from zoedam_lib.metrics import compute_metrics
-    from zoedam_lib.run import setup_run
 
     monkeypatch.setattr(dd, "imagenet_densenet169_features", lambda: (_ for _ in ()).throw(OSError("offline")))
     data = generate_synthrooms(tmp_path / "data", n=24, size=(60, 80), workers=1, progress=False)

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from zoedam_lib.data import download
-from zoedam_lib.data.download import download_file
-from zoedam_lib.errors import DataFileError
+from zoedam_lib.data.nyu.download import download_file
+from zoedam_lib.utils.errors import DataFileError
 
 PAYLOAD = np.random.default_rng(0).bytes(200_000)
 

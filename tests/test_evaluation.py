@@ -11,12 +11,12 @@ import torch
 from torch import nn
 
 from zoedam_lib.data.datasets import DepthDataset
-from zoedam_lib.data.matfile import NyuMatWriter
-from zoedam_lib.data.nyu import NyuMat
-from zoedam_lib.errors import DataFileError
-from zoedam_lib.evaluation import evaluate
-from zoedam_lib.metrics import compute_metrics, median_depths, valid_mask
-from zoedam_lib.results import per_image_rows, write_result
+from zoedam_lib.data.nyu.matfile import NyuMatWriter
+from zoedam_lib.data.nyu.reader import NyuMat
+from zoedam_lib.evaluation.evaluate import evaluate
+from zoedam_lib.evaluation.metrics import compute_metrics, median_depths, valid_mask
+from zoedam_lib.experiments.results import per_image_rows, write_result
+from zoedam_lib.utils.errors import DataFileError
 
 H, W = 24, 32
 
@@ -107,7 +107,7 @@ def test_figure_predictions_are_batched_by_size_and_equal_one_image_at_a_time(on
     the predictions, their order and their sizes are those of one image per forward."""
     from helpers import tiny_zoedam
 
-    from zoedam_lib.evaluation import predict_examples
+    from zoedam_lib.evaluation.evaluate import predict_examples
 
     rng = np.random.default_rng(0)
     shapes = [(60, 80)] * 4 + [(48, 64)] * 2 + [(60, 80)]

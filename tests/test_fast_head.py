@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from helpers import TINY_SIZE, tiny_zoedam
 
-from zoedam_lib.inference import fast_head
-from zoedam_lib.inference.fast import FastZoeDAM, prepare_fast
-from zoedam_lib.inference.fast_head import (
+from zoedam_lib.inference import exact as fast_head
+from zoedam_lib.inference.approximate import FastZoeDAM, prepare_fast
+from zoedam_lib.inference.exact import (
     BAND_PIXELS,
     ExactFastZoeDAM,
     _log_binomial,
@@ -33,9 +33,9 @@ from zoedam_lib.inference.fast_head import (
     head_depth,
     prepare_exact,
 )
-from zoedam_lib.inference.resample import bilinear_taps
-from zoedam_lib.models.dpt import DPTFeatures
-from zoedam_lib.models.metric_bins import ConditionalLogBinomial, LogBinomial, MetricBinsHead, _up, log_binom
+from zoedam_lib.models.layers.dpt import DPTFeatures
+from zoedam_lib.models.layers.metric_bins import ConditionalLogBinomial, LogBinomial, MetricBinsHead, _up, log_binom
+from zoedam_lib.models.layers.resample import bilinear_taps
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -135,7 +135,7 @@ def test_exact_fast_model_equals_the_reference_model(img_size, input_size, batch
 
 def test_exact_fast_path_on_the_conformance_weights(conformance_dir):
     from zoedam_lib import load_model
-    from zoedam_lib.config import replace
+    from zoedam_lib.utils.config import replace
 
     model = load_model(conformance_dir / "zoedam_vits_official_fp16.safetensors")
     case = np.load(conformance_dir / "case_public.npz")
@@ -178,8 +178,8 @@ def test_bilinear_taps_reproduce_torch(n_in, n_out):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_cli_resize_equals_the_models_own_resize(dtype):
-    from zoedam_lib.images import to_float_image
-    from zoedam_lib.inference.cli import resize_for_network
+    from zoedam_lib.cli.predict import resize_for_network
+    from zoedam_lib.io.images import to_float_image
 
     image = np.random.default_rng(0).integers(0, np.iinfo(dtype).max, (301, 433, 3), dtype=dtype)
     ref = F.interpolate(to_float_image(image)[None], size=(392, 518), mode="bilinear", align_corners=True)[0]
@@ -243,7 +243,7 @@ def test_reduced_resolution_fast_path_keeps_the_contract_and_stays_close(trained
 
 
 def test_default_inference_entry_points_take_the_exact_fast_path(monkeypatch):
-    from zoedam_lib.evaluation import predict_batch
+    from zoedam_lib.evaluation.evaluate import predict_batch
     from zoedam_lib.inference.predict import infer
 
     calls = []
@@ -284,6 +284,6 @@ def test_wrappers_pass_other_models_through():
 
 def test_inference_helpers_do_not_import_the_model_class():
     """``ZoeDAM.predict`` delegates to ``inference.predict``; that module must not import the model back."""
-    code = ("import sys, zoedam_lib.inference.predict, zoedam_lib.inference.fast;"
+    code = ("import sys, zoedam_lib.inference.predict, zoedam_lib.inference.approximate;"
             "assert 'zoedam_lib.models.zoedam' not in sys.modules, 'cycle'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -12,13 +12,13 @@ import pytest
 from folder_helpers import H, W, make_folder, metres, rgb, write_pair, write_png16
 from PIL import Image
 
-from zoedam_lib.data.folder import FolderDataset
-from zoedam_lib.data.folder_spec import FolderConfig, parse_depth_unit
-from zoedam_lib.data.nyu import NyuMat
+from zoedam_lib.data.folder.dataset import FolderDataset
+from zoedam_lib.data.folder.spec import FolderConfig, parse_depth_unit
+from zoedam_lib.data.nyu.reader import NyuMat
 from zoedam_lib.data.sources import open_dataset
-from zoedam_lib.errors import ConfigError, DataFileError
+from zoedam_lib.experiments.context import setup_run
 from zoedam_lib.models.average import AverageDepth
-from zoedam_lib.run import setup_run
+from zoedam_lib.utils.errors import ConfigError, DataFileError
 
 HALF_MM = 0.5e-3 + 1e-6  # the 16-bit millimetre quantisation, plus float32 rounding
 

@@ -11,20 +11,20 @@ import pytest
 import torch
 from helpers import tiny_zoedam
 
+from zoedam_lib.bench.loader import measure_loader
 from zoedam_lib.cli import main
 from zoedam_lib.data.datasets import DepthDataset
-from zoedam_lib.data.folder import FolderDataset
-from zoedam_lib.data.folder_check import main as check_main
-from zoedam_lib.data.folder_export import export_folder
-from zoedam_lib.data.loader_bench import measure_loader
-from zoedam_lib.data.nyu import NyuMat
+from zoedam_lib.data.folder.check import main as check_main
+from zoedam_lib.data.folder.dataset import FolderDataset
+from zoedam_lib.data.folder.export import export_folder
+from zoedam_lib.data.nyu.reader import NyuMat
 from zoedam_lib.data.splits import load_or_create_split, paper_split
-from zoedam_lib.data.summary import data_summary
-from zoedam_lib.data.synthrooms import generate_synthrooms
-from zoedam_lib.errors import ConfigError, DataFileError
-from zoedam_lib.evaluation import evaluate
+from zoedam_lib.data.synthrooms.generate import generate_synthrooms
+from zoedam_lib.evaluation.evaluate import evaluate
 from zoedam_lib.experiments.average import run_average
-from zoedam_lib.run import resolve_preset, setup_run
+from zoedam_lib.experiments.context import resolve_preset, setup_run
+from zoedam_lib.reports.data_summary import data_summary
+from zoedam_lib.utils.errors import ConfigError, DataFileError
 
 N, SIZE = 12, (30, 40)
 

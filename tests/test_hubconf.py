@@ -10,8 +10,8 @@ import torch
 from helpers import official_metric_keys, tiny_zoedam
 
 from zoedam_lib.checkpoints import save_model
-from zoedam_lib.errors import CheckpointError, ConfigError
 from zoedam_lib.models.zoedam import ZoeDAM
+from zoedam_lib.utils.errors import CheckpointError, ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from zoedam_lib.metrics import METRIC_KEYS, MetricAccumulator, compute_metrics, eigen_crop_mask
+from zoedam_lib.evaluation.metrics import METRIC_KEYS, MetricAccumulator, compute_metrics, eigen_crop_mask
 
 pytestmark = pytest.mark.conformance
 

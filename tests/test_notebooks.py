@@ -80,7 +80,7 @@ def test_committed_with_outputs_of_the_default_run(path):
 
 @pytest.mark.slow
 def test_papermill_overrides_parameters(tmp_path):
-    from zoedam_lib.data.synthrooms import generate_synthrooms
+    from zoedam_lib.data.synthrooms.generate import generate_synthrooms
 
     data = generate_synthrooms(tmp_path / "data", n=24, size=(60, 80), n_unlabeled=0, workers=1, progress=False)
     out = tmp_path / "out.ipynb"
@@ -97,8 +97,8 @@ def test_papermill_overrides_parameters(tmp_path):
 def test_notebook_04_on_a_folder_dataset_matches_the_mat_of_the_same_images(tmp_path):
     """Your own RGB-D folder runs through the notebook exactly as NYU's layout does: the same images as a
     .mat and as a folder (16-bit millimetre PNGs) give the same ZoeDAM metrics, to the PNGs' 0.5 mm rounding."""
-    from zoedam_lib.data.folder_export import export_folder
-    from zoedam_lib.data.synthrooms import generate_synthrooms
+    from zoedam_lib.data.folder.export import export_folder
+    from zoedam_lib.data.synthrooms.generate import generate_synthrooms
 
     mat = generate_synthrooms(tmp_path / "data", n=24, size=(60, 80), n_unlabeled=0, workers=1, progress=False)
     folder = export_folder(mat, tmp_path / "folder")

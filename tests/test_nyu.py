@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from zoedam_lib.data.matfile import NyuMatWriter
-from zoedam_lib.data.nyu import NyuMat
+from zoedam_lib.data.nyu.matfile import NyuMatWriter
+from zoedam_lib.data.nyu.reader import NyuMat
 
 H, W = 6, 10
 

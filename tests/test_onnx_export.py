@@ -14,17 +14,17 @@ from helpers import random_photo, tiny_zoedam
 
 from zoedam_lib import __version__, load_model, save_model
 from zoedam_lib.cli import main
-from zoedam_lib.config import to_dict
+from zoedam_lib.utils.config import to_dict
 
 onnx = pytest.importorskip("onnx", reason='ONNX export is an optional extra: pip install -e ".[onnx]"')
 pytest.importorskip("onnxruntime", reason='ONNX export is an optional extra: pip install -e ".[onnx]"')
 pytest.importorskip("onnxscript", reason='ONNX export is an optional extra: pip install -e ".[onnx]"')
 
-from zoedam_lib.errors import CheckpointError, ConfigError  # noqa: E402
-from zoedam_lib.inference import export  # noqa: E402
-from zoedam_lib.inference.export import FP16_TOLERANCE, FP32_TOLERANCE, ErrorStats, export_onnx  # noqa: E402
-from zoedam_lib.inference.onnx_runner import OnnxDepthModel  # noqa: E402
-from zoedam_lib.inference.writers import read_depth_png16  # noqa: E402
+from zoedam_lib.inference.exported import export  # noqa: E402
+from zoedam_lib.inference.exported.export import FP16_TOLERANCE, FP32_TOLERANCE, ErrorStats, export_onnx  # noqa: E402
+from zoedam_lib.inference.exported.onnx import OnnxDepthModel  # noqa: E402
+from zoedam_lib.io.writers import read_depth_png16  # noqa: E402
+from zoedam_lib.utils.errors import CheckpointError, ConfigError  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (see conftest)
 
@@ -261,7 +261,7 @@ def test_backend_onnxruntime_needs_an_exported_file(checkpoint, tmp_path, capsys
 
 def test_benchmark_times_an_exported_backend_with_its_export():
     """``bench``'s ONNX Runtime row: the PyTorch row's model and input, exported; the first call includes the export."""
-    from zoedam_lib.bench_backends import case_backend
+    from zoedam_lib.bench.backends import case_backend
 
     out = case_backend({"backend": "onnx_fp32", "backbone": "vitt", "repeats": 1, "warmup": 0})
     assert "error" not in out, out
@@ -272,7 +272,7 @@ def test_benchmark_times_an_exported_backend_with_its_export():
 def test_benchmark_accuracy_of_exported_backends(monkeypatch, checkpoint):
     """Each backend's depth against eager fp32 on the same rooms: the exported graph is the model (conformance
     tolerance's order); int8 is close to it but not the same numbers; OpenVINO with f32 pinned stays close."""
-    from zoedam_lib import bench_backends
+    from zoedam_lib.bench import backends as bench_backends
 
     rooms = [bench_backends.room_image(56, 70) * (0.6 + 0.2 * i) for i in range(3)]  # three exposures
     monkeypatch.setattr(bench_backends, "synthrooms_test_images", lambda n: rooms[:n])
@@ -290,7 +290,7 @@ def test_predict_with_openvino_writes_pytorchs_depth_maps(exported, checkpoint, 
     bf16 only where the CPU runs it natively and the depth stays within the bar (JobPrecision, as for a
     PyTorch model: the runner follows autocast), and says what ran."""
     pytest.importorskip("openvino", reason="OpenVINO is optional (the bench extra)")
-    from zoedam_lib.training.amp import cpu_supports_bf16
+    from zoedam_lib.utils.amp import cpu_supports_bf16
 
     rng = np.random.default_rng(0)
     photos = tmp_path / "photos"
@@ -319,7 +319,7 @@ def test_predict_with_openvino_writes_pytorchs_depth_maps(exported, checkpoint, 
 
 def test_openvino_backend_needs_an_exported_file_of_ours(checkpoint, tmp_path, capsys):
     pytest.importorskip("openvino", reason="OpenVINO is optional (the bench extra)")
-    from zoedam_lib.inference.openvino_runner import OpenVinoDepthModel
+    from zoedam_lib.inference.exported.openvino import OpenVinoDepthModel
 
     random_photo(np.random.default_rng(0), 8, 8).save(tmp_path / "p.png")
     code = main(["predict", str(tmp_path / "p.png"), "--backend", "openvino", "--checkpoint", str(checkpoint),

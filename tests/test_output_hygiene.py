@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from helpers import RampData, make_trainer, tiny_zoedam
 
-from zoedam_lib import progress
-from zoedam_lib.paths import display_path, project_root
+from zoedam_lib.utils import progress
+from zoedam_lib.utils.paths import display_path, project_root
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +46,7 @@ def test_bars_draw_in_a_terminal_and_stay_silent_in_a_kernel(monkeypatch):
 
 def test_training_in_a_kernel_prints_one_line_per_epoch_and_evaluation_nothing(tmp_path, monkeypatch, capsys,
                                                                                  one_thread):
-    from zoedam_lib.evaluation import evaluate
+    from zoedam_lib.evaluation.evaluate import evaluate
 
     monkeypatch.setattr(progress, "in_notebook", lambda: True)
     trainer = make_trainer(tmp_path)
@@ -66,7 +66,7 @@ def test_importing_the_library_keeps_the_iprogress_warning_out_of_a_kernel():
     env = {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
     plain = subprocess.run([sys.executable, "-c", fake_kernel + "import timm"], capture_output=True, text=True,
                            env=env, timeout=300)
-    ours = subprocess.run([sys.executable, "-c", fake_kernel + "import zoedam_lib.models.encoder"],
+    ours = subprocess.run([sys.executable, "-c", fake_kernel + "import zoedam_lib.models.layers.vit"],
                           capture_output=True, text=True, env=env, timeout=300)
     assert ours.returncode == 0, ours.stderr[-2000:]
     assert "IProgress not found" in plain.stderr  # the fault the library guards against is real here

@@ -42,8 +42,8 @@ def test_cli_entry_points():
 
 
 def test_data_modules_do_not_import_torch():
-    code = ("import sys, zoedam_lib.data.synthrooms, zoedam_lib.data.nyu, zoedam_lib.data.sources, "
-            "zoedam_lib.data.splits, zoedam_lib.data.folder_check, zoedam_lib.data.loader_bench; "
+    code = ("import sys, zoedam_lib.data.synthrooms.generate, zoedam_lib.data.nyu.reader, zoedam_lib.data.sources, "
+            "zoedam_lib.data.splits, zoedam_lib.data.folder.check, zoedam_lib.bench.loader; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -72,8 +72,8 @@ def test_evaluation_records_the_precision_it_ran_in(native_bf16, tmp_path):
     from test_evaluation import Scaled, write_set
 
     from zoedam_lib.data.datasets import DepthDataset
-    from zoedam_lib.data.nyu import NyuMat
-    from zoedam_lib.evaluation import evaluate
+    from zoedam_lib.data.nyu.reader import NyuMat
+    from zoedam_lib.evaluation.evaluate import evaluate
 
     with NyuMat(write_set(tmp_path / "a.mat")) as mat:
         auto = evaluate(Scaled(1.0), DepthDataset(mat, range(6)), flip_tta=True, progress=False)

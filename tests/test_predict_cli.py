@@ -16,9 +16,9 @@ from test_writers import read_ply
 
 from zoedam_lib.checkpoints import load_model
 from zoedam_lib.cli import main
-from zoedam_lib.images import read_image
 from zoedam_lib.inference.predict import predict_depth
-from zoedam_lib.inference.writers import read_depth_png16
+from zoedam_lib.io.images import read_image
+from zoedam_lib.io.writers import read_depth_png16
 
 ROOT = Path(__file__).resolve().parents[1]
 # displayed (H, W) of every readable photo, by output stem

@@ -8,9 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from zoedam_lib.evaluation import EvalResult
-from zoedam_lib.metrics import METRIC_KEYS
-from zoedam_lib.report import (
+from zoedam_lib.evaluation.bootstrap import bootstrap_metrics
+from zoedam_lib.evaluation.evaluate import EvalResult
+from zoedam_lib.evaluation.metrics import METRIC_KEYS
+from zoedam_lib.experiments.results import load_results, write_result
+from zoedam_lib.reports.figures import (
     LOSS_PANELS,
     SILOG_PANEL,
     bar_figure,
@@ -18,9 +20,7 @@ from zoedam_lib.report import (
     evaluation_rows,
     training_runs,
 )
-from zoedam_lib.report_page import table_markdown
-from zoedam_lib.results import load_results, write_result
-from zoedam_lib.stats import bootstrap_metrics
+from zoedam_lib.reports.page import table_markdown
 
 NOTE = "SynthRooms (24 images, 60x80, seed 0) · preset cpu"
 
@@ -105,7 +105,7 @@ def test_reported_rows_name_their_source_and_split_and_are_never_ours(run):
 
 
 def test_zero_shot_columns_and_paired_comparisons(run):
-    from zoedam_lib.report_page import comparisons_markdown, results_markdown, zero_shot_markdown
+    from zoedam_lib.reports.page import comparisons_markdown, results_markdown, zero_shot_markdown
 
     out, records = run
     table = zero_shot_markdown(out, records)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from zoedam_lib.cli import main
-from zoedam_lib.evaluation import EvalResult
-from zoedam_lib.metrics import METRIC_KEYS
-from zoedam_lib.results import write_result
-from zoedam_lib.seeds import collect, run_dirs_of, summary_markdown
+from zoedam_lib.evaluation.evaluate import EvalResult
+from zoedam_lib.evaluation.metrics import METRIC_KEYS
+from zoedam_lib.experiments.results import write_result
+from zoedam_lib.reports.seed_spread import collect, run_dirs_of, summary_markdown
 
 
 def fake_run(folder, seed: int, abs_rel: float, wide: float) -> None:

@@ -14,17 +14,17 @@ from helpers import TINY_SIZE, counting, tiny_zoedam, write_images
 
 from zoedam_lib.checkpoints import save_model
 from zoedam_lib.data.datasets import DepthDataset
-from zoedam_lib.data.nyu import NyuMat
-from zoedam_lib.data.synthrooms import generate_synthrooms
+from zoedam_lib.data.nyu.reader import NyuMat
+from zoedam_lib.data.synthrooms.generate import generate_synthrooms
 from zoedam_lib.data.unlabeled import UnlabeledImages
-from zoedam_lib.errors import CheckpointError, ConfigError
-from zoedam_lib.experiments.table import recipe_for
+from zoedam_lib.experiments.presets import recipe_for
 from zoedam_lib.losses.affine_invariant import affine_invariant_loss
 from zoedam_lib.losses.feature_alignment import feature_alignment_loss
 from zoedam_lib.semi.cutmix import apply_cutmix, cutmix_box, cutmix_loss
 from zoedam_lib.semi.perturb import StrongPerturbConfig, strong_perturb
 from zoedam_lib.semi.pseudo_labels import PseudoLabelCache, teacher_predict
 from zoedam_lib.semi.student import SemiSupervisedDataset, ZoeDAMPlusLossConfig, make_student_step
+from zoedam_lib.utils.errors import CheckpointError, ConfigError
 
 H, W = TINY_SIZE
 
@@ -298,8 +298,8 @@ def test_semi_supervised_dataset_deals_unlabeled_images_deterministically(synth)
 
 
 def test_run_zoedam_plus_end_to_end(synth, tmp_path):
+    from zoedam_lib.experiments.context import setup_run
     from zoedam_lib.experiments.zoedam_plus import run_zoedam_plus
-    from zoedam_lib.run import setup_run
 
     ctx = setup_run(data_path=synth, out_dir=tmp_path / "run", device="cpu", preset="cpu", verbose=False)
     with pytest.raises(CheckpointError, match="run notebook 04"):
@@ -324,8 +324,8 @@ def test_student_and_control_side_by_side_share_the_prepared_teacher(synth, tmp_
     from functools import partial
 
     from zoedam_lib.experiments.concurrent import run_concurrently
+    from zoedam_lib.experiments.context import setup_run
     from zoedam_lib.experiments.zoedam_plus import prepare_teacher, run_zoedam_plus
-    from zoedam_lib.run import setup_run
 
     ctx = setup_run(data_path=synth, out_dir=tmp_path / "run", device="cpu", preset="cpu", verbose=False)
     save_model(tiny_zoedam(1), ctx.out_dir / "checkpoints" / "zoedam_vits")
@@ -364,8 +364,8 @@ def test_student_starts_as_the_teacher_did_or_as_its_copy(tmp_path, capsys):
 
 
 def test_the_teacher_checkpoint_says_how_it_was_initialised(synth, tmp_path):
+    from zoedam_lib.experiments.context import setup_run
     from zoedam_lib.experiments.teacher import load_teacher
-    from zoedam_lib.run import setup_run
 
     ctx = setup_run(data_path=synth, out_dir=tmp_path / "run", device="cpu", preset="cpu", verbose=False)
     init = {"pretrained": "some/weights.pth", "decoder": "random"}
@@ -381,7 +381,7 @@ def test_a_model_is_evaluated_once_per_weights_sets_and_evaluation_code(tmp_path
     import torch
 
     from zoedam_lib.experiments import evaluations
-    from zoedam_lib.experiments.evaluations import evaluate_once
+    from zoedam_lib.experiments.evaluation_cache import evaluate_once
 
     calls = []
     ctx = SimpleNamespace(data_path="d.mat", split=SimpleNamespace(test=(1, 2)), zero_shot={}, out_dir=tmp_path,

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import scipy.io
 
-from zoedam_lib.data.matfile import NyuMatWriter
+from zoedam_lib.data.nyu.matfile import NyuMatWriter
 from zoedam_lib.data.splits import Split, load_or_create_split, official_split, paper_split, with_validation
-from zoedam_lib.errors import ConfigError, DataFileError
+from zoedam_lib.utils.errors import ConfigError, DataFileError
 
 
 def write_data(path: Path, n: int) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zoedam_lib.stats import bootstrap_difference, bootstrap_mean, paired_values
+from zoedam_lib.evaluation.bootstrap import bootstrap_difference, bootstrap_mean, paired_values
 
 
 def test_interval_covers_the_true_mean_about_95_percent_of_the_time():

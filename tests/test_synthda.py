@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from zoedam_lib.checkpoints import load_checkpoint
+from zoedam_lib.experiments.presets import recipe_for
 from zoedam_lib.experiments.synthda import disparity_step, run_pretrain, write_depth_anything_weights
-from zoedam_lib.experiments.table import recipe_for
 from zoedam_lib.models.relative import RelativeDepthConfig, RelativeDepthModel
 from zoedam_lib.weights import PACKAGED, packaged_weights
 
@@ -74,7 +74,7 @@ def test_written_weights_load_as_a_depth_anything_v1_checkpoint_into_zoedam(tmp_
 
 
 def test_run_pretrain_writes_weights_manifest_and_quality(tmp_path, one_thread):
-    from zoedam_lib.data.synthrooms import generate_domain
+    from zoedam_lib.data.synthrooms.generate import generate_domain
 
     data = generate_domain("pretrain", tmp_path / "data", n=24, size=(48, 64), workers=1, progress=False)
     recipe = recipe_for("synthda", "cpu", backbone="vitt", img_size=SIZE, epochs=2, batch_size=4, n_holdout=4,

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zoedam_lib.camera import NYU_CAMERA, NYU_INTRINSICS, scaled_intrinsics
-from zoedam_lib.data.synthrooms import UNLABELED_OFFSET, ensure_synthrooms, generate_synthrooms, render_item
-from zoedam_lib.data.synthrooms_layout import sample_scene
-from zoedam_lib.data.synthrooms_scene import FLOOR, N_ROOM_SURFACES, WALL_Y1, camera_rotation, cast_rays
-from zoedam_lib.data.synthrooms_style import STYLES
-from zoedam_lib.errors import ConfigError
+from zoedam_lib.camera.intrinsics import NYU_CAMERA, NYU_INTRINSICS, scaled_intrinsics
+from zoedam_lib.data.synthrooms.generate import UNLABELED_OFFSET, ensure_synthrooms, generate_synthrooms, render_item
+from zoedam_lib.data.synthrooms.layout import sample_scene
+from zoedam_lib.data.synthrooms.scene import FLOOR, N_ROOM_SURFACES, WALL_Y1, camera_rotation, cast_rays
+from zoedam_lib.data.synthrooms.style import STYLES
+from zoedam_lib.utils.errors import ConfigError
 
 H, W = 60, 80
 

@@ -11,11 +11,18 @@ import numpy as np
 import pytest
 
 from zoedam_lib import cli
-from zoedam_lib.camera import NYU_CAMERA, scaled_intrinsics
+from zoedam_lib.camera.intrinsics import NYU_CAMERA, scaled_intrinsics
 from zoedam_lib.data import synthrooms
-from zoedam_lib.data.matfile import NyuMatWriter
-from zoedam_lib.data.nyu import NyuMat
-from zoedam_lib.data.synthrooms import (
+from zoedam_lib.data.nyu.matfile import NyuMatWriter
+from zoedam_lib.data.nyu.reader import NyuMat
+from zoedam_lib.data.synthrooms.domains import (
+    DOMAINS,
+    PRETRAIN_STYLES,
+    STREAM_WIDTH,
+    domain_table_markdown,
+    get_domain,
+)
+from zoedam_lib.data.synthrooms.generate import (
     SYNTHROOMS_VERSION,
     UNLABELED_OFFSET,
     ensure_domain,
@@ -24,17 +31,10 @@ from zoedam_lib.data.synthrooms import (
     render_domain_item,
     render_item,
 )
-from zoedam_lib.data.synthrooms_domains import (
-    DOMAINS,
-    PRETRAIN_STYLES,
-    STREAM_WIDTH,
-    domain_table_markdown,
-    get_domain,
-)
-from zoedam_lib.data.synthrooms_layout import sample_scene
-from zoedam_lib.data.synthrooms_scene import WALL_Y1, cast_rays
-from zoedam_lib.data.synthrooms_style import PALETTE_FIELDS, STYLES
-from zoedam_lib.errors import ConfigError
+from zoedam_lib.data.synthrooms.layout import sample_scene
+from zoedam_lib.data.synthrooms.scene import WALL_Y1, cast_rays
+from zoedam_lib.data.synthrooms.style import PALETTE_FIELDS, STYLES
+from zoedam_lib.utils.errors import ConfigError
 
 H, W = 30, 40
 DOC = Path(__file__).resolve().parents[1] / "docs" / "synthrooms.md"
@@ -264,7 +264,7 @@ def test_doc_table_matches_the_domains() -> None:
 def test_domain_samples_from_the_file_equal_those_rendered_without_it(tmp_path):
     """Notebook 01 shows pretraining rooms without rendering the 6,000-room file: an item rendered directly
     must be the file's item of the same index, pixel for pixel, with the same camera in its title."""
-    from zoedam_lib.data.summary import domain_samples
+    from zoedam_lib.reports.data_summary import domain_samples
 
     generate_domain("zeroshot_wide", tmp_path / "with", n=6, workers=1, progress=False)
     from_file = domain_samples(tmp_path / "with", ["zeroshot_wide"], per_domain=2, seed=3)

@@ -66,7 +66,7 @@ class LoggingStep:
 
 
 def test_step_logs_are_written_aligned_with_steps_and_survive_a_resume(tmp_path):
-    from zoedam_lib.errors import TrainingInterrupted
+    from zoedam_lib.utils.errors import TrainingInterrupted
 
     full = make_trainer(tmp_path / "full", loss_fn=LoggingStep())
     full.fit()

@@ -15,10 +15,10 @@ import pytest  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
 from zoedam_lib import viz  # noqa: E402
-from zoedam_lib.depth_bins import abs_rel_by_depth  # noqa: E402
-from zoedam_lib.metrics import compute_metrics, eigen_crop_mask  # noqa: E402
-from zoedam_lib.stats import Interval, bootstrap_mean  # noqa: E402
-from zoedam_lib.tables import interval_table, paired_table, scale_table  # noqa: E402
+from zoedam_lib.evaluation.bootstrap import Interval, bootstrap_mean  # noqa: E402
+from zoedam_lib.evaluation.by_depth import abs_rel_by_depth  # noqa: E402
+from zoedam_lib.evaluation.metrics import compute_metrics, eigen_crop_mask  # noqa: E402
+from zoedam_lib.reports.tables import interval_table, paired_table, scale_table  # noqa: E402
 
 NOTE = "SynthRooms (600 images, 240x320, seed 0) · preset cpu"
 RNG = np.random.default_rng(0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zoedam_lib.inference.writers import colorize, read_depth_png16, write_color_png, write_depth_png16, write_ply
+from zoedam_lib.io.writers import colorize, read_depth_png16, write_color_png, write_depth_png16, write_ply
 
 
 def read_ply(path) -> tuple[list[str], np.ndarray]:

@@ -9,8 +9,8 @@ import torch
 
 from zoedam_lib import load_model
 from zoedam_lib.checkpoints import load_checkpoint
-from zoedam_lib.models.encoder import interpolate_pos_embed
-from zoedam_lib.models.metric_bins import _up
+from zoedam_lib.models.layers.metric_bins import _up
+from zoedam_lib.models.layers.vit import interpolate_pos_embed
 
 pytestmark = pytest.mark.conformance
 

@@ -127,7 +127,7 @@ def test_parameter_counts_match_official_vits():
 
 
 def test_parameterless_models_work_with_the_shared_prediction_helpers():
-    from zoedam_lib.evaluation import predict_batch
+    from zoedam_lib.evaluation.evaluate import predict_batch
     from zoedam_lib.models.average import AverageDepth
 
     model = AverageDepth.fit([np.full((6, 8), 2.0, np.float32), np.full((6, 8), 4.0, np.float32)])
@@ -140,8 +140,8 @@ def test_old_configs_with_the_removed_attractor_options_still_load(checkpoint, t
     import shutil
 
     from zoedam_lib import load_model
-    from zoedam_lib.config import from_dict
-    from zoedam_lib.errors import ConfigError
+    from zoedam_lib.utils.config import from_dict
+    from zoedam_lib.utils.errors import ConfigError
 
     cfg = from_dict(ZoeDAMConfig, {"backbone": "vitt", "attractor_kind": "mean", "attractor_type": "inv"})
     assert cfg == ZoeDAMConfig(backbone="vitt")

@@ -6,7 +6,7 @@ Three lines to metric depth::
     model = load_model("depth_anything_metric_depth_indoor.pt")   # or our checkpoint dir, or a Hub id
     depth = model.predict(image)                                   # (H, W) metres
 
-Attributes are imported lazily, so ``import zoedam_lib.data.synthrooms`` (e.g. in the renderer's
+Attributes are imported lazily, so ``import zoedam_lib.data.synthrooms.generate`` (e.g. in the renderer's
 worker processes) does not pay for importing torch.
 """
 
@@ -17,11 +17,12 @@ from typing import Any
 
 # first: imports tqdm.auto with its "IProgress not found" warning silenced, before timm and
 # huggingface_hub import it into a notebook kernel without ipywidgets (see progress.py)
-from . import progress as _progress  # noqa: F401
+from zoedam_lib.utils import progress as _progress  # noqa: F401
 
 __version__ = "0.1.0"
-_LAZY = {"load_model": "checkpoints", "save_model": "checkpoints", "compute_metrics": "metrics",
-         "seed_everything": "seeding", "setup_run": "run", "run_concurrently": "experiments.concurrent"}
+_LAZY = {"load_model": "checkpoints", "save_model": "checkpoints", "compute_metrics": "evaluation.metrics",
+         "seed_everything": "utils.seeding", "setup_run": "experiments.context",
+         "run_concurrently": "experiments.concurrent"}
 __all__ = [*_LAZY, "__version__"]
 
 

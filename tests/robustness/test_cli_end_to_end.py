@@ -18,8 +18,8 @@ from helpers import random_photo, tiny_zoedam
 
 from zoedam_lib import load_model, save_model
 from zoedam_lib.cli import main
-from zoedam_lib.data.nyu import NyuMat
-from zoedam_lib.data.synthrooms import generate_domain, generate_synthrooms
+from zoedam_lib.data.nyu.reader import NyuMat
+from zoedam_lib.data.synthrooms.generate import generate_domain, generate_synthrooms
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

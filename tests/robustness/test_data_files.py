@@ -18,17 +18,17 @@ from helpers import TINY_SIZE, counting, tiny_zoedam, write_images
 from PIL import Image
 
 from zoedam_lib.data.datasets import DepthDataset
-from zoedam_lib.data.matfile import NyuMatWriter
-from zoedam_lib.data.nyu import NyuMat, valid_depth_mask
+from zoedam_lib.data.nyu.matfile import NyuMatWriter
+from zoedam_lib.data.nyu.reader import NyuMat, valid_depth_mask
 from zoedam_lib.data.unlabeled import UnlabeledImages
-from zoedam_lib.errors import DataFileError, ImageReadError
-from zoedam_lib.evaluation import evaluate
+from zoedam_lib.evaluation.evaluate import evaluate
+from zoedam_lib.evaluation.metrics import METRIC_KEYS, MetricAccumulator, compute_metrics
 from zoedam_lib.losses import valid_depth
 from zoedam_lib.losses.affine_invariant import affine_invariant_loss
 from zoedam_lib.losses.densedepth import densedepth_loss, normalized_depth
 from zoedam_lib.losses.silog import silog_loss
-from zoedam_lib.metrics import METRIC_KEYS, MetricAccumulator, compute_metrics
 from zoedam_lib.semi.pseudo_labels import PseudoLabelCache
+from zoedam_lib.utils.errors import DataFileError, ImageReadError
 
 H, W = 6, 10
 
@@ -443,8 +443,8 @@ def test_pseudo_label_cache_built_by_two_processes_keeps_the_others_file_in_flig
     import threading
     import time
 
-    from zoedam_lib.output_dirs import waiting_lock
     from zoedam_lib.semi.pseudo_labels import BUILD_LOCK
+    from zoedam_lib.utils.output_dirs import waiting_lock
 
     write_images(tmp_path / "imgs")
     images = UnlabeledImages(tmp_path / "imgs", n=3, seed=1, size=TINY_SIZE)

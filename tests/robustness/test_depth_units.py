@@ -19,14 +19,14 @@ from helpers import tiny_zoedam
 from zoedam_lib import save_model
 from zoedam_lib.cli import main
 from zoedam_lib.data.datasets import DepthDataset
-from zoedam_lib.data.folder_spec import FolderConfig
-from zoedam_lib.data.nyu import NyuMat
+from zoedam_lib.data.folder.spec import FolderConfig
+from zoedam_lib.data.nyu.reader import NyuMat
 from zoedam_lib.data.splits import load_or_create_split
-from zoedam_lib.data.synthrooms import generate_synthrooms
-from zoedam_lib.errors import DataFileError
+from zoedam_lib.data.synthrooms.generate import generate_synthrooms
+from zoedam_lib.experiments.context import setup_run
 from zoedam_lib.experiments.synthda import relative_quality
 from zoedam_lib.models.relative import RelativeDepthConfig, RelativeDepthModel
-from zoedam_lib.run import setup_run
+from zoedam_lib.utils.errors import DataFileError
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,13 @@ from PIL import Image
 
 from zoedam_lib.app.outputs import make_outputs
 from zoedam_lib.cli import main
+from zoedam_lib.cli.predict import assign_names, safe_stem
 from zoedam_lib.data.unlabeled import UnlabeledImages
-from zoedam_lib.errors import ImageReadError, PredictionError
-from zoedam_lib.evaluation import evaluate
-from zoedam_lib.images import read_image, to_float_image
-from zoedam_lib.inference.cli import assign_names, safe_stem
+from zoedam_lib.evaluation.evaluate import evaluate
 from zoedam_lib.inference.predict import predict_depth
-from zoedam_lib.inference.writers import read_depth_png16
+from zoedam_lib.io.images import read_image, to_float_image
+from zoedam_lib.io.writers import read_depth_png16
+from zoedam_lib.utils.errors import ImageReadError, PredictionError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,8 +70,8 @@ def test_tiny_image_gets_depth_at_its_own_size(size, checkpoint, tmp_path, capsy
 _MEMORY_SCRIPT = """
 import json, os, sys
 from zoedam_lib.cli import main
-from zoedam_lib.data.loader_bench import peak_rss_mb  # VmHWM: not inflated by the parent's memory
-import zoedam_lib.inference.cli, zoedam_lib.checkpoints  # imports before the baseline
+from zoedam_lib.bench.loader import peak_rss_mb  # VmHWM: not inflated by the parent's memory
+import zoedam_lib.cli.predict, zoedam_lib.checkpoints  # imports before the baseline
 with open("/proc/self/statm") as f:  # resident now, not the high-water mark of the imports
     before = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024
 code = main(sys.argv[1:])
@@ -166,7 +166,7 @@ def test_non_finite_pixels_make_an_image_unreadable(checkpoint, tmp_path, capsys
 
 def test_non_finite_prediction_is_never_written(checkpoint, tmp_path, monkeypatch, capsys):
     """A model that predicts NaN (fp16 overflow, a broken model) must not leave an all-invalid depth file behind."""
-    import zoedam_lib.inference.cli as predict_cli
+    import zoedam_lib.cli.predict as predict_cli
 
     folder = tmp_path / "in"
     folder.mkdir()

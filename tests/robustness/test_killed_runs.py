@@ -26,14 +26,14 @@ from helpers import TINY_SIZE, InterruptAt, counting, make_trainer, tiny_zoedam,
 from safetensors.torch import load_file
 
 from zoedam_lib import load_model, save_model
-from zoedam_lib.data.synthrooms import generate_synthrooms
+from zoedam_lib.data.synthrooms.generate import generate_synthrooms
 from zoedam_lib.data.unlabeled import UnlabeledImages
-from zoedam_lib.errors import TrainingInterrupted
-from zoedam_lib.evaluation import EvalResult
-from zoedam_lib.metrics import METRIC_KEYS
-from zoedam_lib.results import write_result
+from zoedam_lib.evaluation.evaluate import EvalResult
+from zoedam_lib.evaluation.metrics import METRIC_KEYS
+from zoedam_lib.experiments.results import write_result
 from zoedam_lib.semi.pseudo_labels import PseudoLabelCache
 from zoedam_lib.training.trainer import TrainConfig
+from zoedam_lib.utils.errors import TrainingInterrupted
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = Path(__file__).resolve().parents[1]
@@ -263,7 +263,7 @@ def test_save_model_failing_between_the_renames_puts_the_old_checkpoint_back(tmp
             _disk_full()
         real_replace(src, dst)
 
-    monkeypatch.setattr("zoedam_lib.atomic.os.replace", replace)
+    monkeypatch.setattr("zoedam_lib.utils.atomic.os.replace", replace)
     with pytest.raises(OSError, match="No space left"):
         save_model(b, tmp_path / "ckpt")
     assert calls[0] == ("ckpt", "ckpt.old")
@@ -277,7 +277,7 @@ SWAP_KILL_SCRIPT = """
 import os, signal, sys
 sys.path.insert(0, sys.argv[2])  # tests/, for helpers
 from helpers import tiny_zoedam
-import zoedam_lib.atomic as atomic
+import zoedam_lib.utils.atomic as atomic
 from zoedam_lib import save_model
 
 save_model(tiny_zoedam(0), sys.argv[1])
@@ -343,7 +343,7 @@ def test_failed_results_write_keeps_the_previous_results(failing, tmp_path, monk
         def half_json(obj, f, **kwargs):
             f.write('{"model": "zoedam_vitt", "metr')
             _disk_full()
-        monkeypatch.setattr("zoedam_lib.atomic.json.dump", half_json)
+        monkeypatch.setattr("zoedam_lib.utils.atomic.json.dump", half_json)
     else:
         def half_rows(self, rows):
             self.writerow(rows[0])

@@ -12,7 +12,7 @@ import pytest
 import torch
 from helpers import tiny_zoedam
 
-from zoedam_lib.data.synthrooms import generate_synthrooms
+from zoedam_lib.data.synthrooms.generate import generate_synthrooms
 from zoedam_lib.training import distributed as dist_utils
 
 
@@ -54,10 +54,10 @@ def test_torchrun_two_cpu_processes_identical_weights_and_one_writer(tiny_data, 
 
 
 def test_a_non_zero_rank_trains_but_writes_nothing(tiny_data, tmp_path, monkeypatch):
-    from zoedam_lib.config import replace
-    from zoedam_lib.experiments.table import recipe_for
+    from zoedam_lib.experiments.context import setup_run
+    from zoedam_lib.experiments.presets import recipe_for
     from zoedam_lib.experiments.zoedam import run_zoedam
-    from zoedam_lib.run import setup_run
+    from zoedam_lib.utils.config import replace
 
     ctx = setup_run(tiny_data, out_dir=tmp_path / "run", preset="cpu", device="cpu", verbose=False)
     before = sorted(p for p in (tmp_path / "run").rglob("*"))

@@ -22,9 +22,9 @@ from helpers import SUBPROCESS_ENV, tiny_zoedam
 
 from zoedam_lib import save_model
 from zoedam_lib.cli import main
-from zoedam_lib.data.synthrooms import generate_synthrooms
-from zoedam_lib.errors import OutputError
-from zoedam_lib.output_dirs import run_lock
+from zoedam_lib.data.synthrooms.generate import generate_synthrooms
+from zoedam_lib.utils.errors import OutputError
+from zoedam_lib.utils.output_dirs import run_lock
 
 KEY = "zoedam_vitt"
 
@@ -143,8 +143,8 @@ def test_unwritable_folder_is_found_before_the_first_step(folder, tiny_data, che
 
 
 def test_write_refused_late_is_an_error_line_not_a_traceback(tiny_data, checkpoint, tmp_path, monkeypatch, capsys):
-    import zoedam_lib.experiments.common as common
-    import zoedam_lib.inference.cli as predict_cli
+    import zoedam_lib.cli.predict as predict_cli
+    import zoedam_lib.experiments.pipeline as common
 
     def disk_full(path, *args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
@@ -161,7 +161,7 @@ def test_write_refused_late_is_an_error_line_not_a_traceback(tiny_data, checkpoi
 
 HOLDER = """
 import sys, time
-from zoedam_lib.output_dirs import run_lock
+from zoedam_lib.utils.output_dirs import run_lock
 lock = run_lock(sys.argv[1], sys.argv[2])
 lock.__enter__()
 print("locked", flush=True)

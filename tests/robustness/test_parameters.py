@@ -13,16 +13,16 @@ import torch
 from helpers import make_trainer
 
 from zoedam_lib.cli import main
-from zoedam_lib.data.matfile import NyuMatWriter
-from zoedam_lib.data.nyu import NyuMat
+from zoedam_lib.data.nyu.matfile import NyuMatWriter
+from zoedam_lib.data.nyu.reader import NyuMat
 from zoedam_lib.data.splits import load_or_create_split
-from zoedam_lib.data.synthrooms import generate_synthrooms
-from zoedam_lib.errors import ConfigError, DataFileError
-from zoedam_lib.experiments.table import recipe_for
+from zoedam_lib.data.synthrooms.generate import generate_synthrooms
+from zoedam_lib.experiments.context import resolve_device, resolve_preset, setup_run
+from zoedam_lib.experiments.presets import recipe_for
 from zoedam_lib.models.registry import build_model
 from zoedam_lib.models.zoedam import ZoeDAMConfig
-from zoedam_lib.run import resolve_device, resolve_preset, setup_run
 from zoedam_lib.training.trainer import TrainConfig
+from zoedam_lib.utils.errors import ConfigError, DataFileError
 
 CPU = torch.device("cpu")
 

@@ -19,9 +19,9 @@ import torch
 from helpers import InterruptAt, make_trainer, weights
 
 from zoedam_lib.cli import main
-from zoedam_lib.data.synthrooms import generate_synthrooms
-from zoedam_lib.errors import CheckpointError, ConfigError, TrainingInterrupted
+from zoedam_lib.data.synthrooms.generate import generate_synthrooms
 from zoedam_lib.training.trainer import TrainConfig
+from zoedam_lib.utils.errors import CheckpointError, ConfigError, TrainingInterrupted
 
 KEY = "zoedam_vitt"
 

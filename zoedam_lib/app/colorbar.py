@@ -15,9 +15,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..atomic import atomic_path
-from ..inference.writers import valid_depth_mask
-from ..viz import DEPTH_CMAP
+from zoedam_lib.io.writers import valid_depth_mask
+from zoedam_lib.utils.atomic import atomic_path
+from zoedam_lib.viz import DEPTH_CMAP
 
 MAX_SIDE_PX = 1024  # the depth is subsampled to this before drawing: the picture is ~700 px wide anyway
 _IMAGE_INCHES = 6.0  # longest side of the image axes

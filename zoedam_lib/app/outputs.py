@@ -18,13 +18,13 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from ..images import read_image
-from ..inference.cli import input_size, resize_for_network, safe_stem
-from ..inference.mesh import depth_to_mesh, write_glb
-from ..inference.predict import model_depth_range, predict_depth
-from ..inference.writers import _rgb8, valid_depth_mask, write_depth_png16, write_ply
-from ..photo_camera import photo_intrinsics
-from .colorbar import depth_range, format_range, write_depth_figure
+from zoedam_lib.app.colorbar import depth_range, format_range, write_depth_figure
+from zoedam_lib.camera.photo import photo_intrinsics
+from zoedam_lib.cli.predict import input_size, resize_for_network, safe_stem
+from zoedam_lib.inference.predict import model_depth_range, predict_depth
+from zoedam_lib.io.images import read_image
+from zoedam_lib.io.mesh import depth_to_mesh, write_glb
+from zoedam_lib.io.writers import _rgb8, valid_depth_mask, write_depth_png16, write_ply
 
 PREVIEW_SIDE = 1024  # pixels; the page shows the photo ~600 px wide, so a 48-MP photo is not sent whole
 
@@ -64,8 +64,8 @@ def make_outputs(model: nn.Module, image_path: str | Path, out_dir: str | Path, 
 
     The PLY and the mesh use the photo's camera as ``zoedam predict`` resolves it (``intrinsics``
     if given, else the EXIF focal length, else the stated default; see :func:`photo_intrinsics`),
-    and the summary says which. Raises :class:`~zoedam_lib.errors.ImageReadError` (naming the file)
-    when the upload is not an image, :class:`~zoedam_lib.errors.ConfigError` when ``intrinsics``
+    and the summary says which. Raises :class:`~zoedam_lib.utils.errors.ImageReadError` (naming the file)
+    when the upload is not an image, :class:`~zoedam_lib.utils.errors.ConfigError` when ``intrinsics``
     cannot be pixels of this photo.
     """
     start = time.perf_counter()

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
-from ..errors import ZoeDAMError
-from ..inference.mesh import MAX_VERTICES
-from .outputs import make_outputs, preview_image
+from zoedam_lib.app.outputs import make_outputs, preview_image
+from zoedam_lib.io.mesh import MAX_VERTICES
+from zoedam_lib.utils.errors import ZoeDAMError
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -141,8 +141,8 @@ def launch(source: str, host: str = "127.0.0.1", port: int = 7860, device: str =
            intrinsics: tuple[float, float, float, float] | None = None) -> int:
     """Load the model once from ``source`` (anything :func:`load_model` accepts) and serve the app until Ctrl-C."""
     require_gradio()
-    from ..checkpoints import load_checkpoint
-    from ..run import resolve_device
+    from zoedam_lib.checkpoints import load_checkpoint
+    from zoedam_lib.experiments.context import resolve_device
 
     torch_device = resolve_device(device)
     model, report = load_checkpoint(source, device=torch_device)

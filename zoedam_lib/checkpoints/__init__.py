@@ -14,7 +14,7 @@ Files are read without running pickled code (:mod:`.reading`); the key scheme an
 detected (:mod:`.keys`) and loading is strict per part (:mod:`.loading`).
 """
 
-from .keys import (
+from zoedam_lib.checkpoints.keys import (
            FORMATS,
            HEAD_PREFIXES,
            detect_backbone,
@@ -23,10 +23,10 @@ from .keys import (
            to_depth_anything_keys,
            to_own_keys,
 )
-from .loading import DECODER_CHOICES, Loaded, LoadReport, load_checkpoint, load_into, load_model
-from .reading import read_state_dict
-from .saving import FORMAT_NAME, FORMAT_VERSION, save_model
-from .sources import KNOWN_WEIGHTS, HubFile, resolve_source
+from zoedam_lib.checkpoints.loading import DECODER_CHOICES, Loaded, LoadReport, load_checkpoint, load_into, load_model
+from zoedam_lib.checkpoints.reading import read_state_dict
+from zoedam_lib.checkpoints.saving import FORMAT_NAME, FORMAT_VERSION, save_model
+from zoedam_lib.checkpoints.sources import KNOWN_WEIGHTS, HubFile, resolve_source
 
 __all__ = ["DECODER_CHOICES", "FORMATS", "FORMAT_NAME", "FORMAT_VERSION", "HEAD_PREFIXES", "KNOWN_WEIGHTS", "HubFile",
            "LoadReport", "Loaded", "detect_backbone", "detect_family", "detect_format", "load_checkpoint",

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from ..errors import CheckpointError
-from ..models.backbones import EMBED_DIM_TO_BACKBONE
+from zoedam_lib.models.backbones import EMBED_DIM_TO_BACKBONE
+from zoedam_lib.utils.errors import CheckpointError
 
 HEAD_PREFIXES = ("conv2.", "seed_bin_regressor.", "seed_projector.", "projectors.", "attractors.",
                  "conditional_log_binomial.")

@@ -18,13 +18,13 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, ConfigError
-from ..models.registry import build_model
-from ..paths import display_path
-from .keys import detect_backbone, detect_family, detect_format, to_own_keys
-from .reading import read_state_dict
-from .saving import FORMAT_NAME
-from .sources import resolve_source
+from zoedam_lib.checkpoints.keys import detect_backbone, detect_family, detect_format, to_own_keys
+from zoedam_lib.checkpoints.reading import read_state_dict
+from zoedam_lib.checkpoints.saving import FORMAT_NAME
+from zoedam_lib.checkpoints.sources import resolve_source
+from zoedam_lib.models.registry import build_model
+from zoedam_lib.utils.errors import CheckpointError, ConfigError
+from zoedam_lib.utils.paths import display_path
 
 DECODER_CHOICES = ("pretrained", "random")
 

@@ -17,8 +17,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
-from ..errors import CheckpointError, refusal_reason
-from ..paths import unusable_path_reason
+from zoedam_lib.utils.errors import CheckpointError, refusal_reason
+from zoedam_lib.utils.paths import unusable_path_reason
 
 
 def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

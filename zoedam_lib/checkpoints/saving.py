@@ -16,9 +16,9 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from ..atomic import atomic_dir
-from ..config import to_dict
-from ..models.registry import model_name
+from zoedam_lib.models.registry import model_name
+from zoedam_lib.utils.atomic import atomic_dir
+from zoedam_lib.utils.config import to_dict
 
 FORMAT_NAME = "zoedam_lib"
 FORMAT_VERSION = 1

@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..atomic import recover_dir
-from ..errors import CheckpointError
-from ..paths import unusable_path_reason
-from ..weights import PACKAGED, packaged_weights
+from zoedam_lib.utils.atomic import recover_dir
+from zoedam_lib.utils.errors import CheckpointError
+from zoedam_lib.utils.paths import unusable_path_reason
+from zoedam_lib.weights import PACKAGED, packaged_weights
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def resolve_source(source: str | os.PathLike) -> Path:
     """A local path for ``source``: an existing path, or a known name / Hub id downloaded (when online).
 
     A checkpoint directory whose replacement was killed half-way (only ``<dir>.old`` left, see
-    :func:`zoedam_lib.atomic.atomic_dir`) is restored first, so the previous weights still load.
+    :func:`zoedam_lib.utils.atomic.atomic_dir`) is restored first, so the previous weights still load.
     """
     path = recover_dir(Path(source).expanduser())
     reason = unusable_path_reason(path)

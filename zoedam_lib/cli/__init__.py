@@ -12,9 +12,9 @@ import errno
 import sys
 from collections.abc import Sequence
 
-from ..errors import TrainingInterrupted, ZoeDAMError
-from .commands import COMMANDS
-from .parser import build_parser
+from zoedam_lib.cli.commands import COMMANDS
+from zoedam_lib.cli.parser import build_parser
+from zoedam_lib.utils.errors import TrainingInterrupted, ZoeDAMError
 
 __all__ = ["build_parser", "main"]
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 
-from ..errors import ConfigError
-from ..experiments.table import recipe_for
-from ..output_dirs import ensure_output_dir
-from .parser import RECIPE_FLAGS
+from zoedam_lib.cli.parser import RECIPE_FLAGS
+from zoedam_lib.experiments.presets import recipe_for
+from zoedam_lib.utils.errors import ConfigError
+from zoedam_lib.utils.output_dirs import ensure_output_dir
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from ..data.synthrooms import generate_domain, generate_synthrooms
-    from ..data.synthrooms_domains import DOMAINS
+    from zoedam_lib.data.synthrooms.domains import DOMAINS
+    from zoedam_lib.data.synthrooms.generate import generate_domain, generate_synthrooms
 
     ensure_output_dir(args.out, "--out folder")
     if args.domain == "labeled":
@@ -26,7 +26,7 @@ def _synth(args: argparse.Namespace) -> int:
     else:
         path = generate_domain(args.domain, args.out, n=args.n, size=args.size, seed=args.seed, workers=args.workers)
     if args.format == "folder":
-        from ..data.folder_export import export_folder
+        from zoedam_lib.data.folder.export import export_folder
 
         path = export_folder(path, args.out, remove_source=True)
     print(f"wrote {path}")
@@ -34,7 +34,7 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from ..data.download import download_nyu
+    from zoedam_lib.data.nyu.download import download_nyu
 
     ensure_output_dir(args.out, "--out folder")
     print(f"wrote {download_nyu(args.out, with_splits=not args.no_splits)}")
@@ -42,7 +42,7 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ..training import distributed as dist_utils
+    from zoedam_lib.training import distributed as dist_utils
 
     rank, world, ddp_device = dist_utils.init_distributed()
     try:
@@ -52,9 +52,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _train_in_process(args: argparse.Namespace, rank: int, world: int, ddp_device) -> int:
-    from ..data.folder_spec import parse_depth_unit
-    from ..run import setup_run
-    from ..training import distributed as dist_utils
+    from zoedam_lib.data.folder.spec import parse_depth_unit
+    from zoedam_lib.experiments.context import setup_run
+    from zoedam_lib.training import distributed as dist_utils
 
     folder = parse_depth_unit(args.depth_unit)
     if rank == 0:
@@ -68,23 +68,23 @@ def _train_in_process(args: argparse.Namespace, rank: int, world: int, ddp_devic
     overrides = {name: getattr(args, name) for name, _, _ in RECIPE_FLAGS}
     recipe = recipe_for(args.model, ctx.preset, seed=args.seed, amp=args.amp, **overrides)
     if args.model == "zoedam":
-        from ..experiments.zoedam import run_zoedam
+        from zoedam_lib.experiments.zoedam import run_zoedam
 
         pretrained = None if args.pretrained == "none" else args.pretrained
         result = run_zoedam(ctx, args.backbone, pretrained, args.decoder, resume=args.resume, recipe=recipe,
                             resume_override=tuple(args.resume_override))
     elif args.model == "densedepth":
-        from ..experiments.densedepth import run_densedepth
+        from zoedam_lib.experiments.densedepth import run_densedepth
 
         result = run_densedepth(ctx, pretrained_encoder=args.pretrained != "none", resume=args.resume, recipe=recipe,
                                 resume_override=tuple(args.resume_override))
     else:
-        from ..experiments.zoedam_plus import run_zoedam_plus
+        from zoedam_lib.experiments.zoedam_plus import run_zoedam_plus
 
         result = run_zoedam_plus(ctx, teacher=args.teacher, unlabeled_dirs=args.unlabeled, resume=args.resume,
                                  recipe=recipe, resume_override=tuple(args.resume_override)).student
     if world > 1:
-        from ..checkpoints.saving import update_digest
+        from zoedam_lib.checkpoints.saving import update_digest
 
         digest = hashlib.sha256()
         update_digest(digest, result.model)
@@ -97,9 +97,9 @@ def _train_in_process(args: argparse.Namespace, rank: int, world: int, ddp_devic
 
 
 def _pretrain(args: argparse.Namespace) -> int:
-    from ..data.folder_spec import parse_depth_unit, unit_scale
-    from ..experiments.synthda import describe_command, run_pretrain
-    from ..run import resolve_data_file, resolve_device
+    from zoedam_lib.data.folder.spec import parse_depth_unit, unit_scale
+    from zoedam_lib.experiments.context import resolve_data_file, resolve_device
+    from zoedam_lib.experiments.synthda import describe_command, run_pretrain
 
     data = resolve_data_file(args.data)
     depth_scale = unit_scale(parse_depth_unit(args.depth_unit))
@@ -131,7 +131,7 @@ def _name_and_file(item: str) -> tuple[str, str]:
 
 
 def _corpus(data, depth_scale: float) -> dict:
-    from ..data.nyu import NyuMat
+    from zoedam_lib.data.nyu.reader import NyuMat
 
     with NyuMat(data, depth_scale) as mat:
         attrs = {k: v for k, v in mat.attrs.items() if k in ("generator", "version", "domain", "seed", "styles",
@@ -141,7 +141,7 @@ def _corpus(data, depth_scale: float) -> dict:
 
 
 def _seeds(args: argparse.Namespace) -> int:
-    from ..seeds import run_dirs_of, summary_markdown
+    from zoedam_lib.reports.seed_spread import run_dirs_of, summary_markdown
 
     runs = [d for r in args.runs for d in run_dirs_of(r)]
     if not runs:
@@ -152,32 +152,32 @@ def _seeds(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from ..experiments.evaluate import run_eval
+    from zoedam_lib.cli.evaluate import run_eval
 
     run_eval(args)
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from ..inference.cli import run_predict
+    from zoedam_lib.cli.predict import run_predict
 
     return run_predict(args)
 
 
 def _export(args: argparse.Namespace) -> int:
-    from ..inference.export import run_export
+    from zoedam_lib.inference.exported.export import run_export
 
     return run_export(args)
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from ..bench import run_bench
+    from zoedam_lib.bench.runner import run_bench
 
     return run_bench(args)
 
 
 def _app(args: argparse.Namespace) -> int:
-    from ..app.ui import launch
+    from zoedam_lib.app.ui import launch
 
     return launch(args.checkpoint, host=args.host, port=args.port, device=args.device, intrinsics=args.intrinsics)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ..camera import EDGE_JUMP
-from ..checkpoints.loading import DECODER_CHOICES
-from ..data.splits import SPLIT_KINDS
-from ..experiments.table import EXPERIMENTS
-from ..images import MAX_PIXELS
-from ..models.backbones import BACKBONES
-from ..training.amp import AMP_CHOICES
+from zoedam_lib.camera.intrinsics import EDGE_JUMP
+from zoedam_lib.checkpoints.loading import DECODER_CHOICES
+from zoedam_lib.data.splits import SPLIT_KINDS
+from zoedam_lib.experiments.presets import EXPERIMENTS
+from zoedam_lib.io.images import MAX_PIXELS
+from zoedam_lib.models.backbones import BACKBONES
+from zoedam_lib.utils.amp import AMP_CHOICES
 
 DESCRIPTION = "zoedam: monocular metric depth in metres (ZoeDAM). The jobs that are not notebooks."
 
@@ -65,7 +65,7 @@ DEPTH_UNIT_HELP = ("unit of the stored depths: mm | kitti (1/256 m) | metres per
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
-    from ..run import PRESETS
+    from zoedam_lib.experiments.context import PRESETS
 
     p.add_argument("--data", default="data/synthrooms/synthrooms.mat",
                    help="NYU-layout .mat (default: SynthRooms, generated if missing), or your own RGB-D data: a "
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoedam", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from ..data.synthrooms_domains import DOMAINS  # pure data: no numpy or renderer import
+    from zoedam_lib.data.synthrooms.domains import DOMAINS  # pure data: no numpy or renderer import
 
     p = sub.add_parser("synth", help="render a SynthRooms domain (NYU layout); default: labeled + unlabeled pool",
                        description="Domains (docs/synthrooms.md): " + "; ".join(

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from ..seeding import epoch_permutation, sample_rng
-from .augment import Transform
-from .sources import DepthSource
+from zoedam_lib.data.augment import Transform
+from zoedam_lib.data.sources import DepthSource
+from zoedam_lib.utils.seeding import epoch_permutation, sample_rng
 
 
 class DepthDataset(Dataset):

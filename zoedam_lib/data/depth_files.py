@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import ImageReadError
-from ..images import read_image
+from zoedam_lib.io.images import read_image
+from zoedam_lib.utils.errors import ImageReadError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 DEPTH_SUFFIXES = (".png", ".npy")

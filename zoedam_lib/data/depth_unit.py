@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import DataFileError
+from zoedam_lib.utils.errors import DataFileError
 
 MIN_PLAUSIBLE_MEDIAN_M = 0.02  # a depth map's median below 2 cm is no real scene: the unit is wrong
 TYPICAL_MEDIAN_M = 2.5  # about NYU's: the unit whose conversion lands nearest to it is suggested first

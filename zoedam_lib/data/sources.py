@@ -10,12 +10,12 @@ import hashlib
 import os
 from pathlib import Path
 
-from ..config import replace
-from ..errors import ConfigError
-from ..paths import resolve
-from .folder import FolderDataset
-from .folder_spec import FolderConfig, unit_scale
-from .nyu import NyuMat
+from zoedam_lib.data.folder.dataset import FolderDataset
+from zoedam_lib.data.folder.spec import FolderConfig, unit_scale
+from zoedam_lib.data.nyu.reader import NyuMat
+from zoedam_lib.utils.config import replace
+from zoedam_lib.utils.errors import ConfigError
+from zoedam_lib.utils.paths import resolve
 
 DepthSource = NyuMat | FolderDataset  # what every dataset reader offers: see NyuMat
 DATA_KINDS = ("synthrooms", "nyu", "folder")

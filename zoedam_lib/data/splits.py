@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_write_json
-from ..errors import ConfigError, DataFileError
-from .folder import FolderDataset
-from .folder_spec import FolderConfig
-from .sources import open_dataset
+from zoedam_lib.data.folder.dataset import FolderDataset
+from zoedam_lib.data.folder.spec import FolderConfig
+from zoedam_lib.data.sources import open_dataset
+from zoedam_lib.utils.atomic import atomic_write_json
+from zoedam_lib.utils.errors import ConfigError, DataFileError
 
 NYU_N = 1449
 PAPER_N_TEST = 400  # test images of the paper's random split of the 1449 labeled images

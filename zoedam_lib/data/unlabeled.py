@@ -21,9 +21,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset
 
-from ..errors import ConfigError, DataFileError, ImageReadError
-from ..images import IMAGE_EXTENSIONS, read_image, to_float_image
-from ..paths import display_path
+from zoedam_lib.io.images import IMAGE_EXTENSIONS, read_image, to_float_image
+from zoedam_lib.utils.errors import ConfigError, DataFileError, ImageReadError
+from zoedam_lib.utils.paths import display_path
 
 LMDB_FILE = "data.mdb"  # a folder holding this is an LMDB database (LSUN's distribution format)
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoints import save_model
-from ..evaluation import EvalResult
-from ..models.average import AverageDepth
-from ..results import write_result
-from ..run import RunContext
-from .evaluations import evaluate_once
+from zoedam_lib.checkpoints import save_model
+from zoedam_lib.evaluation.evaluate import EvalResult
+from zoedam_lib.experiments.context import RunContext
+from zoedam_lib.experiments.evaluation_cache import evaluate_once
+from zoedam_lib.experiments.results import write_result
+from zoedam_lib.models.average import AverageDepth
 
 
 @dataclass

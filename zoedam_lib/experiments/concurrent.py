@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from .. import progress
+from zoedam_lib.utils import progress
 
 T = TypeVar("T")
 

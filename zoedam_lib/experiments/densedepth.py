@@ -11,15 +11,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..losses import valid_depth
-from ..losses.densedepth import densedepth_loss_terms
-from ..models.densedepth import PUBLISHED_PARAMETERS, build_densedepth
-from ..run import RunContext
-from ..seeding import seed_everything
-from ..training.distributed import unwrap
-from .common import ExperimentResult, train_evaluate_write
-from .recipes import Recipe, apply_overrides
-from .table import EXPERIMENTS, recipe_for
+from zoedam_lib.experiments.context import RunContext
+from zoedam_lib.experiments.pipeline import ExperimentResult, train_evaluate_write
+from zoedam_lib.experiments.presets import EXPERIMENTS, recipe_for
+from zoedam_lib.experiments.recipes import Recipe, apply_overrides
+from zoedam_lib.losses import valid_depth
+from zoedam_lib.losses.densedepth import densedepth_loss_terms
+from zoedam_lib.models.densedepth import PUBLISHED_PARAMETERS, build_densedepth
+from zoedam_lib.training.distributed import unwrap
+from zoedam_lib.utils.seeding import seed_everything
 
 
 def densedepth_step(model: nn.Module, batch: dict[str, torch.Tensor], lam: float = 0.1) -> tuple[torch.Tensor, dict]:

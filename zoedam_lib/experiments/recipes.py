@@ -13,9 +13,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import replace
-from ..errors import ConfigError
-from ..training.trainer import TrainConfig
+from zoedam_lib.training.trainer import TrainConfig
+from zoedam_lib.utils.config import replace
+from zoedam_lib.utils.errors import ConfigError
 
 PRESETS = ("paper", "cpu")
 STUDENT_INITS = ("pretrained", "teacher")

@@ -27,24 +27,24 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
 
-from ..atomic import atomic_path, atomic_write_json
-from ..checkpoints import to_depth_anything_keys
-from ..config import to_dict
-from ..data.datasets import DepthDataset
-from ..data.nyu import NyuMat
-from ..data.sources import data_identity
-from ..data.splits import Split
-from ..errors import DataFileError, OutputError
-from ..losses import valid_depth
-from ..losses.affine_invariant import disparity_loss
-from ..metrics import MetricAccumulator
-from ..models.relative import RelativeDepthConfig, RelativeDepthModel
-from ..output_dirs import ensure_output_dir, run_lock
-from ..progress import tqdm
-from ..training import distributed as dist_utils
-from ..training.trainer import Trainer, TrainState
-from .recipes import PretrainOptions, Recipe, recipe_identity
-from .table import EXPERIMENTS
+from zoedam_lib.checkpoints import to_depth_anything_keys
+from zoedam_lib.data.datasets import DepthDataset
+from zoedam_lib.data.nyu.reader import NyuMat
+from zoedam_lib.data.sources import data_identity
+from zoedam_lib.data.splits import Split
+from zoedam_lib.evaluation.metrics import MetricAccumulator
+from zoedam_lib.experiments.presets import EXPERIMENTS
+from zoedam_lib.experiments.recipes import PretrainOptions, Recipe, recipe_identity
+from zoedam_lib.losses import valid_depth
+from zoedam_lib.losses.affine_invariant import disparity_loss
+from zoedam_lib.models.relative import RelativeDepthConfig, RelativeDepthModel
+from zoedam_lib.training import distributed as dist_utils
+from zoedam_lib.training.trainer import Trainer, TrainState
+from zoedam_lib.utils.atomic import atomic_path, atomic_write_json
+from zoedam_lib.utils.config import to_dict
+from zoedam_lib.utils.errors import DataFileError, OutputError
+from zoedam_lib.utils.output_dirs import ensure_output_dir, run_lock
+from zoedam_lib.utils.progress import tqdm
 
 RELATIVE_KEYS = ("abs_rel", "a1", "rmse")  # relative-depth quality, after fitting scale and shift
 
@@ -88,7 +88,7 @@ def load_relative(source: str = "synthda_vits14", device: str | torch.device = "
     """
     import warnings
 
-    from ..checkpoints import load_checkpoint
+    from zoedam_lib.checkpoints import load_checkpoint
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -105,7 +105,7 @@ def relative_examples(model: nn.Module, data, indices: list[int]) -> dict[str, l
     Returns lists ``images`` (uint8), ``gts`` (metres), ``disparity`` (raw, at ground-truth size) and
     ``aligned`` (metres).
     """
-    from ..metrics import _disparity_to_depth, resize_prediction, valid_mask
+    from zoedam_lib.evaluation.metrics import _disparity_to_depth, resize_prediction, valid_mask
 
     out: dict[str, list[np.ndarray]] = {"images": [], "gts": [], "disparity": [], "aligned": []}
     was_training = model.training
@@ -152,7 +152,7 @@ def run_pretrain(data: str | os.PathLike, out_dir: str | os.PathLike, recipe: Re
     beside it, ``<stem>.json``: sha256, the command, the corpus, recipe, steps, wall time, machine,
     and the relative-depth quality on the held-out images and on each of ``eval_sets`` (name →
     NYU-layout file, evaluated whole). ``corpus`` describes the data for the manifest, ``depth_scale``
-    its depth unit (metres per stored unit; :class:`~zoedam_lib.data.nyu.NyuMat`). ``resume``
+    its depth unit (metres per stored unit; :class:`~zoedam_lib.data.nyu.reader.NyuMat`). ``resume``
     and ``resume_override`` as for :func:`~.zoedam.run_zoedam`; the run holds ``<out_dir>/locks/synthda.lock``.
     """
     main = dist_utils.is_main_process()

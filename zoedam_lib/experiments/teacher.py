@@ -13,13 +13,13 @@ from pathlib import Path
 
 from torch import nn
 
-from ..atomic import recover_dir
-from ..checkpoints import load_checkpoint
-from ..errors import CheckpointError, ConfigError
-from ..models.zoedam import ZoeDAM
-from ..paths import display_path
-from ..run import RunContext
-from ..semi.pseudo_labels import PseudoLabelCache
+from zoedam_lib.checkpoints import load_checkpoint
+from zoedam_lib.experiments.context import RunContext
+from zoedam_lib.models.zoedam import ZoeDAM
+from zoedam_lib.semi.pseudo_labels import PseudoLabelCache
+from zoedam_lib.utils.atomic import recover_dir
+from zoedam_lib.utils.errors import CheckpointError, ConfigError
+from zoedam_lib.utils.paths import display_path
 
 TEACHER_KEY = "zoedam_vits"  # notebook 04's checkpoint, the default teacher
 

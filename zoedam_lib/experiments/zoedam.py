@@ -9,18 +9,18 @@ from functools import partial
 import torch
 from torch import nn
 
-from ..checkpoints import load_checkpoint
-from ..config import to_dict
-from ..losses import valid_depth
-from ..losses.silog import silog_loss
-from ..models.zoedam import ZoeDAM, ZoeDAMConfig
-from ..run import RunContext
-from ..seeding import seed_everything
-from ..weights import packaged_weights
-from .common import ExperimentResult, train_evaluate_write
-from .concurrent import run_concurrently
-from .recipes import Recipe, ZoeDAMOptions, apply_overrides
-from .table import EXPERIMENTS, recipe_for
+from zoedam_lib.checkpoints import load_checkpoint
+from zoedam_lib.experiments.concurrent import run_concurrently
+from zoedam_lib.experiments.context import RunContext
+from zoedam_lib.experiments.pipeline import ExperimentResult, train_evaluate_write
+from zoedam_lib.experiments.presets import EXPERIMENTS, recipe_for
+from zoedam_lib.experiments.recipes import Recipe, ZoeDAMOptions, apply_overrides
+from zoedam_lib.losses import valid_depth
+from zoedam_lib.losses.silog import silog_loss
+from zoedam_lib.models.zoedam import ZoeDAM, ZoeDAMConfig
+from zoedam_lib.utils.config import to_dict
+from zoedam_lib.utils.seeding import seed_everything
+from zoedam_lib.weights import packaged_weights
 
 
 @dataclass

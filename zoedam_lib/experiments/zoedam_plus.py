@@ -17,27 +17,27 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import replace, to_dict
-from ..data.synthrooms import UNLABELED_DIR
-from ..data.unlabeled import UnlabeledImages
-from ..errors import ConfigError
-from ..evaluation import EvalResult
-from ..inference.predict import model_device
-from ..models.zoedam import ZoeDAM
-from ..paths import display_path
-from ..run import RunContext
-from ..seeding import seed_everything
-from ..semi.cutmix import apply_cutmix, cutmix_box
-from ..semi.perturb import strong_perturb
-from ..semi.pseudo_labels import PseudoLabelCache, fingerprint, teacher_predict
-from ..semi.student import SemiSupervisedDataset, ZoeDAMPlusLossConfig, make_student_step
-from ..training import distributed as dist_utils
-from .common import ExperimentResult, train_evaluate_write
-from .evaluations import evaluate_once
-from .recipes import Recipe, ZoeDAMPlusOptions, apply_overrides
-from .table import EXPERIMENTS, recipe_for
-from .teacher import build_pseudo_labels, load_teacher
-from .zoedam import Init, build_zoedam, lr_factors
+from zoedam_lib.data.synthrooms.generate import UNLABELED_DIR
+from zoedam_lib.data.unlabeled import UnlabeledImages
+from zoedam_lib.evaluation.evaluate import EvalResult
+from zoedam_lib.experiments.context import RunContext
+from zoedam_lib.experiments.evaluation_cache import evaluate_once
+from zoedam_lib.experiments.pipeline import ExperimentResult, train_evaluate_write
+from zoedam_lib.experiments.presets import EXPERIMENTS, recipe_for
+from zoedam_lib.experiments.recipes import Recipe, ZoeDAMPlusOptions, apply_overrides
+from zoedam_lib.experiments.teacher import build_pseudo_labels, load_teacher
+from zoedam_lib.experiments.zoedam import Init, build_zoedam, lr_factors
+from zoedam_lib.inference.predict import model_device
+from zoedam_lib.models.zoedam import ZoeDAM
+from zoedam_lib.semi.cutmix import apply_cutmix, cutmix_box
+from zoedam_lib.semi.perturb import strong_perturb
+from zoedam_lib.semi.pseudo_labels import PseudoLabelCache, fingerprint, teacher_predict
+from zoedam_lib.semi.student import SemiSupervisedDataset, ZoeDAMPlusLossConfig, make_student_step
+from zoedam_lib.training import distributed as dist_utils
+from zoedam_lib.utils.config import replace, to_dict
+from zoedam_lib.utils.errors import ConfigError
+from zoedam_lib.utils.paths import display_path
+from zoedam_lib.utils.seeding import seed_everything
 
 KEY = "zoedam_plus"
 PSEUDO_MODES = ("cache", "on_the_fly")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .fast import fast_dtype
+from zoedam_lib.inference.approximate import fast_dtype
 
 BAR = 0.01  # mean AbsRel of the low-precision depth against fp32 that a model must stay within
 PRECISIONS = ("auto", "fp32")

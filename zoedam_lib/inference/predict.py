@@ -19,10 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import PredictionError
-from ..images import to_float_image
-from .fast_head import prepare_exact
-from .precision import JobPrecision, job_precision
+from zoedam_lib.inference.exact import prepare_exact
+from zoedam_lib.inference.precision import JobPrecision, job_precision
+from zoedam_lib.io.images import to_float_image
+from zoedam_lib.utils.errors import PredictionError
 
 
 def infer(model: nn.Module, x: torch.Tensor, flip_tta: bool = False,

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import DataFileError
+from zoedam_lib.utils.errors import DataFileError
 
 
 @dataclass

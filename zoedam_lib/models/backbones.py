@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import ConfigError
+from zoedam_lib.utils.errors import ConfigError
 
 LAYER_FAMILIES = ("v1", "v2")
 

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import DenseNet169_Weights, densenet169
 
-from ..errors import ConfigError
-from ..paths import display_path
+from zoedam_lib.utils.errors import ConfigError
+from zoedam_lib.utils.paths import display_path
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -11,30 +11,30 @@ from typing import Any
 
 from torch import nn
 
-from ..config import from_dict
-from ..errors import ConfigError
+from zoedam_lib.utils.config import from_dict
+from zoedam_lib.utils.errors import ConfigError
 
 
 def _zoedam() -> tuple[type, type]:
-    from .zoedam import ZoeDAM, ZoeDAMConfig
+    from zoedam_lib.models.zoedam import ZoeDAM, ZoeDAMConfig
 
     return ZoeDAMConfig, ZoeDAM
 
 
 def _densedepth() -> tuple[type, type]:
-    from .densedepth import DenseDepth, DenseDepthConfig
+    from zoedam_lib.models.densedepth import DenseDepth, DenseDepthConfig
 
     return DenseDepthConfig, DenseDepth
 
 
 def _average() -> tuple[type, type]:
-    from .average import AverageDepth, AverageDepthConfig
+    from zoedam_lib.models.average import AverageDepth, AverageDepthConfig
 
     return AverageDepthConfig, AverageDepth
 
 
 def _relative() -> tuple[type, type]:
-    from .relative import RelativeDepthConfig, RelativeDepthModel
+    from zoedam_lib.models.relative import RelativeDepthConfig, RelativeDepthModel
 
     return RelativeDepthConfig, RelativeDepthModel
 

@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbones import get_backbone
-from .dpt import DPTHead
-from .encoder import DinoV2Encoder
-from .zoedam import IMAGENET_MEAN, IMAGENET_STD, round_to_patch
+from zoedam_lib.models.backbones import get_backbone
+from zoedam_lib.models.layers.dpt import DPTHead
+from zoedam_lib.models.layers.vit import DinoV2Encoder
+from zoedam_lib.models.zoedam import IMAGENET_MEAN, IMAGENET_STD, round_to_patch
 
 
 @dataclass

@@ -18,13 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
-from ..inference.fast_head import head_depth
-from ..inference.predict import predict_depth
-from .backbones import LAYER_FAMILIES, get_backbone
-from .dpt import HEAD_FEATURES_2, DPTFeatures, DPTHead
-from .encoder import DinoV2Encoder
-from .metric_bins import MetricBinsHead
+from zoedam_lib.inference.exact import head_depth
+from zoedam_lib.inference.predict import predict_depth
+from zoedam_lib.models.backbones import LAYER_FAMILIES, get_backbone
+from zoedam_lib.models.layers.dpt import HEAD_FEATURES_2, DPTFeatures, DPTHead
+from zoedam_lib.models.layers.metric_bins import MetricBinsHead
+from zoedam_lib.models.layers.vit import DinoV2Encoder
+from zoedam_lib.utils.errors import ConfigError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -128,7 +128,7 @@ class ZoeDAM(nn.Module):
         (h, w) is the network size. With ``return_final_centers`` / ``return_probs`` the dict also
         holds ``bin_centers`` / ``probs`` (B, n_bins, h, w), from the reference head
         (:class:`MetricBinsHead`, ZoeDepth's layers); otherwise the depth comes from the same layers
-        computed channels-last (:func:`~zoedam_lib.inference.fast_head.head_depth`: equal within
+        computed channels-last (:func:`~zoedam_lib.inference.exact.head_depth`: equal within
         float rounding, gradients too, and 1.7× faster forward + backward on a CPU). This is what
         training runs; inference entry points take the banded path of the same module.
         """

@@ -26,13 +26,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..atomic import atomic_open, atomic_path, atomic_write_json
-from ..checkpoints.saving import update_digest
-from ..data.unlabeled import UnlabeledImages
-from ..errors import DataFileError
-from ..inference.predict import infer
-from ..output_dirs import waiting_lock
-from ..progress import tqdm
+from zoedam_lib.checkpoints.saving import update_digest
+from zoedam_lib.data.unlabeled import UnlabeledImages
+from zoedam_lib.inference.predict import infer
+from zoedam_lib.utils.atomic import atomic_open, atomic_path, atomic_write_json
+from zoedam_lib.utils.errors import DataFileError
+from zoedam_lib.utils.output_dirs import waiting_lock
+from zoedam_lib.utils.progress import tqdm
 
 CACHE_VERSION = 2  # bump when what an entry holds changes (2: entries carry checksums)
 MANIFEST = "manifest.json"

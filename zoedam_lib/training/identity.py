@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import CheckpointError, ConfigError
+from zoedam_lib.utils.errors import CheckpointError, ConfigError
 
 # TrainConfig fields that never change the weights: how often to checkpoint, how many loader
 # workers (items are a pure function of (seed, epoch, index)), how many bad steps to tolerate.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
-from .amp import AMP_CHOICES
+from zoedam_lib.utils.amp import AMP_CHOICES
+from zoedam_lib.utils.errors import ConfigError
 
 
 @dataclass

@@ -26,18 +26,24 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from ..atomic import atomic_path, atomic_write_json
-from ..checkpoints.loading import check_finite
-from ..errors import CheckpointError, ConfigError, NonFiniteLossError, TrainingInterrupted, refusal_reason
-from ..output_dirs import ensure_output_dir
-from ..paths import display_path
-from ..progress import tqdm
-from ..seeding import rng_state, set_rng_state
-from . import distributed as dist_utils
-from .amp import autocast_context, resolve_amp
-from .identity import check_resume, honour_overrides, plain, train_identity
-from .interrupts import InterruptGuard
-from .train_config import TrainConfig, TrainState
+from zoedam_lib.checkpoints.loading import check_finite
+from zoedam_lib.training import distributed as dist_utils
+from zoedam_lib.training.identity import check_resume, honour_overrides, plain, train_identity
+from zoedam_lib.training.interrupts import InterruptGuard
+from zoedam_lib.training.train_config import TrainConfig, TrainState
+from zoedam_lib.utils.amp import autocast_context, resolve_amp
+from zoedam_lib.utils.atomic import atomic_path, atomic_write_json
+from zoedam_lib.utils.errors import (
+    CheckpointError,
+    ConfigError,
+    NonFiniteLossError,
+    TrainingInterrupted,
+    refusal_reason,
+)
+from zoedam_lib.utils.output_dirs import ensure_output_dir
+from zoedam_lib.utils.paths import display_path
+from zoedam_lib.utils.progress import tqdm
+from zoedam_lib.utils.seeding import rng_state, set_rng_state
 
 __all__ = ["LossFn", "TrainConfig", "TrainState", "Trainer"]
 
@@ -180,7 +186,7 @@ class Trainer:
     # ------------------------------------------------------------------ internals
 
     def _run_epoch(self) -> None:
-        from ..data.datasets import EpochBatchSampler
+        from zoedam_lib.data.datasets import EpochBatchSampler
 
         cfg, st = self.config, self.state
         sampler = EpochBatchSampler(len(self.train_set), cfg.batch_size, cfg.seed, st.epoch, self.rank, self.world,
@@ -282,7 +288,7 @@ def _warmup_fraction(pct_start: float, total_steps: int) -> float:
 
 
 def _steps_per_epoch(n: int, config: TrainConfig, world: int) -> int:
-    from ..data.datasets import EpochBatchSampler
+    from zoedam_lib.data.datasets import EpochBatchSampler
 
     return EpochBatchSampler.steps_per_epoch(n, config.batch_size, world, config.max_steps_per_epoch)
 

@@ -20,15 +20,15 @@ module                        figures
 ============================  =========================================================
 """
 
-from .bars import metric_bars
-from .curves import TrainingRun, training_curves
-from .error_by_depth import error_by_depth
-from .figures import DEPTH_CMAP, ERROR_CMAP, Scale, add_note, figure_note, save_figure, show
-from .head import head_figure
-from .pointcloud import point_cloud_figure
-from .predictions import prediction_grid
-from .samples import cutmix_figure, depth_histograms, depth_map, image_row, sample_grid
-from .scale import median_scatter
+from zoedam_lib.viz.bars import metric_bars
+from zoedam_lib.viz.curves import TrainingRun, training_curves
+from zoedam_lib.viz.error_by_depth import error_by_depth
+from zoedam_lib.viz.figures import DEPTH_CMAP, ERROR_CMAP, Scale, add_note, figure_note, save_figure, show
+from zoedam_lib.viz.head import head_figure
+from zoedam_lib.viz.pointcloud import point_cloud_figure
+from zoedam_lib.viz.predictions import prediction_grid
+from zoedam_lib.viz.samples import cutmix_figure, depth_histograms, depth_map, image_row, sample_grid
+from zoedam_lib.viz.scale import median_scatter
 
 __all__ = ["DEPTH_CMAP", "ERROR_CMAP", "Scale", "TrainingRun", "add_note", "cutmix_figure", "depth_histograms",
            "depth_map", "error_by_depth", "figure_note", "head_figure", "image_row", "median_scatter", "metric_bars",

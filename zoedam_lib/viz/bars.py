@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..metrics import METRIC_NAMES
-from ..stats import Interval
-from .figures import new_figure
+from zoedam_lib.evaluation.bootstrap import Interval
+from zoedam_lib.evaluation.metrics import METRIC_NAMES
+from zoedam_lib.viz.figures import new_figure
 
 
 def metric_bars(intervals: Mapping[str, Mapping[str, Interval]], keys: Sequence[str], *, note: str) -> Figure:

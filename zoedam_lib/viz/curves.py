@@ -21,8 +21,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..metrics import METRIC_NAMES
-from .figures import new_figure
+from zoedam_lib.evaluation.metrics import METRIC_NAMES
+from zoedam_lib.viz.figures import new_figure
 
 TOTAL = "loss"  # in TrainingRun.losses: the trainer's total loss (history "steps" column 2)
 

@@ -11,13 +11,13 @@ from collections.abc import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..depth_bins import DepthBinned
-from ..metrics import METRIC_NAMES
-from .figures import new_figure
+from zoedam_lib.evaluation.by_depth import DepthBinned
+from zoedam_lib.evaluation.metrics import METRIC_NAMES
+from zoedam_lib.viz.figures import new_figure
 
 
 def error_by_depth(binned: Mapping[str, DepthBinned], *, note: str) -> Figure:
-    """AbsRel per depth range (averaged per image, see :mod:`zoedam_lib.depth_bins`) for each model.
+    """AbsRel per depth range (averaged per image, see :mod:`zoedam_lib.evaluation.by_depth`) for each model.
 
     All models must be binned on the same ground truth (the same images and edges), so that
     one set of pixel counts describes every line.

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
-from ..atomic import atomic_path
+from zoedam_lib.utils.atomic import atomic_path
 
 DEPTH_CMAP = "turbo"  # depth in metres, everywhere (the app's colour bar uses it too)
 ERROR_CMAP = "magma"  # |prediction − ground truth| in metres

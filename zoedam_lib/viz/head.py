@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..inference.head_probe import HeadProbe
-from .figures import new_figure
+from zoedam_lib.inference.head_probe import HeadProbe
+from zoedam_lib.viz.figures import new_figure
 
 COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from .figures import DEPTH_CMAP, ERROR_CMAP, Scale, new_figure, rgb_panel
-from .samples import BAR
+from zoedam_lib.viz.figures import DEPTH_CMAP, ERROR_CMAP, Scale, new_figure, rgb_panel
+from zoedam_lib.viz.samples import BAR
 
 ERROR_PERCENTILE = 98.0  # the error scale ends here: a few huge errors would otherwise wash out the rest
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from .figures import DEPTH_CMAP, Scale, new_figure, rgb_panel
+from zoedam_lib.viz.figures import DEPTH_CMAP, Scale, new_figure, rgb_panel
 
 BAR = 0.06  # width of a colour-bar column, relative to an image column
 

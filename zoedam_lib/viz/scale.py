@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from .figures import new_figure
+from zoedam_lib.viz.figures import new_figure
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")  # one per model (with its colour)
 

@@ -1,0 +1,252 @@
+"""``zoedam export``: a metric ZoeDAM as one ONNX file, checked against PyTorch before it is written.
+
+Users of ZoeDepth and Depth Anything ask for ONNX/TensorRT versions of the *metric* checkpoints.
+The graph is traced (``torch.onnx.export(dynamo=True)``) from the reference modules
+(:meth:`ZoeDAM.preprocess`, the DINOv2 encoder, the DPT decoder and the metric-bins head of
+``models/metric_bins.py``), not from the banded CPU fast path, so it is the model the
+conformance tests hold to the official code. The contract (also in the file's metadata):
+
+* input ``image``: float32 (B, 3, H, W), RGB in [0, 1] at the export size (H, W) (default: the
+  network size). The model's own preprocessing is inside the graph: bilinear resize
+  (align_corners=True) to the network size, then ImageNet normalisation. B is 1, or dynamic.
+* outputs at the network size (h, w): ``metric_depth`` float32 (B, 1, h, w) in metres, not clamped
+  (``zoedam predict`` clamps to the config's depth range), and ``rel_depth`` float32 (B, h, w), the
+  DPT decoder's affine-invariant relative depth.
+
+Before the file is written, ONNX Runtime (CPU) runs it on a fixed input and its metric depth is
+compared with the PyTorch model's: beyond :data:`FP32_TOLERANCE` (the conformance tests'
+tolerances) or :data:`FP16_TOLERANCE` nothing is written and :class:`ExportError` says by how much.
+The file is written atomically (a reader sees the old file or the new one, never half of one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from zoedam_lib import __version__
+from zoedam_lib.inference.exact import has_metric_bins_head
+from zoedam_lib.inference.exported.onnx import (
+    FORMAT,
+    FORMAT_VERSION,
+    INPUT_NAME,
+    INSTALL_HINT,
+    META,
+    OUTPUT_NAMES,
+    OnnxDepthModel,
+    parse_metadata,
+)
+from zoedam_lib.models.zoedam import network_size
+from zoedam_lib.utils.atomic import atomic_path
+from zoedam_lib.utils.config import to_dict
+from zoedam_lib.utils.errors import ConfigError, ExportError
+from zoedam_lib.utils.paths import display_path
+
+INPUT_DOC = ("image: float32 (B, 3, H, W), RGB in [0, 1] at the export size (input_size); resized inside the graph "
+             "to the network size (bilinear, align_corners=True) and ImageNet-normalised")
+OUTPUT_DOC = ("metric_depth: float32 (B, 1, h, w) metres at the network size (network_size), not clamped; "
+              "rel_depth: float32 (B, h, w), the DPT decoder's affine-invariant relative depth")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Largest allowed |ONNX − PyTorch| of the metric depth, in metres."""
+
+    max: float
+    mean: float
+    p999: float  # 99.9th percentile
+
+
+#: fp32: tests/test_zoedam_conformance.py's tolerances against the official code.
+FP32_TOLERANCE = Tolerance(max=5e-3, mean=2e-5, p999=1e-3)
+#: fp16 encoder + decoder (head fp32) vs the fp32 PyTorch model: catches a broken half-precision graph (overflow,
+#: a head in fp16: errors of metres or NaN), not fp16 rounding. Measured at 392×518 (max / mean / p99.9): 9.1e-4 /
+#: 1.7e-4 / 7.6e-4 m (AbsRel 7e-5) for a SynthRooms-trained ZoeDAM-S; 5.8e-2 / 2.1e-4 / 7.7e-3 m (AbsRel 3e-4) for
+#: the random-weight conformance model, which amplifies rounding far more. About 4-5x the latter.
+FP16_TOLERANCE = Tolerance(max=0.25, mean=1e-3, p999=3e-2)
+
+
+@dataclass(frozen=True)
+class ErrorStats:
+    """|ONNX − PyTorch| of the metric depth over every pixel of the check input, in metres."""
+
+    max: float
+    mean: float
+    p999: float
+
+    @classmethod
+    def between(cls, onnx_depth: torch.Tensor, torch_depth: torch.Tensor) -> ErrorStats:
+        d = (onnx_depth.double() - torch_depth.double()).abs().flatten().numpy()
+        if not np.isfinite(d).all():
+            return cls(float("inf"), float("inf"), float("inf"))
+        return cls(float(d.max()), float(d.mean()), float(np.percentile(d, 99.9)))
+
+    def within(self, tol: Tolerance) -> bool:
+        return self.max <= tol.max and self.mean <= tol.mean and self.p999 <= tol.p999
+
+    def describe(self, tol: Tolerance) -> str:
+        return (f"|onnx - torch| metric depth: max {self.max:.2e} m, mean {self.mean:.2e} m, p99.9 {self.p999:.2e} m "
+                f"(tolerance {tol.max:.0e} / {tol.mean:.0e} / {tol.p999:.0e})")
+
+
+class _ExportGraph(nn.Module):
+    """The traced computation: ZoeDAM's forward with named tensor outputs, optionally fp16 up to the head.
+
+    In fp16 the preprocessing runs in fp32 (the input contract stays float32 in [0, 1]) and the
+    metric head in fp32 as in :meth:`ZoeDAM.forward`: its 0.0212 minimum temperature amplifies
+    rounding errors.
+    """
+
+    def __init__(self, model: nn.Module, fp16: bool) -> None:
+        super().__init__()
+        self.model, self.dtype = model, torch.float16 if fp16 else torch.float32
+        model.encoder.to(self.dtype)
+        model.decoder.to(self.dtype)
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.model.preprocess(image).to(self.dtype)  # (B, 3, h, w)
+        features = self.model.decoder(self.model.encoder(x), out_size=x.shape[-2:])
+        metric_depth, _, _ = self.model.head(features.float())  # (B, 1, h, w)
+        return metric_depth, features.rel_depth.float()
+
+
+def check_input(size: tuple[int, int], batch: int = 1) -> torch.Tensor:
+    """A fixed, smooth RGB pattern (B, 3, H, W) in [0, 1]: image-like, unlike uniform noise, and seeded."""
+    g = torch.Generator().manual_seed(0)
+    ys, xs = torch.meshgrid(torch.linspace(0, 1, size[0]), torch.linspace(0, 1, size[1]), indexing="ij")
+    freq = 1 + 5 * torch.rand(batch, 3, 2, 1, 1, generator=g)
+    phase = 6.283 * torch.rand(batch, 3, 1, 1, generator=g)
+    return 0.5 + 0.25 * torch.sin(6.283 * freq[:, :, 0] * ys + phase) + 0.25 * torch.cos(6.283 * freq[:, :, 1] * xs)
+
+
+def export_onnx(model: nn.Module, path: str | os.PathLike, size: tuple[int, int] | None = None,
+                dynamic_batch: bool = False, fp16: bool = False, source: str | None = None) -> Path:
+    """Export a ZoeDAM to ``path`` (folders created, an existing file replaced atomically); returns the path.
+
+    Args:
+        model: a ZoeDAM (any device or mode; it is copied, never changed).
+        path: the ``.onnx`` file to write.
+        size: the input's (H, W); default the model's network size (``config.img_size``).
+        dynamic_batch: a dynamic batch dimension instead of a fixed batch of one.
+        fp16: encoder and decoder weights and compute in fp16 (the head and the I/O stay fp32), for
+            GPUs (TensorRT, CUDA): half the file, faster there. CPUs gain nothing from it.
+        source: where the weights came from, recorded in the metadata.
+
+    Raises :class:`ExportError` (and writes nothing) if ONNX Runtime's output differs from
+    PyTorch's beyond :data:`FP32_TOLERANCE` / :data:`FP16_TOLERANCE`.
+    """
+    onnx = _import_export_deps()
+    if not has_metric_bins_head(model):
+        raise ConfigError(f"ONNX export supports ZoeDAM models (DINOv2 + DPT + metric bins), got "
+                          f"{type(model).__name__}; pass a ZoeDAM checkpoint (ours, an official Depth Anything metric "
+                          "checkpoint or a known name)")
+    model = copy.deepcopy(model).float().cpu().eval()
+    size = model.config.img_size if size is None else _valid_size(size)
+    example = check_input(size, batch=2 if dynamic_batch else 1)  # batch 2: torch.export specialises a 1
+    with torch.no_grad():
+        reference = model(example)["metric_depth"]  # fp32 PyTorch, before _ExportGraph may halve the weights
+    proto = _trace(_ExportGraph(model, fp16).eval(), example, dynamic_batch)
+    opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    _add_metadata(onnx, proto, {
+        "format": f"{FORMAT}/{FORMAT_VERSION}", "model": "zoedam", "version": __version__,
+        "config": to_dict(model.config), "input_size": list(size),
+        "network_size": list(network_size(*size, model.config)), "batch": "dynamic" if dynamic_batch else 1,
+        "precision": "fp16 encoder+decoder, fp32 metric head" if fp16 else "fp32",
+        "inputs": INPUT_DOC, "outputs": OUTPUT_DOC, "source": source,
+        "exporter": f"torch {torch.__version__}, onnx opset {opset}"})
+    tol = FP16_TOLERANCE if fp16 else FP32_TOLERANCE
+    stats = ErrorStats.between(OnnxDepthModel(proto.SerializeToString())(example)["metric_depth"], reference)
+    import onnxruntime
+
+    check = {"onnxruntime": onnxruntime.__version__, "provider": "CPUExecutionProvider", "batch": len(example),
+             **{f"error_{k}_m": v for k, v in asdict(stats).items()},
+             **{f"tolerance_{k}_m": v for k, v in asdict(tol).items()}}
+    if not stats.within(tol):
+        raise ExportError(f"the exported model does not reproduce PyTorch's: {stats.describe(tol)}; nothing was "
+                          f"written to {display_path(path)}. Please report it with the checkpoint and versions "
+                          f"(torch {torch.__version__}, onnxruntime {onnxruntime.__version__}).")
+    _add_metadata(onnx, proto, {"check": check})
+    with atomic_path(path) as tmp:
+        onnx.save(proto, os.fspath(tmp))
+    return Path(path)
+
+
+def _trace(graph: nn.Module, example: torch.Tensor, dynamic_batch: bool) -> Any:
+    """The ONNX ModelProto of ``graph`` traced on ``example``, with the contract as its doc string."""
+    dims = ({0: torch.export.Dim("batch", min=1)},) if dynamic_batch else None
+    program = torch.onnx.export(graph, (example,), dynamo=True, input_names=[INPUT_NAME],
+                                output_names=list(OUTPUT_NAMES), dynamic_shapes=dims, verbose=False)
+    proto = program.model_proto
+    proto.doc_string = f"ZoeDAM metric depth (zoedam_lib {__version__}). Input {INPUT_DOC}. Outputs {OUTPUT_DOC}."
+    return proto
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The zoedam_lib metadata of an exported file (JSON values decoded), without loading the weights' runtime."""
+    onnx = _import_export_deps()
+    proto = onnx.load(os.fspath(path), load_external_data=False)
+    return parse_metadata({p.key: p.value for p in proto.metadata_props}, display_path(path))
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """``zoedam export CHECKPOINT --onnx FILE [--size HxW] [--dynamic-batch] [--fp16]``."""
+    from zoedam_lib.checkpoints import load_checkpoint
+    from zoedam_lib.utils.output_dirs import ensure_output_dir
+
+    path = Path(args.onnx).expanduser()
+    if path.suffix.lower() != ".onnx":
+        raise ConfigError(f"--onnx must name a .onnx file (zoedam predict recognises ONNX models by the suffix), got "
+                          f"{args.onnx!r}")
+    if path.is_dir():
+        raise ConfigError(f"--onnx {args.onnx} is a folder; name the file to write, e.g. {path / 'model.onnx'}")
+    _import_export_deps()
+    ensure_output_dir(path.parent, "--onnx folder")
+    model, report = load_checkpoint(args.checkpoint)
+    print(report.summary(), flush=True)
+    export_onnx(model, path, args.size, args.dynamic_batch, args.fp16, source=str(args.checkpoint))
+    meta = read_metadata(path)
+    check = meta["check"]
+    stats = ErrorStats(*(check[f"error_{k}_m"] for k in ("max", "mean", "p999")))
+    tol = Tolerance(*(check[f"tolerance_{k}_m"] for k in ("max", "mean", "p999")))
+    (h, w), (nh, nw) = meta["input_size"], meta["network_size"]
+    batch = "B" if meta["batch"] == "dynamic" else meta["batch"]
+    print(f"wrote {display_path(path)} ({path.stat().st_size / 1e6:.1f} MB, {meta['precision']}, "
+          f"{meta['exporter']}): image ({batch}, 3, {h}, {w}) -> metric_depth ({batch}, 1, {nh}, {nw}) m, "
+          f"rel_depth ({batch}, {nh}, {nw})")
+    print(f"checked with onnxruntime {check['onnxruntime']} (CPU, batch {check['batch']}): {stats.describe(tol)}")
+    return 0
+
+
+def _add_metadata(onnx: Any, proto: Any, values: dict[str, Any]) -> None:
+    """Append ``zoedam_lib.<key>`` metadata_props: the format tag as is, every other value JSON-encoded."""
+    for key, value in values.items():
+        text = value if key == "format" else json.dumps(value, ensure_ascii=False)
+        proto.metadata_props.append(onnx.StringStringEntryProto(key=META + key, value=text))
+
+
+def _valid_size(size: tuple[int, int]) -> tuple[int, int]:
+    if len(size) != 2 or any(not isinstance(s, (int, np.integer)) or s < 1 for s in size):
+        raise ConfigError(f"size must be two positive integers (H, W), got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+def _import_export_deps() -> Any:
+    """``onnx`` after checking that the exporter's optional dependencies (and torch's exporter) are there."""
+    if tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) < (2, 6):
+        raise ConfigError(f"ONNX export needs torch>=2.6 (its torch.export-based exporter), found {torch.__version__}")
+    try:
+        import onnx
+        import onnxruntime  # noqa: F401  (the check runs the exported model)
+        import onnxscript  # noqa: F401  (torch.onnx's exporter translates with it)
+    except ImportError as exc:
+        raise ConfigError(f"ONNX export needs {exc.name}, which is not installed: {INSTALL_HINT}") from None
+    return onnx

@@ -1,0 +1,77 @@
+"""Run a ZoeDAM exported by ``zoedam export`` with OpenVINO's CPU plugin (``predict --backend openvino``).
+
+On CPUs with AMX this is the fastest path ``bench`` measured that keeps the depth within the
+fast-path bar: OpenVINO bf16 at 0.42-0.44× the transformers peer's fp32 time, AbsRel 0.002 against
+PyTorch fp32 on the demo's trained weights (``docs/benchmarks.md``). A job decides its precision
+as for a PyTorch model (:mod:`.precision`): bf16 (where the CPU runs it natively) if its first
+batch's depth is within :data:`~.precision.BAR` of OpenVINO's f32 output, else f32; ``--fp32``
+pins f32. Note that OpenVINO's f32 is not bit-faithful to PyTorch either (AbsRel
+0.0019 on the official-format conformance weights, whose bf16 run misses the bar: 0.019).
+The metadata contract and the call signature are :class:`~.onnx_runner.ExportedDepthModel`'s.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from zoedam_lib.inference.exported.onnx import INPUT_NAME, OUTPUT_NAMES, ExportedDepthModel, missing_model_error
+from zoedam_lib.utils.errors import CheckpointError, ConfigError
+from zoedam_lib.utils.paths import display_path
+
+INSTALL_HINT = 'pip install -e ".[bench]" (or: pip install openvino)'
+
+
+def import_openvino() -> Any:
+    """``openvino``, or a :class:`ConfigError` saying how to install it (it is an optional extra)."""
+    try:
+        import openvino
+    except ImportError:
+        raise ConfigError(f"--backend openvino needs OpenVINO, which is not installed: {INSTALL_HINT}") from None
+    return openvino
+
+
+class OpenVinoDepthModel(ExportedDepthModel):
+    """An exported ZoeDAM compiled by OpenVINO for the CPU, with the PyTorch model's call signature.
+
+    Called inside ``torch.autocast("cpu", dtype=torch.bfloat16)`` it runs with OpenVINO's bf16
+    inference precision, else f32 (pinned: OpenVINO would pick bf16 by itself on AMX CPUs). So the
+    job's choice is :class:`~.precision.JobPrecision`'s, as for a PyTorch model: its first batch in
+    f32 and under autocast, bf16 kept only within the bar and where the CPU runs it natively.
+
+    Args:
+        source: the ``.onnx`` file.
+        threads: OpenVINO's inference threads; default ``torch.get_num_threads()``.
+    """
+
+    def __init__(self, source: str | os.PathLike, threads: int | None = None) -> None:
+        super().__init__()
+        ov = import_openvino()
+        self.source = display_path(source)
+        if not Path(source).is_file():
+            raise missing_model_error(self.source)
+        self._core, self._threads = ov.Core(), threads or torch.get_num_threads()
+        try:
+            self._graph = self._core.read_model(os.fspath(source))
+        except RuntimeError as exc:  # OpenVINO reports unreadable files as RuntimeError
+            raise CheckpointError(f"OpenVINO cannot read {self.source}: {str(exc)[:300]}. Is it a complete .onnx "
+                                  "file? Export it again.") from None
+        info = self._graph.get_rt_info()  # the ONNX file's metadata_props, under "framework"
+        framework = info["framework"] if "framework" in info else {}  # noqa: SIM401 (an RTMap has no get)
+        framework = framework.astype(dict) if hasattr(framework, "astype") else framework  # OVAny in some versions
+        self._read_metadata({k: v.astype(str) if hasattr(v, "astype") else str(v) for k, v in framework.items()})
+        self._compiled: dict[str, Any] = {}  # inference precision hint → compiled model, built on first use
+
+    def _run(self, images: np.ndarray) -> list[np.ndarray]:
+        bf16 = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+        hint = "bf16" if bf16 else "f32"
+        if hint not in self._compiled:
+            self._compiled[hint] = self._core.compile_model(self._graph, "CPU", {
+                "INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": self._threads})
+        compiled = self._compiled[hint]
+        result = compiled({INPUT_NAME: images})
+        return [result[compiled.output(name)] for name in OUTPUT_NAMES]
