@@ -145,16 +145,14 @@ def write_images(folder):
 def counting(teacher, counter, fail_after=None):
     """Count the images ``teacher`` sees in ``counter["images"]``; crash once more than ``fail_after`` were asked.
 
-    Wraps ``preprocess``, which the reference forward and the inference paths both call once per batch.
+    Hooks ``preprocess``, which the reference forward and the inference paths both call once per batch.
     """
-    preprocess = teacher.preprocess
-
-    def wrapped(x, *args, **kwargs):
+    def hook(module, args):
+        x = args[0]
         if fail_after is not None and counter["images"] + len(x) > fail_after:
             raise RuntimeError("simulated crash")
         counter["images"] += len(x)
-        return preprocess(x, *args, **kwargs)
-    teacher.preprocess = wrapped
+    teacher.preprocess.register_forward_pre_hook(hook)
     return teacher
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from zoedam_lib.bench import process
 from zoedam_lib.bench import runner as bench
 
 FAKE = {
@@ -189,13 +190,13 @@ def test_timed_trainer_steps_may_outnumber_the_recipes_own_schedule(one_thread):
     instead of raising after its last step, and every timed step is the trainer's own."""
     import torch
 
-    from zoedam_lib.bench.paper import _RenderedImages, time_trainer_steps
+    from zoedam_lib.bench.paper import RenderedImages, time_trainer_steps
     from zoedam_lib.experiments.presets import recipe_for
     from zoedam_lib.experiments.zoedam import build_zoedam
 
     recipe = recipe_for("zoedam", "cpu")  # 3 epochs; 4 images at batch 4 = 3 scheduled steps
     model, _ = build_zoedam("vitt", None, img_size=recipe.img_size, verbose=False)
-    trainer, times, losses = time_trainer_steps(model, recipe, _RenderedImages(4), torch.device("cpu"), steps=4,
+    trainer, times, losses = time_trainer_steps(model, recipe, RenderedImages(4), torch.device("cpu"), steps=4,
                                                 warmup=1)
     assert len(times) == len(losses) == 5 and all(t > 0 for t in times)
     assert trainer.state.global_step == 5 and all(loss is not None for loss in losses)
@@ -215,13 +216,13 @@ def test_each_case_compiles_from_an_empty_inductor_cache_and_a_hung_case_is_an_e
         seen.update(cache=cache, empty=cache.is_dir() and not any(cache.iterdir()), path=kwargs["env"].get("PATH"))
         return subprocess.CompletedProcess(cmd, 0, stdout='BENCH_JSON {"median_ms": 1.0}\n', stderr="")
 
-    monkeypatch.setattr(bench.subprocess, "run", fake_run)
-    assert bench.run_case("matmul") == {"median_ms": 1.0}
+    monkeypatch.setattr(process.subprocess, "run", fake_run)
+    assert process.run_case("matmul") == {"median_ms": 1.0}
     assert seen["empty"] and not seen["cache"].exists()  # made for the case, removed after it
     assert seen["path"] == os.environ.get("PATH")  # the rest of the environment is the caller's
 
     def hung(cmd, **kwargs):
         raise subprocess.TimeoutExpired(cmd, kwargs["timeout"])
 
-    monkeypatch.setattr(bench.subprocess, "run", hung)
-    assert bench.run_case("train", timeout=5) == {"error": "timed out after 5 s"}
+    monkeypatch.setattr(process.subprocess, "run", hung)
+    assert process.run_case("train", timeout=5) == {"error": "timed out after 5 s"}

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoedam_lib.data import download
+from zoedam_lib.data.nyu import download
 from zoedam_lib.data.nyu.download import download_file
 from zoedam_lib.utils.errors import DataFileError
 

@@ -34,7 +34,13 @@ from zoedam_lib.inference.exact import (
     prepare_exact,
 )
 from zoedam_lib.models.layers.dpt import DPTFeatures
-from zoedam_lib.models.layers.metric_bins import ConditionalLogBinomial, LogBinomial, MetricBinsHead, _up, log_binom
+from zoedam_lib.models.layers.metric_bins import (
+    ConditionalLogBinomial,
+    LogBinomial,
+    MetricBinsHead,
+    log_binom,
+    upsample,
+)
 from zoedam_lib.models.layers.resample import bilinear_taps
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -157,7 +163,7 @@ def test_exact_fast_path_on_the_conformance_weights(conformance_dir):
 def test_row_bands_of_the_upsampling_equal_the_whole(size):
     torch.manual_seed(0)
     x = torch.randn(2, 3, 224, 296)
-    whole = _up(x, size)
+    whole = upsample(x, size)
     for band in (1, 7, size[0]):
         rows = [_up_rows(x, size, r, min(size[0], r + band)) for r in range(0, size[0], band)]
         torch.testing.assert_close(torch.cat(rows, 2), whole, rtol=0, atol=1e-6)
@@ -178,8 +184,8 @@ def test_bilinear_taps_reproduce_torch(n_in, n_out):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_cli_resize_equals_the_models_own_resize(dtype):
-    from zoedam_lib.cli.predict import resize_for_network
     from zoedam_lib.io.images import to_float_image
+    from zoedam_lib.models.layers.preprocess import resize_image as resize_for_network
 
     image = np.random.default_rng(0).integers(0, np.iinfo(dtype).max, (301, 433, 3), dtype=dtype)
     ref = F.interpolate(to_float_image(image)[None], size=(392, 518), mode="bilinear", align_corners=True)[0]
@@ -202,7 +208,7 @@ def test_projecting_the_condition_before_upsampling_equals_zoedepths_order():
     torch.manual_seed(0)
     clb = ConditionalLogBinomial(33, 128, 64)
     x, cond = torch.rand(2, 33, 20, 26), torch.rand(2, 128, 11, 15)
-    fast = _probs(clb, x, _up(_project_condition(clb, cond), (20, 26)))
+    fast = _probs(clb, x, upsample(_project_condition(clb, cond), (20, 26)))
     torch.testing.assert_close(fast, clb(x, cond), atol=1e-6, rtol=1e-4)
 
 
@@ -244,7 +250,7 @@ def test_reduced_resolution_fast_path_keeps_the_contract_and_stays_close(trained
 
 def test_default_inference_entry_points_take_the_exact_fast_path(monkeypatch):
     from zoedam_lib.evaluation.evaluate import predict_batch
-    from zoedam_lib.inference.predict import infer
+    from zoedam_lib.inference.predict import infer, predict_depth
 
     calls = []
     banded = fast_head.banded_depth
@@ -260,7 +266,10 @@ def test_default_inference_entry_points_take_the_exact_fast_path(monkeypatch):
     assert_same_depth(infer(model, x, flip_tta=True), ref_flip)
     assert len(calls) == 3
     predict_batch(model, x)
-    model.predict(np.zeros((20, 30, 3), np.uint8))
+    assert len(calls) == 4
+    model.predict(np.zeros((20, 30, 3), np.uint8))  # the model's own method: its reference forward
+    assert len(calls) == 4
+    predict_depth(model, np.zeros((20, 30, 3), np.uint8))
     assert len(calls) == 5
 
 
@@ -282,8 +291,43 @@ def test_wrappers_pass_other_models_through():
     assert out["probs"].shape == out["bin_centers"].shape == (1, 64, *TINY_SIZE)
 
 
-def test_inference_helpers_do_not_import_the_model_class():
-    """``ZoeDAM.predict`` delegates to ``inference.predict``; that module must not import the model back."""
-    code = ("import sys, zoedam_lib.inference.predict, zoedam_lib.inference.approximate;"
-            "assert 'zoedam_lib.models.zoedam' not in sys.modules, 'cycle'")
+def test_models_import_nothing_above_them():
+    """The model is the reference: importing it loads no inference, training or experiment code."""
+    code = ("import sys, zoedam_lib.models.zoedam, zoedam_lib.models.relative, zoedam_lib.models.densedepth;"
+            "above = sorted(m for m in sys.modules if m.split('.')[:2] in (['zoedam_lib', 'inference'], "
+            "['zoedam_lib', 'training'], ['zoedam_lib', 'experiments']));"
+            "assert not above, above")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_model_predict_equals_the_exact_path():
+    """``model.predict`` (the reference forward) and ``predict_depth`` (the channels-last head) give one depth."""
+    from zoedam_lib.inference.predict import predict_depth
+
+    model = tiny_zoedam()
+    image = np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    np.testing.assert_allclose(model.predict(image, flip_tta=True), predict_depth(model, image, flip_tta=True),
+                               rtol=0, atol=1e-5)
+
+
+def test_training_wrapper_is_the_exact_head_with_gradients():
+    """``prepare_training`` computes the reference forward's depth (and its gradients) through the
+    channels-last head, and holds no weights of its own: checkpoints stay the model's."""
+    from zoedam_lib.inference.exact import prepare_training
+
+    model = tiny_zoedam().train()
+    net = prepare_training(model)
+    assert list(net.state_dict()) == ["model." + k for k in model.state_dict()]
+    x = torch.rand(2, 3, *TINY_SIZE)
+    ref = model(x)["metric_depth"]
+    ref.sum().backward()
+    ref_grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
+    model.zero_grad(set_to_none=True)
+    depth = net(x)["metric_depth"]
+    depth.sum().backward()
+    assert_same_depth(depth, ref)
+    assert sum(g is not None for g in ref_grads) > 0.9 * len(ref_grads)
+    for g, r in zip((p.grad for p in model.parameters()), ref_grads, strict=True):
+        assert (g is None) == (r is None)
+        if r is not None:
+            torch.testing.assert_close(g, r, rtol=1e-3, atol=1e-5)

@@ -380,7 +380,7 @@ def test_a_model_is_evaluated_once_per_weights_sets_and_evaluation_code(tmp_path
 
     import torch
 
-    from zoedam_lib.experiments import evaluations
+    from zoedam_lib.experiments import evaluation_cache as evaluations
     from zoedam_lib.experiments.evaluation_cache import evaluate_once
 
     calls = []

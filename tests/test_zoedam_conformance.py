@@ -9,7 +9,7 @@ import torch
 
 from zoedam_lib import load_model
 from zoedam_lib.checkpoints import load_checkpoint
-from zoedam_lib.models.layers.metric_bins import _up
+from zoedam_lib.models.layers.metric_bins import upsample
 from zoedam_lib.models.layers.vit import interpolate_pos_embed
 
 pytestmark = pytest.mark.conformance
@@ -80,9 +80,9 @@ def test_metric_head_intermediates(run):
             centers = head.attractors[i](e, centers, emb)
             emb = e
             close(centers, ref[f"attractor{i}_centers"])
-        last = torch.cat([f.out_conv, _up(f.rel_depth.unsqueeze(1), f.out_conv.shape[-2:])], 1)
+        last = torch.cat([f.out_conv, upsample(f.rel_depth.unsqueeze(1), f.out_conv.shape[-2:])], 1)
         e3 = head.projectors[3](f.path_1)
-        mlp_out = head.conditional_log_binomial.mlp(torch.cat([last, _up(e3, last.shape[-2:])], 1))
+        mlp_out = head.conditional_log_binomial.mlp(torch.cat([last, upsample(e3, last.shape[-2:])], 1))
     close(mlp_out, ref["clb_mlp_out"])
     assert out["bin_centers"].shape == (1, 64, 392, 518)
 

@@ -11,7 +11,8 @@ from PIL import Image
 from torch import nn
 
 from zoedam_lib.models.backbones import BACKBONES
-from zoedam_lib.models.zoedam import ZoeDAM, ZoeDAMConfig, network_size
+from zoedam_lib.models.layers.preprocess import config_input_size
+from zoedam_lib.models.zoedam import ZoeDAM, ZoeDAMConfig
 
 
 def test_forward_contract_any_input_size():
@@ -53,10 +54,10 @@ def test_metric_depth_is_the_centre_of_the_bin_holding_the_probability():
 
 def test_keep_aspect_ratio_sizes():
     cfg = ZoeDAMConfig(keep_aspect_ratio=True)
-    assert network_size(480, 640, cfg) == (392, 518)
-    h, w = network_size(300, 900, cfg)
+    assert config_input_size(cfg, 480, 640) == (392, 518)
+    h, w = config_input_size(cfg, 300, 900)
     assert h % 14 == 0 and w % 14 == 0 and abs(w / h - 3) < 0.15
-    assert network_size(300, 900, ZoeDAMConfig()) == (392, 518)
+    assert config_input_size(ZoeDAMConfig(), 300, 900) == (392, 518)
 
 
 @pytest.mark.parametrize("family, expected", [("v1", {"vits": (8, 9, 10, 11), "vitl": (20, 21, 22, 23)}),

@@ -20,8 +20,8 @@ from safetensors.torch import load_file, save_file
 from zoedam_lib import load_model, save_model
 from zoedam_lib.checkpoints import KNOWN_WEIGHTS, detect_format
 from zoedam_lib.cli import main
-from zoedam_lib.cli.predict import collect_inputs
 from zoedam_lib.data.nyu.reader import NyuMat
+from zoedam_lib.io.inputs import collect_inputs
 from zoedam_lib.training.trainer import TrainConfig
 from zoedam_lib.utils.errors import CheckpointError, ConfigError, DataFileError
 

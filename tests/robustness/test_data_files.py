@@ -19,15 +19,15 @@ from PIL import Image
 
 from zoedam_lib.data.datasets import DepthDataset
 from zoedam_lib.data.nyu.matfile import NyuMatWriter
-from zoedam_lib.data.nyu.reader import NyuMat, valid_depth_mask
+from zoedam_lib.data.nyu.reader import NyuMat
 from zoedam_lib.data.unlabeled import UnlabeledImages
 from zoedam_lib.evaluation.evaluate import evaluate
 from zoedam_lib.evaluation.metrics import METRIC_KEYS, MetricAccumulator, compute_metrics
-from zoedam_lib.losses import valid_depth
 from zoedam_lib.losses.affine_invariant import affine_invariant_loss
 from zoedam_lib.losses.densedepth import densedepth_loss, normalized_depth
 from zoedam_lib.losses.silog import silog_loss
 from zoedam_lib.semi.pseudo_labels import PseudoLabelCache
+from zoedam_lib.utils.depth import valid_depth
 from zoedam_lib.utils.errors import DataFileError, ImageReadError
 
 H, W = 6, 10
@@ -163,8 +163,8 @@ def test_corrupt_item(tmp_path: Path) -> None:
 def test_valid_depth_mask() -> None:
     depth = np.array([np.nan, np.inf, -np.inf, -1.0, 0.0, 1e-3, 0.5, 9.99, 10.0, 12.0], dtype=np.float32)
     expected = [False] * 6 + [True, True, False, False]
-    np.testing.assert_array_equal(valid_depth_mask(depth), expected)
-    np.testing.assert_array_equal(valid_depth_mask(depth, max_depth=11.0)[-2:], [True, False])
+    np.testing.assert_array_equal(valid_depth(depth), expected)
+    np.testing.assert_array_equal(valid_depth(depth, max_depth=11.0)[-2:], [True, False])
     np.testing.assert_array_equal(valid_depth(torch.from_numpy(depth)).numpy(), expected)  # the losses' mask
 
 

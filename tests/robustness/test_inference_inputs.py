@@ -17,11 +17,11 @@ from PIL import Image
 
 from zoedam_lib.app.outputs import make_outputs
 from zoedam_lib.cli import main
-from zoedam_lib.cli.predict import assign_names, safe_stem
 from zoedam_lib.data.unlabeled import UnlabeledImages
 from zoedam_lib.evaluation.evaluate import evaluate
 from zoedam_lib.inference.predict import predict_depth
 from zoedam_lib.io.images import read_image, to_float_image
+from zoedam_lib.io.inputs import assign_names, safe_stem
 from zoedam_lib.io.writers import read_depth_png16
 from zoedam_lib.utils.errors import ImageReadError, PredictionError
 
@@ -70,7 +70,7 @@ def test_tiny_image_gets_depth_at_its_own_size(size, checkpoint, tmp_path, capsy
 _MEMORY_SCRIPT = """
 import json, os, sys
 from zoedam_lib.cli import main
-from zoedam_lib.bench.loader import peak_rss_mb  # VmHWM: not inflated by the parent's memory
+from zoedam_lib.bench.common import peak_rss_mb  # VmHWM: not inflated by the parent's memory
 import zoedam_lib.cli.predict, zoedam_lib.checkpoints  # imports before the baseline
 with open("/proc/self/statm") as f:  # resident now, not the high-water mark of the imports
     before = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024

@@ -11,11 +11,11 @@ import pytest
 import torch
 from helpers import make_trainer, ramp_silog_step
 
-from zoedam_lib.losses import valid_depth
 from zoedam_lib.losses.affine_invariant import affine_invariant_loss
 from zoedam_lib.losses.densedepth import densedepth_loss, normalized_depth
 from zoedam_lib.losses.silog import silog_loss
 from zoedam_lib.training.trainer import TrainConfig
+from zoedam_lib.utils.depth import valid_depth
 from zoedam_lib.utils.errors import NonFiniteLossError
 
 STEPS = 6  # make_trainer's default: 2 epochs × 3 steps

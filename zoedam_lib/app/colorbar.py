@@ -15,8 +15,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from zoedam_lib.io.writers import valid_depth_mask
 from zoedam_lib.utils.atomic import atomic_path
+from zoedam_lib.utils.depth import has_depth
 from zoedam_lib.viz import DEPTH_CMAP
 
 MAX_SIDE_PX = 1024  # the depth is subsampled to this before drawing: the picture is ~700 px wide anyway
@@ -25,7 +25,7 @@ _IMAGE_INCHES = 6.0  # longest side of the image axes
 
 def depth_range(depth_m: np.ndarray) -> tuple[float, float]:
     """(min, max) of the valid depths; (0, 1) when there are none, so a scale can still be drawn."""
-    valid = valid_depth_mask(depth_m)
+    valid = has_depth(depth_m)
     if not valid.any():
         return 0.0, 1.0
     lo, hi = float(np.min(depth_m[valid])), float(np.max(depth_m[valid]))
@@ -52,7 +52,7 @@ def depth_figure(depth_m: np.ndarray, vmin: float | None = None, vmax: float | N
     lo, hi = depth_range(depth)
     vmin, vmax = lo if vmin is None else vmin, hi if vmax is None else vmax
     step = max(1, math.ceil(max(depth.shape) / MAX_SIDE_PX))
-    shown = np.where(valid_depth_mask(depth), depth, np.nan)[::step, ::step]
+    shown = np.where(has_depth(depth), depth, np.nan)[::step, ::step]
     aspect = depth.shape[0] / depth.shape[1]
     width, height = (_IMAGE_INCHES, _IMAGE_INCHES * aspect) if aspect <= 1 else (_IMAGE_INCHES / aspect,
                                                                                   _IMAGE_INCHES)

@@ -20,11 +20,14 @@ from torch import nn
 
 from zoedam_lib.app.colorbar import depth_range, format_range, write_depth_figure
 from zoedam_lib.camera.photo import photo_intrinsics
-from zoedam_lib.cli.predict import input_size, resize_for_network, safe_stem
-from zoedam_lib.inference.predict import model_depth_range, predict_depth
+from zoedam_lib.inference.predict import predict_depth
 from zoedam_lib.io.images import read_image
+from zoedam_lib.io.inputs import safe_stem
 from zoedam_lib.io.mesh import depth_to_mesh, write_glb
-from zoedam_lib.io.writers import _rgb8, valid_depth_mask, write_depth_png16, write_ply
+from zoedam_lib.io.writers import rgb8, write_depth_png16, write_ply
+from zoedam_lib.models.layers.preprocess import network_input_size, resize_image
+from zoedam_lib.models.predict import model_depth_range
+from zoedam_lib.utils.depth import has_depth
 
 PREVIEW_SIDE = 1024  # pixels; the page shows the photo ~600 px wide, so a 48-MP photo is not sent whole
 
@@ -43,7 +46,7 @@ class AppOutputs:
 def predict_metric_depth(model: nn.Module, image: np.ndarray, flip_tta: bool = False) -> np.ndarray:
     """(H, W, 3) uint8/uint16 image → (H, W) float32 metres, by ``zoedam predict``'s steps."""
     height, width = image.shape[:2]
-    x = resize_for_network(image, input_size(model, height, width))  # (3, h, w) in [0, 1]
+    x = resize_image(image, network_input_size(model, height, width))  # (3, h, w) in [0, 1]
     depth = torch.from_numpy(predict_depth(model, x, flip_tta))[None, None]  # (1, 1, h, w) metres
     full = F.interpolate(depth, size=(height, width), mode="bilinear", align_corners=True)
     lo, hi = model_depth_range(model)
@@ -52,7 +55,7 @@ def predict_metric_depth(model: nn.Module, image: np.ndarray, flip_tta: bool = F
 
 def preview_image(image_path: str | Path, max_side: int = PREVIEW_SIDE) -> np.ndarray:
     """The photo as the model will see it (EXIF-rotated, 8-bit RGB), shrunk to ``max_side`` for the page."""
-    image = Image.fromarray(_rgb8(read_image(image_path)))
+    image = Image.fromarray(rgb8(read_image(image_path)))
     image.thumbnail((max_side, max_side))
     return np.asarray(image)
 
@@ -84,7 +87,7 @@ def make_outputs(model: nn.Module, image_path: str | Path, out_dir: str | Path, 
     ply = write_ply(out.ply, depth, image, camera.intrinsics, camera.source)
     mesh = depth_to_mesh(depth, image, camera.intrinsics, **({"max_vertices": max_vertices} if max_vertices else {}))
     write_glb(out.mesh, mesh)
-    valid = valid_depth_mask(depth)
+    valid = has_depth(depth)
     median = float(np.median(depth[valid])) if valid.any() else float("nan")
     model_lo, model_hi = model_depth_range(model)
     out.summary = "\n".join([

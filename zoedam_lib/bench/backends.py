@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from zoedam_lib.bench.loader import peak_rss_mb
+from zoedam_lib.bench.common import peak_rss_mb
 from zoedam_lib.inference.precision import depth_abs_rel
 from zoedam_lib.utils.errors import ConfigError
 
@@ -109,7 +109,7 @@ def _exported(name: str, model: torch.nn.Module, size: tuple[int, int], workdir:
 def timing_model(source: str | None, backbone: str = "vits") -> tuple[torch.nn.Module, str]:
     """ZoeDAM at the paper's network size (392×518): the demo's trained weights where ``source`` exists
     (the state dict does not depend on the size), else random weights; and what was loaded."""
-    from zoedam_lib.bench.cases import _zoedam
+    from zoedam_lib.bench.common import bench_zoedam
 
     if source and Path(source).exists():
         from zoedam_lib.checkpoints import load_model
@@ -121,7 +121,7 @@ def timing_model(source: str | None, backbone: str = "vits") -> tuple[torch.nn.M
         model = ZoeDAM(replace(trained.config, img_size=(392, 518)))
         model.load_state_dict(trained.state_dict())
         return model.eval(), display_path(source)
-    return _zoedam(backbone), f"random ZoeDAM ({backbone})"
+    return bench_zoedam(backbone), f"random ZoeDAM ({backbone})"
 
 
 def room_image(height: int = 480, width: int = 640) -> torch.Tensor:
@@ -136,7 +136,7 @@ def case_backend(args: dict) -> dict:
     """One backend on one 480×640 room: set-up plus first call [s] (export, compilation), then the median.
 
     ``eager_fp32`` also counts its FLOPs (the compute-efficiency row)."""
-    from zoedam_lib.bench.cases import _summary, _timeit
+    from zoedam_lib.bench.common import time_calls, time_summary
 
     name = args["backend"]
     model, weights = timing_model(args.get("weights"), args.get("backbone", "vits"))
@@ -149,7 +149,7 @@ def case_backend(args: dict) -> dict:
             return {"error": str(exc)}
         run(x)
         first_call_s = time.perf_counter() - start
-        out = _summary(_timeit(lambda: run(x), args.get("warmup", 2), args.get("repeats", 10)))
+        out = time_summary(time_calls(lambda: run(x), args.get("warmup", 2), args.get("repeats", 10)))
     out.update(first_call_s=first_call_s, weights=weights, peak_rss_mb=peak_rss_mb())
     if name == "eager_fp32":
         from torch.utils.flop_counter import FlopCounterMode
@@ -168,11 +168,11 @@ def case_backend_accuracy(args: dict) -> dict:
     format, at 392×518); missing ones are skipped (a random model stands in when none is there).
     Images run one at a time at the dataset's size; each model keeps its own network size.
     """
-    from zoedam_lib.bench.cases import _zoedam
+    from zoedam_lib.bench.common import bench_zoedam
     from zoedam_lib.checkpoints import load_model
 
     sources = {k: v for k, v in args.get("sources", {}).items() if Path(v).exists()}
-    models = {k: load_model(v).eval() for k, v in sources.items()} or {"random ZoeDAM-S": _zoedam("vits")}
+    models = {k: load_model(v).eval() for k, v in sources.items()} or {"random ZoeDAM-S": bench_zoedam("vits")}
     images = synthrooms_test_images(args.get("n", 16))
     out = {}
     size = tuple(images[0].shape[-2:])

@@ -1,39 +1,19 @@
-"""Benchmark cases, each run in its own process so that its peak memory is its own.
-
-``python -m zoedam_lib.bench.cases CASE JSON_ARGS`` prints one JSON line; :mod:`zoedam_lib.bench.runner`
-runs the cases one after another and puts the figures side by side.
+"""Benchmark cases of general figures: matmul peak, the transformers peer, the paper-size training step,
+metrics, SynthRooms rendering, the NYU-layout loader. Each case takes a JSON-able dict of arguments
+and returns one of figures; :mod:`.registry` names every case, :mod:`.process` runs one per process.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
 import statistics
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from zoedam_lib.bench.loader import peak_rss_mb
-
-
-def _timeit(fn: Callable[[], object], warmup: int, repeats: int) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return times
-
-
-def _summary(times: list[float]) -> dict:
-    return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times), "n": len(times)}
+from zoedam_lib.bench.common import bench_zoedam, peak_rss_mb, time_calls, time_summary
 
 
 def case_matmul(args: dict) -> dict:
@@ -43,16 +23,9 @@ def case_matmul(args: dict) -> dict:
     dtypes = [("fp32", torch.float32)] + ([("bf16", torch.bfloat16)] if args.get("bf16", True) else [])
     for name, dtype in dtypes:
         a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-        times = _timeit(lambda: a @ b, 2, args.get("repeats", 10))  # noqa: B023
+        times = time_calls(lambda: a @ b, 2, args.get("repeats", 10))  # noqa: B023
         out[f"{name}_gflops"] = 2 * n**3 / (statistics.median(times) / 1000) / 1e9
     return out
-
-
-def _zoedam(backbone: str):
-    from zoedam_lib.models.zoedam import ZoeDAM, ZoeDAMConfig
-
-    torch.manual_seed(0)
-    return ZoeDAM(ZoeDAMConfig(backbone=backbone)).eval()
 
 
 def case_peer(args: dict) -> dict:
@@ -76,7 +49,7 @@ def case_peer(args: dict) -> dict:
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype is not None):
             return model(pixel_values=x).predicted_depth
 
-    out = _summary(_timeit(run, args.get("warmup", 2), args.get("repeats", 10)))
+    out = time_summary(time_calls(run, args.get("warmup", 2), args.get("repeats", 10)))
     out["peak_rss_mb"] = peak_rss_mb()
     return out
 
@@ -87,18 +60,19 @@ def case_train(args: dict) -> dict:
     ``compile``: the step through ``torch.compile(model)`` (its first step, compiling, reported apart);
     only the step is timed then.
     """
-    from zoedam_lib.inference.exact import prepare_exact
+    from zoedam_lib.inference.exact import prepare_exact, prepare_training
     from zoedam_lib.losses.silog import silog_loss
     from zoedam_lib.utils.amp import autocast_context
 
-    model = _zoedam("vits").train()
+    model = bench_zoedam("vits").train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
     batch = args.get("batch_size", 4)
     x = torch.rand(batch, 3, 392, 518)
     y = torch.rand(batch, 1, 392, 518) * 5 + 0.5
     dtype = torch.bfloat16 if args.get("bf16") else None
     device = torch.device("cpu")
-    net = torch.compile(model) if args.get("compile") else model
+    train_net = prepare_training(model)  # what the experiments' steps run: the channels-last whole-map head
+    net = torch.compile(train_net) if args.get("compile") else train_net
 
     def step():
         with autocast_context(device, dtype):
@@ -112,15 +86,15 @@ def case_train(args: dict) -> dict:
     start = time.perf_counter()
     step()
     first_step_s = time.perf_counter() - start
-    step_times = _timeit(step, 0, repeats)
-    out = {"step": _summary(step_times), "first_step_s": first_step_s, "peak_rss_mb": peak_rss_mb(),
+    step_times = time_calls(step, 0, repeats)
+    out = {"step": time_summary(step_times), "first_step_s": first_step_s, "peak_rss_mb": peak_rss_mb(),
            "images_per_s": batch / (statistics.median(step_times) / 1000)}
     if args.get("compile"):
         return out
 
-    def forward():  # the computation the step differentiates (ZoeDAM.forward: the channels-last whole-map head)
+    def forward():  # the computation the step differentiates
         with torch.no_grad(), autocast_context(device, dtype):
-            model(x)
+            train_net(x)
 
     exact = prepare_exact(model)
 
@@ -128,8 +102,8 @@ def case_train(args: dict) -> dict:
         with torch.no_grad(), autocast_context(device, dtype):
             exact(x)
 
-    out.update(forward=_summary(_timeit(forward, 1, repeats)),
-               forward_inference=_summary(_timeit(forward_inference, 1, repeats)))
+    out.update(forward=time_summary(time_calls(forward, 1, repeats)),
+               forward_inference=time_summary(time_calls(forward_inference, 1, repeats)))
     return out
 
 
@@ -169,21 +143,3 @@ def case_loader(args: dict) -> dict:
     with tempfile.TemporaryDirectory(dir=args.get("dir")) as tmp:
         path = write_bench_file(Path(tmp) / "nyu_size.mat", n=n, height=480, width=640)
         return {"n": n, **measure_loader(path)}
-
-
-def _lazy(name: str, module: str = "bench_train") -> Callable[[dict], dict]:
-    """A case of another bench module, imported only when it runs (other cases' peak memory stays theirs)."""
-    def case(args: dict) -> dict:
-        return getattr(importlib.import_module(f"{__package__}.{module}"), name)(args)
-    return case
-
-
-CASES = {"matmul": case_matmul, "backend": _lazy("case_backend", "bench_backends"),
-         "backend_accuracy": _lazy("case_backend_accuracy", "bench_backends"), "peer": case_peer,
-         "train": case_train, "metrics": case_metrics, "synthrooms": case_synthrooms, "loader": case_loader,
-         "train_cpu": _lazy("case_train_cpu"),
-         "train_side_by_side": _lazy("case_train_side_by_side"), "official": _lazy("case_official", "bench_official")}
-
-if __name__ == "__main__":
-    name, raw = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "{}"
-    print("BENCH_JSON " + json.dumps(CASES[name](json.loads(raw))), flush=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoedam_lib.bench.common import current_rss_mb, peak_rss_mb
 from zoedam_lib.data.nyu.matfile import NyuMatWriter
 from zoedam_lib.data.sources import open_dataset
 
@@ -72,7 +72,7 @@ def _child(path: str, n_items: int, drop_cache: bool) -> dict:
             fd = os.open(file, os.O_RDONLY)
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
             os.close(fd)
-    rss_before = _current_rss_mb()
+    rss_before = current_rss_mb()
     start = time.perf_counter()
     with open_dataset(path) as data:
         n = n_items or len(data)
@@ -81,40 +81,13 @@ def _child(path: str, n_items: int, drop_cache: bool) -> dict:
     seconds = time.perf_counter() - start
     return {"n_items": n, "seconds": round(seconds, 3), "images_per_s": round(n / seconds, 1),
             "peak_rss_mb": round(peak_rss_mb(), 1), "rss_before_reading_mb": round(rss_before, 1),
-            "rss_after_reading_mb": round(_current_rss_mb(), 1),
+            "rss_after_reading_mb": round(current_rss_mb(), 1),
             "file_mb": round(sum(f.stat().st_size for f in files) / 2**20, 1), "cold_cache": drop_cache}
 
 
 def _files(path: Path) -> list[Path]:
     """The file itself, or every file under a folder dataset."""
     return sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
-
-
-def peak_rss_mb() -> float:
-    """Peak RSS of this process's own memory image.
-
-    Linux's ``ru_maxrss`` carries over the parent's high-water mark through fork/exec (a child
-    started by a process that holds torch "peaks" at the parent's size), so we read ``VmHWM``
-    from ``/proc/self/status`` where it exists; elsewhere ``ru_maxrss`` (KiB on Linux, bytes on macOS).
-    """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
-
-
-def _current_rss_mb() -> float:
-    """Resident set size now (Linux ``/proc``; NaN elsewhere), to separate the loader from imports."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except OSError:
-        return float("nan")
 
 
 def main() -> None:

@@ -111,8 +111,7 @@ def official_depth(model: torch.nn.Module, image: torch.Tensor) -> torch.Tensor:
 
 def case_official(args: dict) -> dict:
     """The official model's forward on the conformance input (1, 3, 480, 640), fp32; ``{"error"}`` if unavailable."""
-    from zoedam_lib.bench.cases import _summary, _timeit
-    from zoedam_lib.bench.loader import peak_rss_mb
+    from zoedam_lib.bench.common import peak_rss_mb, time_calls, time_summary
 
     if not args.get("repo"):
         return {"error": f"no official checkout given: pass {{\"repo\": PATH}} to a clone of {REPO_URL}"}
@@ -123,7 +122,7 @@ def case_official(args: dict) -> dict:
             x, ref = torch.from_numpy(case["x"]), torch.from_numpy(case["metric_depth"])
     except Exception as exc:  # a checkout that is not there or not this code: reported, not raised
         return {"error": f"official model not available: {type(exc).__name__}: {exc}"}
-    out = _summary(_timeit(lambda: official_depth(model, x), args.get("warmup", 2), args.get("repeats", 10)))
+    out = time_summary(time_calls(lambda: official_depth(model, x), args.get("warmup", 2), args.get("repeats", 10)))
     out["peak_rss_mb"] = peak_rss_mb()
     out["max_abs_diff_vs_conformance"] = (official_depth(model, x) - ref).abs().max().item()
     return out

@@ -19,19 +19,21 @@ import math
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 import torch
 
-from zoedam_lib.bench.loader import peak_rss_mb
+from zoedam_lib.bench.common import peak_rss_mb
 from zoedam_lib.data.datasets import DepthDataset, EpochBatchSampler
 from zoedam_lib.data.synthrooms.generate import render_item
 from zoedam_lib.experiments.context import resolve_device
 from zoedam_lib.experiments.presets import EXPERIMENTS, recipe_for
 from zoedam_lib.experiments.recipes import Recipe
 from zoedam_lib.experiments.zoedam import build_zoedam, silog_step
+from zoedam_lib.inference.exact import prepare_training
 from zoedam_lib.models.backbones import BACKBONES
 from zoedam_lib.training.trainer import Trainer
 from zoedam_lib.utils.errors import ConfigError
@@ -59,7 +61,7 @@ class PaperBenchConfig:
                               f"{self.n_images}")
 
 
-class _RenderedImages:
+class RenderedImages:
     """NYU-size SynthRooms items held in memory: the ``read(i)`` interface :class:`DepthDataset` needs."""
 
     def __init__(self, n: int, seed: int = 0) -> None:
@@ -81,10 +83,12 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_trainer_steps(model: torch.nn.Module, recipe: Recipe, data: _RenderedImages, device: torch.device,
-                       steps: int, warmup: int) -> tuple[Trainer, list[float], list[float | None]]:
+def time_trainer_steps(model: torch.nn.Module, recipe: Recipe, data: RenderedImages, device: torch.device,
+                       steps: int, warmup: int, wrap: Callable[[torch.nn.Module], torch.nn.Module] | None
+                       = prepare_training) -> tuple[Trainer, list[float], list[float | None]]:
     """Time ``warmup + steps`` calls of the trainer's own ``step`` under ``recipe`` on ``data``, epoch after
-    epoch of its batches (collation outside the timing): (trainer, seconds per step, losses).
+    epoch of its batches (collation outside the timing): (trainer, seconds per step, losses). ``wrap``: what
+    the step runs the model through, as the experiments train (None: the model's own reference forward).
 
     The OneCycle schedule is sized for at least every timed step: the recipe's own epochs over a few
     in-memory images are fewer steps than a benchmark times, and the scheduler refuses a step past its end.
@@ -95,7 +99,7 @@ def time_trainer_steps(model: torch.nn.Module, recipe: Recipe, data: _RenderedIm
                                 epochs=max(recipe.train.epochs, math.ceil((steps + warmup) / max(per_epoch, 1))))
     with tempfile.TemporaryDirectory() as run_dir:  # the trainer's folder; nothing is written by step()
         trainer = Trainer(model, partial(silog_step, beta=recipe.options.silog_beta), dataset, train, run_dir,
-                          device=device, progress=False)
+                          device=device, progress=False, wrap=wrap)
         times: list[float] = []
         losses: list[float | None] = []
         epoch = 0
@@ -113,7 +117,7 @@ def time_trainer_steps(model: torch.nn.Module, recipe: Recipe, data: _RenderedIm
     return trainer, times, losses
 
 
-def bench_backbone(backbone: str, data: _RenderedImages, cfg: PaperBenchConfig) -> dict:
+def bench_backbone(backbone: str, data: RenderedImages, cfg: PaperBenchConfig) -> dict:
     """Time ``cfg.steps`` trainer steps of the paper recipe for one backbone; figures as a dict."""
     device = resolve_device(cfg.device)
     recipe = recipe_for("zoedam", "paper")  # AMP auto: bf16/fp16 on CUDA, bf16 only on CPUs that run it natively
@@ -136,7 +140,7 @@ def bench_backbone(backbone: str, data: _RenderedImages, cfg: PaperBenchConfig) 
 
 def run_paper_recipe(cfg: PaperBenchConfig, progress=print) -> list[dict]:
     """Every backbone of ``cfg`` in turn (one process; the model is freed between backbones)."""
-    data = _RenderedImages(cfg.n_images)
+    data = RenderedImages(cfg.n_images)
     rows = []
     for backbone in cfg.backbones:
         progress(f"bench --paper-recipe: ZoeDAM-{backbone[-1].upper()} …")

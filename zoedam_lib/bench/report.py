@@ -53,7 +53,7 @@ def best_path(rows: dict[str, dict], classes: tuple[str, ...]) -> tuple[str | No
     return (min(timed)[1], min(timed)[0]) if timed else (None, None)
 
 
-def _dig(d: dict, *keys):
+def dig(d: dict, *keys):
     for k in keys:
         if not isinstance(d, dict) or k not in d:
             return None
@@ -61,7 +61,7 @@ def _dig(d: dict, *keys):
     return d
 
 
-def _ratio(a, b):
+def ratio(a, b):
     return a / b if a and b else None
 
 
@@ -128,7 +128,7 @@ def markdown(o: dict, command: str) -> str:
         ("SynthRooms generation, 240x320 [images/s]", f(o["synthrooms_images_per_s"]), ""),
         ("metrics, 480x640 GT [images/s]", f(o["metrics_images_per_s"]), ""),
     ]
-    peak = {k: _dig(o["cases"], k, "peak_rss_mb")
+    peak = {k: dig(o["cases"], k, "peak_rss_mb")
             for k in ("infer_eager_fp32", "infer_fast", "peer_fp32", "train_fp32")}
     bf16 = "yes" if m.get("native_bf16") else "no (emulated: bf16 rows not run)"
     lines = ["# Benchmarks", "", f"Produced by `{command}` on {o['created']}.", "",
@@ -146,12 +146,12 @@ def backend_table(o: dict, f) -> list[str]:
     """One row per inference backend: time, ÷ peer, first call, AbsRel per weight source and its class."""
     rows, peer = o.get("backends", {}), o.get("peer_fp32_ms")
     labels = sorted({label for row in rows.values() for label in row["abs_rel"]})
-    acc = _dig(o, "cases", "backend_accuracy") or {}
+    acc = dig(o, "cases", "backend_accuracy") or {}
     n = next((v.get("n_images") for v in acc.values() if isinstance(v, dict)), None)
     lines = ["ZoeDAM-S inference, one 480x640 SynthRooms room → metric depth at 392x518 (weights: "
-             f"{_dig(o, 'cases', 'infer_eager_fp32', 'weights') or 'n/a'}). AbsRel against the eager fp32 depth on "
+             f"{dig(o, 'cases', 'infer_eager_fp32', 'weights') or 'n/a'}). AbsRel against the eager fp32 depth on "
              f"{n or 'n/a'} SynthRooms test images per weight set: " + "; ".join(
-                 f"{label} (network {'x'.join(map(str, _dig(acc, label, 'network_size') or []))})"
+                 f"{label} (network {'x'.join(map(str, dig(acc, label, 'network_size') or []))})"
                  for label in labels) + ". Class: exact = AbsRel "
              f"≤ {EXACT_BAR:g} on every set; fast = ≤ {BAR:g} trained, ≤ {CONFORMANCE_BAR:g} conformance weights.", "",
              "| backend | median [ms] | ÷ peer fp32 | set-up + first call [s] | "
@@ -164,6 +164,6 @@ def backend_table(o: dict, f) -> list[str]:
         errors = [f(row["abs_rel"].get(label), "{:.1e}") if name != "eager_fp32" else "0 (reference)"
                   for label in labels]
         kind = {"exact": "exact", "fast": "fast", "fails": "**fails the bar**", None: "not measured"}[row["class"]]
-        lines.append(f"| {BACKENDS[name].label} | {f(row['ms'])} | {f(_ratio(row['ms'], peer), '{:.2f}')} | "
+        lines.append(f"| {BACKENDS[name].label} | {f(row['ms'])} | {f(ratio(row['ms'], peer), '{:.2f}')} | "
                      f"{f(row['first_call_s'])} | " + " | ".join(errors) + f" | {kind} |")
     return lines

@@ -7,51 +7,17 @@ are computed within the run, so machine drift cancels. Writes JSON and ``docs/be
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
-import json
 import os
 import platform
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
 from zoedam_lib.bench import backends as bench_backends
-from zoedam_lib.bench.report import TARGETS, _dig, _ratio, backend_rows, best_path, markdown  # noqa: F401 (the interface)
+from zoedam_lib.bench.process import run_case
+from zoedam_lib.bench.report import TARGETS, backend_rows, best_path, dig, markdown, ratio  # noqa: F401 (the interface)
 from zoedam_lib.utils import amp
-from zoedam_lib.utils.atomic import atomic_write_bytes, atomic_write_json
-
-
-def run_case(name: str, args: dict | None = None, timeout: int = 1800) -> dict:
-    """Run one case in a child process and return its JSON (or an ``error``).
-
-    Each case gets an empty inductor cache (``TORCHINDUCTOR_CACHE_DIR``), so a ``torch.compile`` row's
-    first call is the compilation a new process on a new machine pays, not a hit in an earlier run's
-    on-disk cache (5 s warm instead of 30-90 s cold here).
-    """
-    with tempfile.TemporaryDirectory(prefix="zoedam-bench-inductor-") as cache:
-        try:
-            proc = subprocess.run(case_command(name, args), capture_output=True, text=True, timeout=timeout,
-                                  env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache})
-        except subprocess.TimeoutExpired:
-            return {"error": f"timed out after {timeout} s"}
-    return case_result(proc.stdout, proc.stderr)
-
-
-def case_command(name: str, args: dict | None = None) -> list[str]:
-    """The command line that runs case ``name`` in a fresh process."""
-    return [sys.executable, "-m", "zoedam_lib.bench.cases", name, json.dumps(args or {})]
-
-
-def case_result(stdout: str, stderr: str) -> dict:
-    """A case process's JSON line, or an ``error`` with the end of its output."""
-    for line in stdout.splitlines():
-        if line.startswith("BENCH_JSON "):
-            return json.loads(line[len("BENCH_JSON "):])
-    return {"error": (stderr or stdout)[-500:]}
 
 
 def machine_info() -> dict:
@@ -107,7 +73,7 @@ def collect(quick: bool, vitb: bool = False, progress=print, official: str | Non
         cases[key] = run_case(name, args)
     out = {"machine": machine_info(), "quick": quick, "created": _dt.datetime.now().isoformat(timespec="seconds"),
            "cases": cases}
-    get = lambda case, *keys: _dig(cases, case, *keys)  # noqa: E731
+    get = lambda case, *keys: dig(cases, case, *keys)  # noqa: E731
     out.update({
         "infer_fp32_ms": get("infer_eager_fp32", "median_ms"),
         "backends": backend_rows(cases),
@@ -164,55 +130,17 @@ def _ratios(o: dict) -> dict:
     fast, fast_ms = best_path(o["backends"], ("exact", "fast"))
     best = max((v for v in (eager, o.get("cpu_train_compiled_images_per_s"),
                             o.get("cpu_train_side_by_side_images_per_s")) if v), default=None)
-    return {"cpu_train_compiled_vs_eager": _ratio(o.get("cpu_train_compiled_images_per_s"), eager),
-            "cpu_train_side_by_side_vs_one": _ratio(o.get("cpu_train_side_by_side_images_per_s"), eager),
-            "cpu_train_head_speedup": _ratio(eager, before),
-            "cpu_train_speedup": _ratio(best, before),
-            "best_exact_vs_peer": _ratio(exact_ms, o["peer_fp32_ms"]),
-            "best_exact_vs_official": _ratio(exact_ms, o.get("official_fp32_ms")),
-            "best_fast_vs_peer": _ratio(fast_ms, o["peer_fp32_ms"]),
+    return {"cpu_train_compiled_vs_eager": ratio(o.get("cpu_train_compiled_images_per_s"), eager),
+            "cpu_train_side_by_side_vs_one": ratio(o.get("cpu_train_side_by_side_images_per_s"), eager),
+            "cpu_train_head_speedup": ratio(eager, before),
+            "cpu_train_speedup": ratio(best, before),
+            "best_exact_vs_peer": ratio(exact_ms, o["peer_fp32_ms"]),
+            "best_exact_vs_official": ratio(exact_ms, o.get("official_fp32_ms")),
+            "best_fast_vs_peer": ratio(fast_ms, o["peer_fp32_ms"]),
             "best_exact_path": exact, "best_fast_path": fast,
-            "train_step_vs_forward": _ratio(o["train_step_ms"], o["forward_ms"]),
-            "train_step_vs_inference_forward": _ratio(o["train_step_ms"], o.get("forward_inference_ms")),
-            "forward_efficiency": _ratio(o.get("forward_gflops_per_s"), o["matmul_peak_gflops"])}
+            "train_step_vs_forward": ratio(o["train_step_ms"], o["forward_ms"]),
+            "train_step_vs_inference_forward": ratio(o["train_step_ms"], o.get("forward_inference_ms")),
+            "forward_efficiency": ratio(o.get("forward_gflops_per_s"), o["matmul_peak_gflops"])}
 
 
 PAPER_HEADING = "## Paper recipe"
-
-
-def run_bench(args: argparse.Namespace) -> int:
-    """Entry point of the ``bench`` command."""
-    if args.paper_recipe:
-        return _run_paper_recipe(args)
-    command = "python -m zoedam_lib bench" + (" --quick" if args.quick else "") + (" --vitb" if args.vitb else "") \
-        + (" --official PATH" if args.official else "")
-    out = collect(args.quick, args.vitb, official=args.official)
-    atomic_write_json(args.json, out)
-    text = markdown(out, command)
-    path = Path(args.markdown)
-    if path.is_file() and PAPER_HEADING in (old := path.read_text(encoding="utf-8")):  # keep a GPU run's table
-        text = text.rstrip("\n") + "\n\n" + PAPER_HEADING + old.split(PAPER_HEADING, 1)[1]
-    atomic_write_bytes(path, text.encode("utf-8"))
-    print(text)
-    print(f"wrote {args.json} and {args.markdown}")
-    return 0
-
-
-def _run_paper_recipe(args: argparse.Namespace) -> int:
-    """``bench --paper-recipe``: print the table and add it to ``--markdown`` under its own heading."""
-    from zoedam_lib.bench.paper import PaperBenchConfig, paper_markdown, run_paper_recipe
-
-    cfg = PaperBenchConfig(backbones=tuple(b.strip() for b in args.backbones.split(",") if b.strip()),
-                           steps=args.steps, warmup=args.warmup, device=args.device)
-    rows = run_paper_recipe(cfg)
-    m = machine_info()
-    machine = f"{m['cuda'] or m['cpu']} ({rows[0]['device']}), torch {m['torch']}, {_dt.date.today().isoformat()}"
-    command = f"python -m zoedam_lib bench --paper-recipe --steps {cfg.steps} --backbones {','.join(cfg.backbones)}"
-    text = paper_markdown(rows, command, machine)
-    print(text)
-    path = Path(args.markdown)
-    old = path.read_text(encoding="utf-8") if path.is_file() else ""
-    head = old.split(PAPER_HEADING)[0].rstrip("\n")
-    atomic_write_bytes(path, ((head + "\n\n" if head else "") + text).encode("utf-8"))
-    print(f"wrote {path} (section '{PAPER_HEADING}')")
-    return 0

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from zoedam_lib.utils.depth import has_depth
 from zoedam_lib.utils.errors import ConfigError
 
 MAX_FOV_DEG = 150.0  # wider than any ordinary (non-fisheye) camera: focal lengths implying more are refused
@@ -90,43 +91,54 @@ def default_intrinsics(height: int, width: int) -> tuple[float, float, float, fl
     return focal, focal, (width - 1) / 2.0, (height - 1) / 2.0
 
 
-def validate_intrinsics(intrinsics: Sequence[float], height: int, width: int,
-                     where: str = "intrinsics") -> tuple[float, float, float, float]:
+def field_of_view_deg(focal: float, size: int) -> float:
+    """The field of view in degrees across ``size`` pixels for a focal length of ``focal`` pixels."""
+    return math.degrees(2 * math.atan(size / (2 * focal)))
+
+
+def fov_problem(fx: float, fy: float, height: int, width: int) -> str | None:
+    """Why focal lengths cannot belong to an ordinary camera at this image size (a field of view over
+    :data:`MAX_FOV_DEG` on either axis), e.g. "fx = 12 px gives a 173 deg field of view"; None if plausible."""
+    for axis, focal, size in (("x", fx, width), ("y", fy, height)):
+        fov = field_of_view_deg(focal, size)
+        if fov > MAX_FOV_DEG:
+            return f"f{axis} = {focal:g} px gives a {fov:.0f} deg field of view across this {width}x{height} image"
+    return None
+
+
+def validate_intrinsics(intrinsics: Sequence[float], height: int | None = None, width: int | None = None,
+                        where: str = "intrinsics") -> tuple[float, float, float, float]:
     """``(fx, fy, cx, cy)`` as floats, refused with a :class:`ConfigError` when they cannot be pixels of this image.
 
-    A focal length implying a field of view over :data:`MAX_FOV_DEG` is almost always millimetres
-    typed where pixels belong (26 mm on a 4000-px-wide photo would be a 179° view), or intrinsics
-    of a smaller image; a principal point outside the image means intrinsics of another resolution.
-    ``where`` names the source in the message (e.g. ``"--intrinsics"``).
+    The one validator of intrinsics (flags, dataset files, folder datasets, writers). Always: four
+    finite numbers with fx, fy > 0. With the image size also: a focal length implying a field of view
+    over :data:`MAX_FOV_DEG` is almost always millimetres typed where pixels belong (26 mm on a
+    4000-px-wide photo would be a 179° view), or intrinsics of a smaller image; a principal point
+    outside the image means intrinsics of another resolution. ``where`` names the source in the
+    message (e.g. ``"--intrinsics"``).
     """
     try:
         fx, fy, cx, cy = (float(v) for v in intrinsics)
     except (TypeError, ValueError):
-        raise ConfigError(f"{where}: expected four numbers FX FY CX CY in pixels, got {intrinsics!r}") from None
+        raise ConfigError(f"{where}: intrinsics must be four numbers fx, fy, cx, cy (pixels), got {intrinsics!r}"
+                          ) from None
     if not (np.isfinite([fx, fy, cx, cy]).all() and fx > 0 and fy > 0):
         raise ConfigError(f"{where}: intrinsics must be finite with fx, fy > 0 (pixels), got {(fx, fy, cx, cy)}")
-    for axis, focal, size in (("x", fx, width), ("y", fy, height)):
-        fov = math.degrees(2 * math.atan(size / (2 * focal)))
-        if fov > MAX_FOV_DEG:
-            raise ConfigError(
-                f"{where}: f{axis} = {focal:g} px gives a {fov:.0f} deg field of view across this {width}x{height} "
-                f"image, wider than any ordinary camera (<= {MAX_FOV_DEG:.0f} deg): it looks like millimetres, "
-                "or intrinsics of a smaller image. Give pixels at the image's own resolution: "
-                "f_px = f_mm * width_px / sensor_width_mm (e.g. 4.25 mm * 4032 px / 5.6 mm = 3060 px), "
-                "or leave the intrinsics out to use the photo's EXIF focal length.")
+    if height is None or width is None:
+        return fx, fy, cx, cy
+    problem = fov_problem(fx, fy, height, width)
+    if problem is not None:
+        raise ConfigError(
+            f"{where}: {problem}, wider than any ordinary camera (<= {MAX_FOV_DEG:.0f} deg): it looks like "
+            "millimetres, or intrinsics of a smaller image. Give pixels at the image's own resolution: "
+            "f_px = f_mm * width_px / sensor_width_mm (e.g. 4.25 mm * 4032 px / 5.6 mm = 3060 px), "
+            "or leave the intrinsics out to use the photo's EXIF focal length.")
     if not (-0.5 <= cx <= width - 0.5 and -0.5 <= cy <= height - 0.5):
         raise ConfigError(
             f"{where}: principal point ({cx:g}, {cy:g}) lies outside this {width}x{height} image: the intrinsics "
             "belong to another resolution. Scale fx, cx by new_width / old_width and fy, cy by new_height / "
             "old_height (sizes after EXIF rotation), or leave the intrinsics out.")
     return fx, fy, cx, cy
-
-
-def valid_depth_mask(depth_m: np.ndarray) -> np.ndarray:
-    """Pixels holding a usable depth: finite and positive (NaN, inf, 0 and negatives are invalid)."""
-    depth = np.asarray(depth_m)
-    with np.errstate(invalid="ignore"):
-        return np.isfinite(depth) & (depth > 0)
 
 
 def backproject(depth_m: np.ndarray, intrinsics: Sequence[float], rows: np.ndarray | None = None,
@@ -148,7 +160,7 @@ def backproject(depth_m: np.ndarray, intrinsics: Sequence[float], rows: np.ndarr
     u = np.arange(depth.shape[1]) if cols is None else np.asarray(cols)
     if v.shape != depth.shape[:1] or u.shape != depth.shape[1:]:
         raise ValueError(f"rows {v.shape} and cols {u.shape} must match the depth's shape {depth.shape}")
-    z = np.where(valid_depth_mask(depth), depth, np.nan).astype(np.float64)  # (h, w)
+    z = np.where(has_depth(depth), depth, np.nan).astype(np.float64)  # (h, w)
     points = np.empty((*depth.shape, 3), dtype=np.float32)
     points[..., 0] = (u[None, :] - cx) * z / fx
     points[..., 1] = (v[:, None] - cy) * z / fy
@@ -180,7 +192,7 @@ def flying_pixels(depth_m: np.ndarray, max_jump: float = EDGE_JUMP) -> np.ndarra
         lo, r1 = max(r0 - 1, 0), min(r0 + _EDGE_CHUNK_ROWS, height)
         hi = min(r1 + 1, height)  # one row of context on each side of the chunk
         z = depth[lo:hi]
-        z = np.where(valid_depth_mask(z), z, np.float32(np.nan))  # NaN never compares true: no edge
+        z = np.where(has_depth(z), z, np.float32(np.nan))  # NaN never compares true: no edge
         edge = np.zeros(z.shape, dtype=bool)
         with np.errstate(invalid="ignore"):
             across = np.maximum(z[:, :-1], z[:, 1:]) > ratio * np.minimum(z[:, :-1], z[:, 1:])  # (h, w-1)

@@ -24,17 +24,20 @@ from typing import Any
 
 from PIL import Image
 
-from zoedam_lib.camera.intrinsics import MAX_FOV_DEG, NYU_CAMERA, Intrinsics, default_intrinsics, validate_intrinsics
+from zoedam_lib.camera import exif as tag
+from zoedam_lib.camera.exif import is_transposed
+from zoedam_lib.camera.intrinsics import (
+    MAX_FOV_DEG,
+    NYU_CAMERA,
+    Intrinsics,
+    default_intrinsics,
+    fov_problem,
+    validate_intrinsics,
+)
 
 FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)  # 43.27 mm: the diagonal of the 36 x 24 mm film frame
-_EXIF_IFD = 0x8769  # pointer to the Exif sub-IFD, where cameras store the lens tags
-_ORIENTATION = 0x0112
-_FOCAL_LENGTH, _FOCAL_35MM = 0x920A, 0xA405
-_PLANE_X_RES, _PLANE_Y_RES, _PLANE_UNIT = 0xA20E, 0xA20F, 0xA210
-_PIXEL_X_DIM, _PIXEL_Y_DIM = 0xA002, 0xA003  # the stored image size the focal-plane resolution refers to
 _UNIT_MM = {2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}  # FocalPlaneResolutionUnit: inch, cm (Exif); mm, um (TIFF/EP)
 _UNIT_NAME = {2: "in", 3: "cm", 4: "mm", 5: "um"}
-_TRANSPOSED = {5, 6, 7, 8}  # EXIF orientations that swap the stored width and height
 
 
 @dataclass(frozen=True)
@@ -68,10 +71,10 @@ def photo_intrinsics(path: str | os.PathLike, given: Sequence[float] | None = No
         stored_w, stored_h = img.size
         exif = img.getexif()
         try:
-            tags: dict[int, Any] = {**exif, **exif.get_ifd(_EXIF_IFD)}
+            tags: dict[int, Any] = {**exif, **exif.get_ifd(tag.EXIF_IFD)}
         except (OSError, ValueError, SyntaxError, struct.error):  # a corrupt Exif sub-IFD: use what IFD0 has
             tags = dict(exif)
-    transposed = tags.get(_ORIENTATION) in _TRANSPOSED
+    transposed = is_transposed(tags.get(tag.ORIENTATION))
     height, width = (stored_w, stored_h) if transposed else (stored_h, stored_w)
     if given is not None:
         checked = validate_intrinsics(given, height, width, f"--intrinsics for {Path(path).name}")
@@ -95,11 +98,6 @@ def _number(value: Any) -> float | None:
     return x if math.isfinite(x) and x > 0 else None
 
 
-def _plausible(fx: float, fy: float, height: int, width: int) -> bool:
-    """Whether the focal lengths give fields of view an ordinary camera has (see ``validate_intrinsics``)."""
-    return max(math.atan(width / (2 * fx)), math.atan(height / (2 * fy))) * 2 <= math.radians(MAX_FOV_DEG)
-
-
 def _exif_focal(tags: dict[int, Any], stored_h: int, stored_w: int, transposed: bool
                 ) -> tuple[float, float, str] | str:
     """(fx, fy, label) at the displayed size from the EXIF tags, or why they give none.
@@ -114,24 +112,24 @@ def _exif_focal(tags: dict[int, Any], stored_h: int, stored_w: int, transposed: 
     """
     height, width = (stored_w, stored_h) if transposed else (stored_h, stored_w)
     reasons = []
-    f35 = _number(tags.get(_FOCAL_35MM))
+    f35 = _number(tags.get(tag.FOCAL_35MM))
     if f35 is not None:
         f = f35 * math.hypot(width, height) / FULL_FRAME_DIAGONAL_MM
         label = f"FocalLengthIn35mmFilm={f35:g} mm"
-        if _plausible(f, f, height, width):
+        if fov_problem(f, f, height, width) is None:
             return f, f, label
         reasons.append(f"EXIF {label} implies a view over {MAX_FOV_DEG:.0f} deg, ignored")
-    f_mm, x_res = _number(tags.get(_FOCAL_LENGTH)), _number(tags.get(_PLANE_X_RES))
-    unit = tags.get(_PLANE_UNIT, 2)  # the Exif default unit is the inch
+    f_mm, x_res = _number(tags.get(tag.FOCAL_LENGTH)), _number(tags.get(tag.PLANE_X_RES))
+    unit = tags.get(tag.PLANE_UNIT, 2)  # the Exif default unit is the inch
     if f_mm is not None and x_res is not None and unit in _UNIT_MM:
-        y_res = _number(tags.get(_PLANE_Y_RES)) or x_res
-        sx = stored_w / (_number(tags.get(_PIXEL_X_DIM)) or stored_w)  # focal-plane pixels → stored pixels
-        sy = stored_h / (_number(tags.get(_PIXEL_Y_DIM)) or stored_h)
+        y_res = _number(tags.get(tag.PLANE_Y_RES)) or x_res
+        sx = stored_w / (_number(tags.get(tag.PIXEL_X_DIM)) or stored_w)  # focal-plane pixels → stored pixels
+        sy = stored_h / (_number(tags.get(tag.PIXEL_Y_DIM)) or stored_h)
         fx, fy = f_mm * x_res / _UNIT_MM[unit] * sx, f_mm * y_res / _UNIT_MM[unit] * sy
         if transposed:
             fx, fy = fy, fx
         label = f"FocalLength={f_mm:g} mm x FocalPlaneXResolution={x_res:g} px/{_UNIT_NAME[unit]}"
-        if _plausible(fx, fy, height, width):
+        if fov_problem(fx, fy, height, width) is None:
             return fx, fy, label
         reasons.append(f"EXIF {label} implies a view over {MAX_FOV_DEG:.0f} deg, ignored")
     elif f_mm is not None:

@@ -165,13 +165,13 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from zoedam_lib.inference.exported.export import run_export
+    from zoedam_lib.cli.export import run_export
 
     return run_export(args)
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from zoedam_lib.bench.runner import run_bench
+    from zoedam_lib.cli.bench import run_bench
 
     return run_bench(args)
 

@@ -11,10 +11,7 @@ Output names come from the input's file name only, sanitised, so they always lan
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,19 +22,18 @@ from torch import nn
 
 from zoedam_lib.camera.intrinsics import EDGE_JUMP
 from zoedam_lib.camera.photo import PhotoCamera, photo_intrinsics
-from zoedam_lib.inference.exported.onnx import is_onnx_path, open_for_predict
+from zoedam_lib.inference.exported.base import is_onnx_path
+from zoedam_lib.inference.exported.runner import open_for_predict
 from zoedam_lib.inference.precision import JobPrecision
-from zoedam_lib.inference.predict import infer, model_depth_range, non_finite_problem
+from zoedam_lib.inference.predict import infer
 from zoedam_lib.io.images import IMAGE_EXTENSIONS, MAX_PIXELS, read_image
+from zoedam_lib.io.inputs import assign_names, collect_inputs
 from zoedam_lib.io.writers import write_color_png, write_depth_png16, write_ply
-from zoedam_lib.models.layers.resample import bilinear_taps
+from zoedam_lib.models.layers.preprocess import network_input_size, resize_image
+from zoedam_lib.models.predict import model_depth_range, non_finite_problem
 from zoedam_lib.utils.errors import ConfigError, ImageReadError, PredictionError
 from zoedam_lib.utils.output_dirs import ensure_output_dir
-from zoedam_lib.utils.paths import unusable_path_reason
 from zoedam_lib.utils.progress import tqdm
-
-_UNSAFE_CHARS = re.compile(r"[^\w.-]+")
-_MAX_STEM = 100  # characters; leaves room for suffixes within the usual 255-byte file-name limit
 
 
 @dataclass
@@ -50,107 +46,6 @@ class _Loaded:
     size: tuple[int, int]  # the image's (H, W) after EXIF rotation
     rgb: np.ndarray | None  # (H, W, 3) kept only when a PLY is written
     camera: PhotoCamera | None  # the photo's intrinsics and their source, only when a PLY is written
-
-
-def collect_inputs(inputs: Sequence[str | os.PathLike], exclude: Path | None = None
-                   ) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files to predict, in a deterministic order, and the inputs skipped as (name, reason).
-
-    Files named explicitly are always tried (whatever their extension). Folders are searched
-    recursively for :data:`IMAGE_EXTENSIONS` (case-insensitive), sorted by relative path; other
-    files, hidden files and anything under ``exclude`` (the output folder) are ignored silently.
-    A path given twice, or found twice, is predicted once.
-    """
-    files: list[Path] = []
-    skipped: list[tuple[str, str]] = []
-    seen: set[Path] = set()
-    excluded = Path(os.path.realpath(exclude)) if exclude is not None else None  # never raises, even on a loop
-
-    def add(path: Path) -> None:
-        key = path.resolve()
-        if key not in seen:
-            seen.add(key)
-            files.append(path)
-
-    for item in inputs:
-        path = Path(item).expanduser()
-        if path.is_dir():
-            found = [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-                     and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                     and (excluded is None or not p.resolve().is_relative_to(excluded))]
-            for p in sorted(found, key=lambda p: p.relative_to(path).as_posix()):
-                add(p)
-        elif path.is_file():
-            add(path)
-        else:
-            reason = unusable_path_reason(path)
-            skipped.append((str(item), f"{reason}" if reason else "not found"))
-    return files, skipped
-
-
-def safe_stem(path: str | os.PathLike) -> str:
-    """An output stem from a file name that cannot leave the output folder or hide itself.
-
-    Only the last path component is used; characters other than letters, digits, ``.``, ``-``
-    and ``_`` become ``_``; leading dots are dropped (no ``..``, no hidden files).
-    """
-    stem = _UNSAFE_CHARS.sub("_", Path(os.fspath(path).replace("\\", "/")).stem)
-    stem = stem.lstrip(".")[:_MAX_STEM]
-    return stem or "image"
-
-
-def assign_names(paths: Sequence[Path]) -> list[str]:
-    """Unique output stems in input order: the second ``x`` becomes ``x-1``, the third ``x-2``.
-
-    Compared case-insensitively, so outputs do not overwrite each other on macOS/Windows either.
-    """
-    used: set[str] = set()
-    names = []
-    for path in paths:
-        stem = candidate = safe_stem(path)
-        k = 0
-        while candidate.casefold() in used:
-            k += 1
-            candidate = f"{stem}-{k}"
-        used.add(candidate.casefold())
-        names.append(candidate)
-    return names
-
-
-def input_size(model: nn.Module, height: int, width: int) -> tuple[int, int]:
-    """The (h, w) a model takes an (height, width) image at: an exported graph's fixed input size, a model's
-    network size, else the image's own size."""
-    from zoedam_lib.models.zoedam import ZoeDAMConfig, network_size
-
-    fixed = getattr(model, "export_size", None)  # an exported ONNX graph takes one input size
-    if fixed is not None:
-        return fixed
-    cfg = getattr(model, "config", None)
-    if isinstance(cfg, ZoeDAMConfig):
-        return network_size(height, width, cfg)
-    size = getattr(cfg, "img_size", None)
-    return (int(size[0]), int(size[1])) if size is not None else (height, width)
-
-
-def resize_for_network(image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-    """uint8/uint16 (H, W, 3) → float32 (3, h, w) in [0, 1], bilinear with align_corners=True.
-
-    Equals ``F.interpolate(to_float_image(image)[None], size, mode="bilinear", align_corners=True)``
-    (to float rounding), but only the four source pixels of each output pixel are converted to
-    float, so an 8000×6000 photo never exists as a 576 MB float copy.
-    """
-    scale = 65535.0 if image.dtype == np.uint16 else 255.0
-    y0, y1, ly = bilinear_taps(image.shape[0], size[0])
-    x0, x1, lx = bilinear_taps(image.shape[1], size[1])
-    top, bottom = image[y0], image[y1]  # (h, W, 3) each, still integers
-
-    def tap(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        return rows[:, cols].astype(np.float32) / np.float32(scale)  # (h, w, 3)
-
-    lx, ly = lx[None, :, None], ly[:, None, None]
-    out = (tap(top, x0) * (1 - lx) + tap(top, x1) * lx) * (1 - ly) + (tap(bottom, x0) * (1 - lx)
-                                                                       + tap(bottom, x1) * lx) * ly
-    return torch.from_numpy(out).permute(2, 0, 1).contiguous()
 
 
 def _predict_batch(model: nn.Module, batch: list[_Loaded], args: argparse.Namespace, out_dir: Path,
@@ -270,7 +165,7 @@ def run_predict(args: argparse.Namespace) -> int:
                 bar.update(1)
                 continue
             camera = photo_intrinsics(path, args.intrinsics) if args.ply else None  # may refuse --intrinsics
-            x = resize_for_network(image, input_size(model, *image.shape[:2]))
+            x = resize_image(image, network_input_size(model, *image.shape[:2]))
             item = _Loaded(path, name, x, image.shape[:2], image if args.ply else None, camera)
             del image
             if batch and batch[0].x.shape != x.shape:  # only keep_aspect_ratio models vary the size

@@ -19,7 +19,8 @@ from torch.utils.data import DataLoader, Dataset
 from zoedam_lib.evaluation.by_depth import DepthBinAccumulator, DepthBinned
 from zoedam_lib.evaluation.metrics import METRIC_KEYS, MetricAccumulator, median_depths, resize_prediction
 from zoedam_lib.inference.precision import JobPrecision
-from zoedam_lib.inference.predict import check_finite_prediction, infer, model_device
+from zoedam_lib.inference.predict import infer
+from zoedam_lib.models.predict import check_finite_prediction, model_device
 from zoedam_lib.utils.errors import DataFileError
 from zoedam_lib.utils.progress import tqdm
 

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from zoedam_lib.utils.depth import valid_depth
+
 METRIC_KEYS = ("a1", "a2", "a3", "abs_rel", "sq_rel", "rmse", "rmse_log", "log_10", "silog")
 ALIGNMENTS = ("none", "median", "disparity")
 # the name of every metric in tables and figures, with the direction that is better
@@ -41,7 +43,7 @@ def valid_mask(gt: np.ndarray, min_depth: float = 1e-3, max_depth: float = 10.0,
                eigen_crop: bool = True) -> np.ndarray:
     """Pixels that count: ground truth strictly inside (min_depth, max_depth), inside the crop."""
     gt = np.asarray(gt, dtype=np.float32)
-    mask = (gt > np.float32(min_depth)) & (gt < np.float32(max_depth))
+    mask = valid_depth(gt, np.float32(min_depth), np.float32(max_depth))
     if eigen_crop:
         mask &= eigen_crop_mask(*gt.shape)
     return mask
@@ -84,7 +86,7 @@ def compute_metrics(pred: torch.Tensor | np.ndarray, gt: torch.Tensor | np.ndarr
     if align == "median":
         pred_np *= np.float32(np.median(gt_np[mask]) / max(float(np.median(pred_np[mask])), 1e-12))
     elif align == "disparity":
-        pred_np = _disparity_to_depth(pred_np, 1.0 / gt_np[mask], mask, min_depth, max_depth)
+        pred_np = disparity_to_depth(pred_np, 1.0 / gt_np[mask], mask, min_depth, max_depth)
     pred_np[pred_np < np.float32(min_depth)] = min_depth
     pred_np[pred_np > np.float32(max_depth)] = max_depth
     pred_np[np.isinf(pred_np)] = max_depth
@@ -105,7 +107,7 @@ def median_depths(pred: torch.Tensor | np.ndarray, gt: torch.Tensor | np.ndarray
     return float(np.median(pred_np[mask])), float(np.median(gt_np[mask]))
 
 
-def _disparity_to_depth(disp: np.ndarray, target_disp: np.ndarray, mask: np.ndarray, min_depth: float,
+def disparity_to_depth(disp: np.ndarray, target_disp: np.ndarray, mask: np.ndarray, min_depth: float,
                         max_depth: float) -> np.ndarray:
     """Least-squares scale and shift of ``disp`` onto ``target_disp`` (on ``mask``), then 1 / disparity."""
     x = disp[mask].astype(np.float64)

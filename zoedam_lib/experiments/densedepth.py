@@ -15,10 +15,10 @@ from zoedam_lib.experiments.context import RunContext
 from zoedam_lib.experiments.pipeline import ExperimentResult, train_evaluate_write
 from zoedam_lib.experiments.presets import EXPERIMENTS, recipe_for
 from zoedam_lib.experiments.recipes import Recipe, apply_overrides
-from zoedam_lib.losses import valid_depth
 from zoedam_lib.losses.densedepth import densedepth_loss_terms
 from zoedam_lib.models.densedepth import PUBLISHED_PARAMETERS, build_densedepth
 from zoedam_lib.training.distributed import unwrap
+from zoedam_lib.utils.depth import valid_depth
 from zoedam_lib.utils.seeding import seed_everything
 
 

@@ -22,6 +22,7 @@ from zoedam_lib.experiments.context import RunContext
 from zoedam_lib.experiments.evaluation_cache import evaluate_once
 from zoedam_lib.experiments.recipes import Recipe, recipe_identity
 from zoedam_lib.experiments.results import write_result
+from zoedam_lib.inference.exact import prepare_training
 from zoedam_lib.training import distributed as dist_utils
 from zoedam_lib.training.trainer import LossFn, Trainer, TrainState
 from zoedam_lib.utils.config import to_dict
@@ -98,7 +99,8 @@ def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: L
         trainer = Trainer(model, loss_fn, train_set, recipe.train, run_dir, param_groups=param_groups,
                           validate_fn=validator(val_set, ctx.device), device=ctx.device,
                           run_identity=run_identity(ctx, key, recipe, model, identity),
-                          resume_override=resume_override, **(trainer_kwargs or {}))
+                          resume_override=resume_override, wrap=prepare_training,
+                          **(trainer_kwargs or {}))
         start = time.perf_counter()
         state = trainer.fit(resume=resume)
         seconds = time.perf_counter() - start

@@ -21,6 +21,7 @@ import torch
 from zoedam_lib.evaluation.evaluate import EvalResult
 from zoedam_lib.evaluation.metrics import METRIC_KEYS, METRIC_NAMES
 from zoedam_lib.utils.atomic import atomic_path, atomic_write_json
+from zoedam_lib.utils.markdown import markdown_table as table
 from zoedam_lib.utils.paths import display_path
 
 _THEIR_SPLIT = "NYU Depth V2, the paper's random 400-image test split"
@@ -130,9 +131,6 @@ def markdown_table(rows: dict[str, dict[str, float]], keys: tuple[str, ...] = ME
                    first: str = "model") -> str:
     """A markdown table, one row per entry; metrics under their display names (``METRIC_NAMES``: "AbsRel ↓"),
     other keys as they are; missing values print as "–"."""
-    head = f"| {first} | " + " | ".join(METRIC_NAMES.get(k, k) for k in keys) + " |\n|---|" + "---:|" * len(keys)
-    lines = [head]
-    for name, metrics in rows.items():
-        cells = [f"{metrics[k]:.{digits}f}" if k in metrics and metrics[k] == metrics[k] else "–" for k in keys]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    body = [[name] + [f"{metrics[k]:.{digits}f}" if k in metrics and metrics[k] == metrics[k] else "–" for k in keys]
+            for name, metrics in rows.items()]
+    return table([first] + [METRIC_NAMES.get(k, k) for k in keys], body)

@@ -35,13 +35,13 @@ from zoedam_lib.data.splits import Split
 from zoedam_lib.evaluation.metrics import MetricAccumulator
 from zoedam_lib.experiments.presets import EXPERIMENTS
 from zoedam_lib.experiments.recipes import PretrainOptions, Recipe, recipe_identity
-from zoedam_lib.losses import valid_depth
 from zoedam_lib.losses.affine_invariant import disparity_loss
 from zoedam_lib.models.relative import RelativeDepthConfig, RelativeDepthModel
 from zoedam_lib.training import distributed as dist_utils
 from zoedam_lib.training.trainer import Trainer, TrainState
 from zoedam_lib.utils.atomic import atomic_path, atomic_write_json
 from zoedam_lib.utils.config import to_dict
+from zoedam_lib.utils.depth import valid_depth
 from zoedam_lib.utils.errors import DataFileError, OutputError
 from zoedam_lib.utils.output_dirs import ensure_output_dir, run_lock
 from zoedam_lib.utils.progress import tqdm
@@ -105,7 +105,7 @@ def relative_examples(model: nn.Module, data, indices: list[int]) -> dict[str, l
     Returns lists ``images`` (uint8), ``gts`` (metres), ``disparity`` (raw, at ground-truth size) and
     ``aligned`` (metres).
     """
-    from zoedam_lib.evaluation.metrics import _disparity_to_depth, resize_prediction, valid_mask
+    from zoedam_lib.evaluation.metrics import disparity_to_depth, resize_prediction, valid_mask
 
     out: dict[str, list[np.ndarray]] = {"images": [], "gts": [], "disparity": [], "aligned": []}
     was_training = model.training
@@ -118,7 +118,7 @@ def relative_examples(model: nn.Module, data, indices: list[int]) -> dict[str, l
         out["images"].append(image)
         out["gts"].append(gt)
         out["disparity"].append(disparity)
-        out["aligned"].append(_disparity_to_depth(disparity, 1.0 / gt[mask], mask, 1e-3, 10.0))
+        out["aligned"].append(disparity_to_depth(disparity, 1.0 / gt[mask], mask, 1e-3, 10.0))
     model.train(was_training)
     return out
 

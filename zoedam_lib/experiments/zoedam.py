@@ -15,10 +15,10 @@ from zoedam_lib.experiments.context import RunContext
 from zoedam_lib.experiments.pipeline import ExperimentResult, train_evaluate_write
 from zoedam_lib.experiments.presets import EXPERIMENTS, recipe_for
 from zoedam_lib.experiments.recipes import Recipe, ZoeDAMOptions, apply_overrides
-from zoedam_lib.losses import valid_depth
 from zoedam_lib.losses.silog import silog_loss
 from zoedam_lib.models.zoedam import ZoeDAM, ZoeDAMConfig
 from zoedam_lib.utils.config import to_dict
+from zoedam_lib.utils.depth import valid_depth
 from zoedam_lib.utils.seeding import seed_everything
 from zoedam_lib.weights import packaged_weights
 

@@ -27,7 +27,7 @@ from zoedam_lib.experiments.presets import EXPERIMENTS, recipe_for
 from zoedam_lib.experiments.recipes import Recipe, ZoeDAMPlusOptions, apply_overrides
 from zoedam_lib.experiments.teacher import build_pseudo_labels, load_teacher
 from zoedam_lib.experiments.zoedam import Init, build_zoedam, lr_factors
-from zoedam_lib.inference.predict import model_device
+from zoedam_lib.models.predict import model_device
 from zoedam_lib.models.zoedam import ZoeDAM
 from zoedam_lib.semi.cutmix import apply_cutmix, cutmix_box
 from zoedam_lib.semi.perturb import strong_perturb

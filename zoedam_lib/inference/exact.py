@@ -1,22 +1,23 @@
 """The metric head computed faster: the reference's weights, channels-last, for training and inference.
 
 :class:`~zoedam_lib.models.layers.metric_bins.MetricBinsHead` is the reference (ZoeDepth's layers on
-NCHW tensors). Three things make it faster without changing the result; the first two also in
-training, where :func:`head_depth` (whole maps, differentiable) is what ``ZoeDAM.forward`` runs:
+NCHW tensors) and ``ZoeDAM.forward`` runs it. Three things make the same computation faster; the
+first two also in training, where :func:`head_depth` (whole maps, differentiable) is what the
+trainer's step runs through :func:`prepare_training`, a wrapper chosen as ``torch.compile`` is:
 
 * **Channels-last 1×1 layers.** Every 1×1 convolution becomes one (pixels × C) @ (C × out)
   matrix product on (B, H, W, C) memory, and the per-pixel reductions over the 64 bins
-  (softmax, expectation) run over contiguous memory: about twice as fast as NCHW convolutions.
+  (softmax, expectation) run over contiguous memory.
 * **Project, then upsample the condition.** The log-binomial MLP's first layer is linear, as is
   bilinear upsampling, so projecting the 128-channel bin embedding at its own resolution and
   upsampling the 80 outputs equals ZoeDepth's upsample-then-concatenate at a third of the cost.
 * **Row bands.** The last attractor stage and the full-resolution stage run a band of output
   rows at a time (:data:`BAND_PIXELS` pixels), so the (band, 64) intermediates stay in the CPU's
   caches and no (B, 64, H, W) map is ever stored; bilinear upsampling is separable, so a band
-  needs only the source rows its taps (:func:`~.resample.bilinear_taps`) name.
+  needs only the source rows its taps (:func:`~zoedam_lib.models.layers.resample.bilinear_taps`) name.
 
 :func:`forward_depth` with ``reduced=False`` equals the reference within float rounding
-(``tests/test_fast_head.py`` is the contract); ``reduced=True`` is the approximate fast path: the
+(``tests/inference/test_exact.py`` is the contract); ``reduced=True`` is the approximate fast path: the
 decoder's last stage and the head run at the finest fusion level (4/7 of the network size per
 side) and the depth is upsampled. :class:`ExactFastZoeDAM` / :func:`prepare_exact` wrap a model
 so that its forward takes the exact path; the default inference entry points use them.
@@ -34,8 +35,8 @@ from zoedam_lib.models.layers.metric_bins import (
     ConditionalLogBinomial,
     LogBinomial,
     MetricBinsHead,
-    _up,
     log_binom,
+    upsample,
 )
 from zoedam_lib.models.layers.resample import bilinear_taps
 
@@ -78,7 +79,7 @@ def _source_span(h_in: int, h_out: int, r0: int, r1: int) -> tuple[int, int]:
 
 def _up_rows(x: torch.Tensor, size: tuple[int, int] | torch.Size, r0: int, r1: int,
              src_height: int | None = None, src_offset: int = 0) -> torch.Tensor:
-    """Rows ``r0:r1`` of ``_up(x, size)`` without computing the others.
+    """Rows ``r0:r1`` of ``upsample(x, size)`` without computing the others.
 
     ``x`` may hold only source rows ``src_offset:src_offset + x.shape[-2]`` of a map with
     ``src_height`` rows (at least the span :func:`_source_span` names). Bilinear interpolation is
@@ -88,10 +89,10 @@ def _up_rows(x: torch.Tensor, size: tuple[int, int] | torch.Size, r0: int, r1: i
     h_in = x.shape[-2] if src_height is None else src_height
     h_out, w_out = tuple(size)
     if h_in == h_out:
-        return _up(x[..., r0 - src_offset:r1 - src_offset, :], (r1 - r0, w_out))
+        return upsample(x[..., r0 - src_offset:r1 - src_offset, :], (r1 - r0, w_out))
     top, bottom, lam = (torch.from_numpy(a[r0:r1]) for a in bilinear_taps(h_in, h_out))
     lo, hi = int(top[0]), int(bottom[-1]) + 1
-    rows = _up(x[..., lo - src_offset:hi - src_offset, :], (hi - lo, w_out))
+    rows = upsample(x[..., lo - src_offset:hi - src_offset, :], (hi - lo, w_out))
     top, bottom = (top - lo).to(x.device), (bottom - lo).to(x.device)
     return torch.lerp(rows[..., top, :], rows[..., bottom, :], lam.to(x.device, x.dtype).view(-1, 1))
 
@@ -149,14 +150,14 @@ def _attractor_stages(head: MetricBinsHead, features: DPTFeatures, n_stages: int
     for projector, attractor, path in zip(head.projectors[:n_stages], head.attractors[:n_stages], paths, strict=True):
         prev_embedding, embedding = embedding, _mlp(path, projector._net)
         size = embedding.shape[-2:]
-        centers = _attract(attractor, embedding + _up(prev_embedding, size), _up(centers, size))
+        centers = _attract(attractor, embedding + upsample(prev_embedding, size), upsample(centers, size))
     return centers, embedding
 
 
 def _last_input(features: DPTFeatures) -> torch.Tensor:
     """The log-binomial's input: ``out_conv`` and the relative depth, (B, 33, H, W)."""
     size = features.out_conv.shape[-2:]
-    return torch.cat([features.out_conv, _up(features.rel_depth.unsqueeze(1), size)], dim=1)
+    return torch.cat([features.out_conv, upsample(features.rel_depth.unsqueeze(1), size)], dim=1)
 
 
 def head_depth(head: MetricBinsHead, features: DPTFeatures) -> torch.Tensor:
@@ -165,13 +166,12 @@ def head_depth(head: MetricBinsHead, features: DPTFeatures) -> torch.Tensor:
     The same layers as the reference, differentiable, without bands. Its backward is matrix
     products, where the reference's takes PyTorch's NCHW bilinear backward and, on one thread,
     the THNN kernels PyTorch picks for 1×1 convolutions: the head's forward + backward of a
-    ``cpu``-preset step (98×126, batch 4) takes 0.21 s instead of 0.35 s on one core
-    (``bench`` case ``train_cpu``; gradients: ``tests/test_fast_head.py``).
+    ``cpu``-preset step (the ``bench`` case ``train_cpu`` against ``train_cpu_reference``).
     """
     centers, embedding = _attractor_stages(head, features, 4)
     clb, size = head.conditional_log_binomial, features.out_conv.shape[-2:]
-    probs = _probs(clb, _last_input(features), _up(_project_condition(clb, embedding), size))
-    return _expectation(probs, _up(centers, size))
+    probs = _probs(clb, _last_input(features), upsample(_project_condition(clb, embedding), size))
+    return _expectation(probs, upsample(centers, size))
 
 
 def banded_depth(head: MetricBinsHead, features: DPTFeatures, band_pixels: int = BAND_PIXELS) -> torch.Tensor:
@@ -233,32 +233,53 @@ def forward_depth(model: nn.Module, x: torch.Tensor, reduced: bool = False,
 
 
 class ExactFastZoeDAM(nn.Module):
-    """A ZoeDAM whose forward takes the exact fast path: the same depth as ``model(x)``, faster.
+    """A ZoeDAM whose forward computes its head channels-last: the same depth as ``model(x)``, faster.
 
-    Its ``config`` is the wrapped model's, so it can be passed wherever a ZoeDAM is expected at
-    inference time. Asking for ``bin_centers`` / ``probs`` runs the reference, the only path
-    that keeps those full-resolution maps.
+    ``banded=True`` (inference) runs the last stages a band of rows at a time (:func:`forward_depth`);
+    ``banded=False`` (training) runs :func:`head_depth` on whole maps, differentiable. Its ``config``
+    is the wrapped model's, so it can be passed wherever a ZoeDAM is expected; asking for
+    ``bin_centers`` / ``probs`` runs the reference, the only path that keeps those maps. The
+    wrapper holds no weights of its own: checkpoints are the wrapped model's.
 
     Args:
         model: a ZoeDAM (see :func:`prepare_exact` for any model).
+        banded: row bands (inference) or whole maps with gradients (training).
         band_pixels: output pixels per band of the full-resolution stage.
     """
 
-    def __init__(self, model: nn.Module, band_pixels: int = BAND_PIXELS) -> None:
+    def __init__(self, model: nn.Module, banded: bool = True, band_pixels: int = BAND_PIXELS) -> None:
         super().__init__()
         if not has_metric_bins_head(model):
             raise TypeError(f"ExactFastZoeDAM needs a ZoeDAM, got {type(model).__name__}; use prepare_exact(model), "
                             "which passes other models through")
-        self.model, self.config, self.band_pixels = model, model.config, band_pixels
+        self.model, self.config, self.banded, self.band_pixels = model, model.config, banded, band_pixels
 
     def forward(self, x: torch.Tensor, return_final_centers: bool = False,
                 return_probs: bool = False) -> dict[str, torch.Tensor]:
         if return_final_centers or return_probs:
             return self.model(x, return_final_centers=return_final_centers, return_probs=return_probs)
-        return forward_depth(self.model, x, band_pixels=self.band_pixels)
+        if self.banded:
+            return forward_depth(self.model, x, band_pixels=self.band_pixels)
+        feats = self.model.forward_features(x)
+        # The head stays in fp32: the 0.0212 minimum temperature amplifies rounding errors.
+        with torch.autocast(device_type=feats.out_conv.device.type, enabled=False):
+            return {"metric_depth": head_depth(self.model.head, feats.float()), "rel_depth": feats.rel_depth}
+
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The wrapped model's encoder tokens (what feature alignment compares)."""
+        return self.model.encode(x)
 
 
-def prepare_exact(model: nn.Module) -> nn.Module:
-    """``model`` with the exact fast head if it is a ZoeDAM; any other model (DenseDepth, the average
-    baseline, an already wrapped or compiled model) unchanged. Changes nothing in ``model``."""
-    return ExactFastZoeDAM(model) if has_metric_bins_head(model) else model
+def prepare_exact(model: nn.Module, banded: bool = True) -> nn.Module:
+    """``model`` with the exact channels-last head if it is a ZoeDAM; any other model (DenseDepth, the
+    average baseline, an already wrapped or compiled model) unchanged. Changes nothing in ``model``.
+
+    ``banded=False`` is the training form (:class:`ExactFastZoeDAM`): what the trainer's step runs
+    (``Trainer(..., wrap=prepare_training)``) while checkpoints hold the plain model.
+    """
+    return ExactFastZoeDAM(model, banded=banded) if has_metric_bins_head(model) else model
+
+
+def prepare_training(model: nn.Module) -> nn.Module:
+    """:func:`prepare_exact` in its training form: whole maps, differentiable."""
+    return prepare_exact(model, banded=False)

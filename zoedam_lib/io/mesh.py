@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zoedam_lib.camera.intrinsics import EDGE_JUMP, backproject, valid_depth_mask
-from zoedam_lib.io.writers import _rgb8
+from zoedam_lib.camera.intrinsics import EDGE_JUMP, backproject
+from zoedam_lib.io.writers import rgb8
 from zoedam_lib.utils.atomic import atomic_open
+from zoedam_lib.utils.depth import has_depth
 
 MAX_VERTICES = 200_000  # keeps a .glb under ~8 MB: light enough for a browser viewer
 _GLTF_FLOAT, _GLTF_UBYTE, _GLTF_UINT = 5126, 5121, 5125  # glTF componentType codes
@@ -67,7 +68,7 @@ def depth_to_mesh(depth_m: np.ndarray, rgb: np.ndarray, intrinsics: tuple[float,
     rows = np.arange(0, depth.shape[0], stride)
     cols = np.arange(0, depth.shape[1], stride)
     z = depth[np.ix_(rows, cols)]  # (h, w) grid depths
-    valid = valid_depth_mask(z)
+    valid = has_depth(z)
     z = np.where(valid, z, np.float32(np.nan))
     h, w = z.shape
     index = np.arange(h * w, dtype=np.int64).reshape(h, w)
@@ -82,7 +83,7 @@ def depth_to_mesh(depth_m: np.ndarray, rgb: np.ndarray, intrinsics: tuple[float,
     used[kept.reshape(-1)] = True
     new_index = np.cumsum(used) - 1  # old grid index → compacted vertex index
     vertices = backproject(z, intrinsics, rows, cols).reshape(-1, 3)[used]  # (N, 3), the PLY's points
-    colors = _rgb8(np.asarray(rgb)[np.ix_(rows, cols)]).reshape(-1, 3)[used]
+    colors = rgb8(np.asarray(rgb)[np.ix_(rows, cols)]).reshape(-1, 3)[used]
     return DepthMesh(vertices, colors, new_index[kept].astype(np.uint32), stride,
                      int(len(faces) - len(kept)))
 

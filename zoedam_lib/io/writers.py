@@ -16,8 +16,9 @@ import matplotlib
 import numpy as np
 from PIL import Image
 
-from zoedam_lib.camera.intrinsics import EDGE_JUMP, backproject, flying_pixels, valid_depth_mask
+from zoedam_lib.camera.intrinsics import EDGE_JUMP, backproject, flying_pixels, validate_intrinsics
 from zoedam_lib.utils.atomic import atomic_open, atomic_path
+from zoedam_lib.utils.depth import has_depth
 
 MAX_MM = 65535  # largest depth a uint16 PNG holds: 65.535 m
 _PLY_CHUNK_ROWS = 256  # rows back-projected at a time, bounding the PLY writer's memory
@@ -39,7 +40,7 @@ def depth_to_mm(depth_m: np.ndarray) -> np.ndarray:
     depth = np.asarray(depth_m, dtype=np.float32)
     if depth.ndim != 2:
         raise ValueError(f"expected an (H, W) depth map in metres, got shape {depth.shape}")
-    valid = valid_depth_mask(depth)
+    valid = has_depth(depth)
     mm = np.where(valid, depth, np.float32(0))
     mm *= 1000.0
     np.rint(mm, out=mm)
@@ -80,7 +81,7 @@ def colorize(depth_m: np.ndarray, vmin: float | None = None, vmax: float | None 
     depth = np.asarray(depth_m, dtype=np.float32)
     if depth.ndim != 2:
         raise ValueError(f"expected an (H, W) depth map in metres, got shape {depth.shape}")
-    valid = valid_depth_mask(depth)
+    valid = has_depth(depth)
     if valid.any():
         lo = float(depth[valid].min()) if vmin is None else float(vmin)
         hi = float(depth[valid].max()) if vmax is None else float(vmax)
@@ -107,7 +108,7 @@ def write_color_png(path: str | os.PathLike, depth_m: np.ndarray, vmin: float | 
         image.save(tmp, format="PNG")
 
 
-def _rgb8(rgb: np.ndarray) -> np.ndarray:
+def rgb8(rgb: np.ndarray) -> np.ndarray:
     """A chunk of an image (uint8, uint16 or float in [0, 1]; gray or RGB[A]) → uint8 (h, w, 3)."""
     rgb = np.asarray(rgb)
     if rgb.ndim == 2:
@@ -138,10 +139,8 @@ def write_ply(path: str | os.PathLike, depth_m: np.ndarray, rgb: np.ndarray,
         raise ValueError(f"expected an (H, W) depth map in metres, got shape {depth.shape}")
     if np.asarray(rgb).shape[:2] != depth.shape:
         raise ValueError(f"colour image shape {np.asarray(rgb).shape} does not match the depth map {depth.shape}")
-    fx, fy, cx, cy = (float(v) for v in intrinsics)
-    if not (np.isfinite([fx, fy, cx, cy]).all() and fx > 0 and fy > 0):
-        raise ValueError(f"intrinsics must be finite with fx, fy > 0, got {intrinsics}")
-    keep = valid_depth_mask(depth)
+    fx, fy, cx, cy = validate_intrinsics(intrinsics, where="write_ply")
+    keep = has_depth(depth)
     flying = 0
     if max_jump is not None:
         edges = flying_pixels(depth, max_jump)
@@ -166,7 +165,7 @@ def write_ply(path: str | os.PathLike, depth_m: np.ndarray, rgb: np.ndarray,
             points = backproject(depth[r0:r0 + _PLY_CHUNK_ROWS], (fx, fy, cx, cy), rows)[chunk]  # (n, 3)
             vertices = np.empty(len(points), dtype=_VERTEX)
             vertices["x"], vertices["y"], vertices["z"] = points.T
-            colours = _rgb8(np.asarray(rgb)[r0:r0 + _PLY_CHUNK_ROWS])[chunk]
+            colours = rgb8(np.asarray(rgb)[r0:r0 + _PLY_CHUNK_ROWS])[chunk]
             vertices["red"], vertices["green"], vertices["blue"] = colours.T
             f.write(vertices.tobytes())
             count += len(points)

@@ -1,13 +1,5 @@
-"""Training losses. Masks of valid ground truth are computed here once for all of them."""
+"""Training losses: SILog, DenseDepth's eq. (1), the affine-invariant loss, feature alignment.
 
-from __future__ import annotations
-
-import torch
-
-
-def valid_depth(depth: torch.Tensor, min_depth: float = 1e-3, max_depth: float = 10.0) -> torch.Tensor:
-    """Pixels with usable ground truth: finite and strictly inside (min_depth, max_depth).
-
-    NaN, inf, negative and zero depths (Kinect holes) are excluded, so they never reach a loss.
-    """
-    return torch.isfinite(depth) & (depth > min_depth) & (depth < max_depth)
+Every loss masks its ground truth with :func:`zoedam_lib.utils.depth.valid_depth`, so NaN, inf,
+zero and out-of-range depths never reach a loss.
+"""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from zoedam_lib.losses import valid_depth
+from zoedam_lib.utils.depth import valid_depth
 
 
 def gaussian_window(size: int = 11, sigma: float = 1.5, device=None) -> torch.Tensor:

@@ -19,11 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import DenseNet169_Weights, densenet169
 
+from zoedam_lib.models.layers.preprocess import Preprocess
 from zoedam_lib.utils.errors import ConfigError
 from zoedam_lib.utils.paths import display_path
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 ENCODER_CHANNELS = 1664  # DenseNet-169's norm5 width
 SKIP_CHANNELS = (256, 128, 64, 64)  # transition2, transition1, pool0, relu0: the skips of up1…up4
 # "approximately 42.6M" trainable parameters, DenseDepth paper §3 (implementation details), as recalled:
@@ -114,17 +113,7 @@ class DenseDepth(nn.Module):
         self.config = config = config or DenseDepthConfig()
         self.encoder = densenet169(weights=None).features
         self.decoder = DenseDepthDecoder(config.decoder_width)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-
-    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) RGB in [0, 1] → resized to ``img_size`` (if set), ImageNet-normalised."""
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected (B, 3, H, W) RGB in [0, 1], got shape {tuple(x.shape)}")
-        size = self.config.img_size
-        if size is not None and tuple(x.shape[-2:]) != size:
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=True)
-        return (x - self.mean) / self.std
+        self.preprocess = Preprocess(config)  # resize to img_size (if set) + normalise (no weights)
 
     def forward_features(self, x: torch.Tensor) -> DenseNetFeatures:
         """Normalised input → the five skip features, fetched by walking ``features`` (no hooks)."""

@@ -13,13 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from zoedam_lib.models.backbones import get_backbone
 from zoedam_lib.models.layers.dpt import DPTHead
+from zoedam_lib.models.layers.preprocess import Preprocess, round_to_patch
 from zoedam_lib.models.layers.vit import DinoV2Encoder
-from zoedam_lib.models.zoedam import IMAGENET_MEAN, IMAGENET_STD, round_to_patch
 
 
 @dataclass
@@ -50,16 +49,10 @@ class RelativeDepthModel(nn.Module):
         spec = get_backbone(config.backbone)
         self.encoder = DinoV2Encoder(spec, spec.layer_indices("v1"), config.layer_scale_init)
         self.decoder = DPTHead(spec.embed_dim, spec.features, spec.out_channels)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.preprocess = Preprocess(config)  # resize to img_size + normalise (no weights)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """RGB (B, 3, H, W) in [0, 1] → ``rel_depth`` (B, h, w): disparity up to scale and shift, at network size."""
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected (B, 3, H, W) RGB in [0, 1], got shape {tuple(x.shape)}")
-        size = tuple(self.config.img_size)
-        if tuple(x.shape[-2:]) != size:
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=True)
-        x = (x - self.mean) / self.std  # (B, 3, h, w)
-        features = self.decoder(self.encoder(x), out_size=size)
+        x = self.preprocess(x)  # (B, 3, h, w)
+        features = self.decoder(self.encoder(x), out_size=x.shape[-2:])
         return {"rel_depth": features.rel_depth}

@@ -1,33 +1,30 @@
 """ZoeDAM (paper §3.2): DINOv2 encoder + DPT decoder (Depth Anything) + ZoeDepth metric bins.
 
 ``model(x)`` takes RGB in [0, 1] of any size, resizes it to the network size (392×518 by
-default, bilinear align_corners=True, as the official model), normalises with ImageNet
-statistics and returns metric depth at the network resolution. :meth:`ZoeDAM.predict` is the
-convenience for one image at its own resolution (through the exact fast inference path).
+default, bilinear align_corners=True, as the official model; :mod:`.layers.preprocess`),
+normalises with ImageNet statistics and returns metric depth at the network resolution through
+ZoeDepth's layers (:class:`~.layers.metric_bins.MetricBinsHead`). This forward is the reference:
+the faster computations of the same depth (channels-last, banded) are wrappers that training and
+inference choose (:mod:`zoedam_lib.inference.exact`), as ``torch.compile`` is chosen.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from zoedam_lib.inference.exact import head_depth
-from zoedam_lib.inference.predict import predict_depth
 from zoedam_lib.models.backbones import LAYER_FAMILIES, get_backbone
 from zoedam_lib.models.layers.dpt import HEAD_FEATURES_2, DPTFeatures, DPTHead
 from zoedam_lib.models.layers.metric_bins import MetricBinsHead
+from zoedam_lib.models.layers.preprocess import Preprocess, round_to_patch
 from zoedam_lib.models.layers.vit import DinoV2Encoder
+from zoedam_lib.models.predict import flip_averaged, predict_image
 from zoedam_lib.utils.errors import ConfigError
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass
@@ -65,30 +62,6 @@ class ZoeDAMConfig:
             raise ConfigError(f"need 0 < min_depth < max_depth, got {self.min_depth}, {self.max_depth}")
 
 
-def round_to_patch(size: tuple[int, ...], patch: int = 14) -> tuple[int, int]:
-    """Round an (H, W) network size to multiples of the patch size, with a notice when it changes.
-
-    The official Resize rounds sizes to multiples of 14 the same way; we warn rather than reject
-    so that e.g. ``img_size=(480, 640)`` works as (476, 644).
-    """
-    if len(size) != 2 or any((not isinstance(s, (int, np.integer))) or s <= 0 for s in size):
-        raise ConfigError(f"img_size must be two positive integers (H, W), got {size!r}")
-    rounded = tuple(max(patch, int(round(s / patch)) * patch) for s in size)
-    if rounded != tuple(size):
-        warnings.warn(f"img_size {tuple(size)} is not a multiple of {patch}; using {rounded}", stacklevel=3)
-    return rounded  # type: ignore[return-value]
-
-
-def network_size(height: int, width: int, config: ZoeDAMConfig) -> tuple[int, int]:
-    """The size an (height, width) input is resized to (official ``Resize`` with multiple_of=14)."""
-    out_h, out_w = config.img_size
-    if not config.keep_aspect_ratio:
-        return out_h, out_w
-    scale_h, scale_w = out_h / height, out_w / width
-    scale = scale_w if abs(1 - scale_w) < abs(1 - scale_h) else scale_h  # scale as little as possible
-    return (max(14, int(round(scale * height / 14)) * 14), max(14, int(round(scale * width / 14)) * 14))
-
-
 class ZoeDAM(nn.Module):
     """ZoeDepth's metric-bins head on a Depth Anything (DINOv2 + DPT) core.
 
@@ -109,36 +82,22 @@ class ZoeDAM(nn.Module):
             n_attractors=config.n_attractors, attractor_alpha=config.attractor_alpha,
             attractor_gamma=config.attractor_gamma, min_temp=config.min_temp, max_temp=config.max_temp,
             last_features=HEAD_FEATURES_2)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-
-    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) RGB in [0, 1] → resized to the network size, ImageNet-normalised."""
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected (B, 3, H, W) RGB in [0, 1], got shape {tuple(x.shape)}")
-        size = network_size(x.shape[-2], x.shape[-1], self.config)
-        if tuple(x.shape[-2:]) != size:
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=True)
-        return (x - self.mean) / self.std
+        self.preprocess = Preprocess(config)  # resize to the network size + normalise (no weights)
 
     def forward(self, x: torch.Tensor, return_final_centers: bool = False,
                 return_probs: bool = False) -> dict[str, torch.Tensor]:
         """RGB (B, 3, H, W) in [0, 1] → ``metric_depth`` (B, 1, h, w) metres and ``rel_depth`` (B, h, w).
 
         (h, w) is the network size. With ``return_final_centers`` / ``return_probs`` the dict also
-        holds ``bin_centers`` / ``probs`` (B, n_bins, h, w), from the reference head
-        (:class:`MetricBinsHead`, ZoeDepth's layers); otherwise the depth comes from the same layers
-        computed channels-last (:func:`~zoedam_lib.inference.exact.head_depth`: equal within
-        float rounding, gradients too, and 1.7× faster forward + backward on a CPU). This is what
-        training runs; inference entry points take the banded path of the same module.
+        holds ``bin_centers`` / ``probs`` (B, n_bins, h, w).
         """
         feats = self.forward_features(x)
         # The head stays in fp32: the 0.0212 minimum temperature amplifies rounding errors.
         with torch.autocast(device_type=feats.out_conv.device.type, enabled=False):
-            if not (return_final_centers or return_probs):
-                return {"metric_depth": head_depth(self.head, feats.float()), "rel_depth": feats.rel_depth}
             metric, centers, probs = self.head(feats.float())
-        out = {"metric_depth": metric, "rel_depth": feats.rel_depth, "bin_centers": centers}
+        out = {"metric_depth": metric, "rel_depth": feats.rel_depth}
+        if return_final_centers or return_probs:
+            out["bin_centers"] = centers
         if return_probs:
             out["probs"] = probs
         return out
@@ -154,13 +113,12 @@ class ZoeDAM(nn.Module):
         return self.decoder(tokens, out_size=x.shape[-2:])
 
     def predict(self, image, flip_tta: bool = False) -> np.ndarray:
-        """One image (numpy/PIL/tensor, any size) → (H, W) metric depth at the input's resolution.
+        """One image (numpy/PIL/tensor, any size) → (H, W) metric depth in metres at its own resolution.
 
-        A convenience delegate of :func:`zoedam_lib.inference.predict.predict_depth` (the exact fast
-        path). That module never imports this one, so the import is one-way (model → inference
-        helpers → metric-head layers) and happens at import time, not per call.
+        Through this forward (the reference); :func:`zoedam_lib.inference.predict_depth` gives the same
+        depth faster (the channels-last head) and with a job precision.
         """
-        return predict_depth(self, image, flip_tta=flip_tta)
+        return predict_image(self, image, lambda x: flip_averaged(lambda b: self(b)["metric_depth"], x, flip_tta))
 
     def parameter_counts(self) -> dict[str, int]:
         """Parameters per part (encoder, decoder, metric head) and in total."""

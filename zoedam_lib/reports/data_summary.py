@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from zoedam_lib.data.augment import ChannelPermutation, HorizontalFlip, PhotometricJitter
-from zoedam_lib.data.nyu.reader import valid_depth_mask
 from zoedam_lib.data.sources import DepthSource
 from zoedam_lib.experiments.context import RunContext
 from zoedam_lib.utils.atomic import atomic_write_json
+from zoedam_lib.utils.depth import valid_depth
+from zoedam_lib.utils.markdown import markdown_table
 
 
 def depth_values(mat: DepthSource, indices: Sequence[int], stride: int = 4) -> np.ndarray:
@@ -21,7 +22,7 @@ def depth_values(mat: DepthSource, indices: Sequence[int], stride: int = 4) -> n
     chunks = []
     for i in indices:
         depth = mat.read_depth(int(i))[::stride, ::stride]
-        chunks.append(depth[valid_depth_mask(depth)])
+        chunks.append(depth[valid_depth(depth)])
     return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
 
 
@@ -42,11 +43,10 @@ def data_summary(ctx: RunContext, stride: int = 4) -> dict:
 def summary_markdown(summary: dict) -> str:
     """A markdown table: images and depth statistics per part of the split (train / val / test)."""
     parts = [p for p in ("train", "val", "test") if p in summary]
-    lines = ["| | " + " | ".join(parts) + " |", "|---|" + "---:|" * len(parts),
-             "| images | " + " | ".join(str(summary[p]["n_images"]) for p in parts) + " |"]
-    for key in ("depth_min", "depth_median", "depth_mean", "depth_max"):
-        lines.append(f"| {key.replace('_', ' ')} [m] | " + " | ".join(f"{summary[p][key]:.2f}" for p in parts) + " |")
-    return "\n".join(lines)
+    rows = [["images", *(summary[p]["n_images"] for p in parts)]]
+    rows += [[f"{key.replace('_', ' ')} [m]", *(f"{summary[p][key]:.2f}" for p in parts)]
+             for key in ("depth_min", "depth_median", "depth_mean", "depth_max")]
+    return markdown_table(["", *parts], rows)
 
 
 def domain_samples(data_dir: str | os.PathLike, names: Sequence[str], per_domain: int = 2,

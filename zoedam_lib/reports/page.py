@@ -18,6 +18,7 @@ from zoedam_lib.evaluation.metrics import METRIC_NAMES, TABLE_KEYS
 from zoedam_lib.experiments.results import LABELS, REPORTED, TABLE2, TABLE3, per_image_rows
 from zoedam_lib.reports.tables import fmt_interval, paired_table
 from zoedam_lib.utils.atomic import atomic_write_bytes
+from zoedam_lib.utils.markdown import markdown_table
 
 COLUMNS = tuple((k, METRIC_NAMES[k]) for k in TABLE_KEYS)  # (key, display name) of the tables' columns
 NOT_OURS = ("zoedepth",)  # ZoeDepth's own (MiDaS BEiT) model is only quoted from the paper
@@ -34,20 +35,20 @@ def _fmt(value: float | None) -> str:
 
 def table_markdown(records: dict[str, dict], keys: Sequence[str]) -> str:
     """One of the paper's tables: our measured row and the paper's reported row for each model."""
-    lines = ["| model | source | data | " + " | ".join(c for _, c in COLUMNS) + " |",
-             "|---|---|---|" + "---:|" * len(COLUMNS)]
+    rows = []
     for key in keys:
         label, rec = LABELS.get(key, key), records.get(key)
         if rec is not None:
-            cells = [_fmt(rec["metrics"].get(k)) for k, _ in COLUMNS]
-            lines.append(f"| {label} | ours, preset `{rec['preset']}` | {rec['data']} | " + " | ".join(cells) + " |")
+            rows.append([label, f"ours, preset `{rec['preset']}`", rec["data"],
+                         *(_fmt(rec["metrics"].get(k)) for k, _ in COLUMNS)])
         elif key not in NOT_OURS:
-            lines.append(f"| {label} | ours | not run | " + " | ".join("–" for _ in COLUMNS) + " |")
+            rows.append([label, "ours", "not run", *("–" for _ in COLUMNS)])
         if key in REPORTED:
             rep = REPORTED[key]
-            cells = [_fmt(rep.metrics.get(k)) for k, _ in COLUMNS]
-            lines.append(f"| {label} | **reported**: {rep.source} | {rep.split} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            rows.append([label, f"**reported**: {rep.source}", rep.split,
+                         *(_fmt(rep.metrics.get(k)) for k, _ in COLUMNS)])
+    header = ["model", "source", "data", *(c for _, c in COLUMNS)]
+    return markdown_table(header, rows, "lll" + "r" * len(COLUMNS))
 
 
 def zero_shot_markdown(out_dir: str | os.PathLike, records: dict[str, dict], key: str = "abs_rel") -> str:
@@ -56,7 +57,7 @@ def zero_shot_markdown(out_dir: str | os.PathLike, records: dict[str, dict], key
     if not sets:
         return "_no zero-shot sets in this run_"
     head = ["model", "test (in-domain)"] + [f"{s} {kind}" for s in sets for kind in ("raw", "median-scaled")]
-    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    body = []
     for model, rec in records.items():
         if model.startswith("ablation_") or not rec.get("zero_shot"):
             continue
@@ -68,10 +69,10 @@ def zero_shot_markdown(out_dir: str | os.PathLike, records: dict[str, dict], key
             rows = per_image_rows(out_dir, rec, name)
             cells += [fmt_interval(bootstrap_mean([r[key] for r in rows])),
                       fmt_interval(bootstrap_mean([r[f"med_{key}"] for r in rows]))]
-        lines.append(f"| {LABELS.get(model, model)} | " + " | ".join(cells) + " |")
+        body.append([LABELS.get(model, model), *cells])
     return (f"{METRIC_NAMES[key]}, mean over images with its 95 % bootstrap interval. *Median-scaled*: each image's "
             "prediction multiplied by median(truth) / median(prediction) first, so only the structure is scored.\n\n"
-            + "\n".join(lines))
+            + markdown_table(head, body))
 
 
 def comparisons_markdown(out_dir: str | os.PathLike, records: dict[str, dict],

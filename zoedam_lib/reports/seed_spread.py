@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from zoedam_lib.experiments.results import LABELS, load_results
+from zoedam_lib.utils.markdown import markdown_table
 
 HEADLINE = ("abs_rel", "rmse", "a1")
 
@@ -44,19 +45,20 @@ def summary_markdown(run_dirs: Sequence[str | os.PathLike], keys: Sequence[str] 
     A model present in one run only (e.g. notebook 04's β ablation, which ``make demo-seeds`` skips)
     has no spread: it is named under the table instead of given an "± nan" row.
     """
-    rows = ["| model | evaluated on | metric | mean ± sd over seeds | min – max | seeds |",
-            "|---|---|---|---:|---:|---|"]
+    rows = []
     single: set[str] = set()
     for (model, name, key), by_seed in sorted(collect(run_dirs, keys).items()):
         values = np.array([by_seed[s] for s in sorted(by_seed)])
         if len(values) < 2:
             single.add(LABELS.get(model, model))
             continue
-        rows.append(f"| {LABELS.get(model, model)} | {name} | {key} | {values.mean():.3f} ± {values.std(ddof=1):.3f} | "
-                    f"{values.min():.3f} – {values.max():.3f} | {', '.join(map(str, sorted(by_seed)))} |")
+        rows.append([LABELS.get(model, model), name, key, f"{values.mean():.3f} ± {values.std(ddof=1):.3f}",
+                     f"{values.min():.3f} – {values.max():.3f}", ", ".join(map(str, sorted(by_seed)))])
+    header = ["model", "evaluated on", "metric", "mean ± sd over seeds", "min – max", "seeds"]
+    text = markdown_table(header, rows, "lllrrl")
     if single:
-        rows += ["", "In one run only (no spread): " + ", ".join(sorted(single)) + "."]
-    return "\n".join(rows)
+        text += "\n\nIn one run only (no spread): " + ", ".join(sorted(single)) + "."
+    return text
 
 
 def run_dirs_of(root: str | os.PathLike) -> list[Path]:

@@ -21,6 +21,7 @@ from zoedam_lib.evaluation.bootstrap import (
     paired_values,
 )
 from zoedam_lib.evaluation.metrics import METRIC_NAMES, TABLE_KEYS
+from zoedam_lib.utils.markdown import markdown_table
 
 Rows = Sequence[Mapping[str, float]]  # one evaluation's per-image rows (EvalResult.per_image, per_image_rows())
 SCALE_KEYS = ("abs_rel", "a1")  # what the scale-vs-structure table shows, raw and median-scaled
@@ -42,11 +43,9 @@ def interval_table(rows: Mapping[str, Rows], keys: Sequence[str] = TABLE_KEYS, *
                    seed: int = 0) -> str:
     """One row per metric (``| AbsRel ↓ | 0.163 [0.152, 0.175] | …``), one column per model (name → per-image rows)."""
     intervals = {name: bootstrap_metrics(r, keys, n_boot, seed) for name, r in rows.items()}
-    lines = ["| metric | " + " | ".join(f"{name} ({len(r)} images)" for name, r in rows.items()) + " |",
-             "|---|" + "---:|" * len(rows)]
-    lines += [f"| {metric_name(k)} | " + " | ".join(fmt_interval(intervals[name][k]) for name in rows) + " |"
-              for k in keys]
-    return "\n".join(lines) + f"\n\n{_footnote(n_boot)}"
+    header = ["metric", *(f"{name} ({len(r)} images)" for name, r in rows.items())]
+    body = [[metric_name(k), *(fmt_interval(intervals[name][k]) for name in rows)] for k in keys]
+    return markdown_table(header, body) + f"\n\n{_footnote(n_boot)}"
 
 
 def paired_table(rows_a: Rows, rows_b: Rows, names: tuple[str, str], keys: Sequence[str] = TABLE_KEYS, *,
@@ -57,14 +56,15 @@ def paired_table(rows_a: Rows, rows_b: Rows, names: tuple[str, str], keys: Seque
     share (hard images are hard for both) does not hide their difference.
     """
     a, b = names
-    lines = [f"| metric | {a} − {b} |", "|---|---|"]
+    body = []
     for k in keys:
         xa, xb = paired_values(rows_a, rows_b, k)
         diff = bootstrap_difference(xa, xb, n_boot, seed)
         verdict = "supported" if diff.excludes_zero() else "not supported: interval contains 0"
-        lines.append(f"| {metric_name(k)} | {fmt_interval(diff)} ({verdict}) |")
-    return "\n".join(lines) + (f"\n\n_paired bootstrap over the same {len(rows_a)} images, 95 % interval "
-                               f"({n_boot} resamples); supported: the interval excludes 0_")
+        body.append([metric_name(k), f"{fmt_interval(diff)} ({verdict})"])
+    return markdown_table(["metric", f"{a} − {b}"], body, "ll") + (
+        f"\n\n_paired bootstrap over the same {len(rows_a)} images, 95 % interval "
+        f"({n_boot} resamples); supported: the interval excludes 0_")
 
 
 def scale_table(evaluations: Mapping[str, Mapping[str, Rows]], keys: Sequence[str] = SCALE_KEYS, *,
@@ -77,15 +77,15 @@ def scale_table(evaluations: Mapping[str, Mapping[str, Rows]], keys: Sequence[st
     true median depth per image, says which way the scale is off.
     """
     head = [metric_name(k) + kind for k in keys for kind in ("", ", median-scaled")]
-    lines = ["| model | eval set | " + " | ".join(head) + " | predicted / true median depth |",
-             "|---|---|" + "---:|" * (len(head) + 1)]
+    body = []
     for model, sets in evaluations.items():
         for name, rows in sets.items():
             iv = bootstrap_metrics(rows, [p + k for k in keys for p in ("", "med_")], n_boot, seed)
             ratio = bootstrap_mean([r["pred_median"] / r["gt_median"] for r in rows], n_boot, seed)
             cells = [fmt_interval(iv[p + k]) for k in keys for p in ("", "med_")] + [fmt_interval(ratio)]
-            lines.append(f"| {model} | {name} ({len(rows)} images) | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + f"\n\n{_footnote(n_boot)}"
+            body.append([model, f"{name} ({len(rows)} images)", *cells])
+    header = ["model", "eval set", *head, "predicted / true median depth"]
+    return markdown_table(header, body, "ll" + "r" * (len(head) + 1)) + f"\n\n{_footnote(n_boot)}"
 
 
 def _num(x: float) -> str:

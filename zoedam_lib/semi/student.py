@@ -20,7 +20,6 @@ from torch.utils.data import Dataset
 
 from zoedam_lib.data.datasets import DepthDataset
 from zoedam_lib.data.unlabeled import UnlabeledImages
-from zoedam_lib.losses import valid_depth
 from zoedam_lib.losses.affine_invariant import affine_invariant_loss
 from zoedam_lib.losses.feature_alignment import feature_alignment_loss
 from zoedam_lib.losses.silog import silog_loss
@@ -28,6 +27,7 @@ from zoedam_lib.semi.cutmix import apply_cutmix, cutmix_box, cutmix_loss
 from zoedam_lib.semi.perturb import StrongPerturbConfig, strong_perturb
 from zoedam_lib.semi.pseudo_labels import PseudoLabelCache, teacher_predict
 from zoedam_lib.training.distributed import unwrap
+from zoedam_lib.utils.depth import valid_depth
 from zoedam_lib.utils.errors import ConfigError
 
 UNLABELED_STREAM = 104729  # keeps the unlabeled draw independent of the labeled augmentation stream

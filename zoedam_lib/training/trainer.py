@@ -67,13 +67,16 @@ class Trainer:
         run_identity: what else defines the run (data fingerprint, split, sizes, model and loss
             settings; flat plain values), saved in every checkpoint and compared on resume.
         resume_override: identity keys whose new values a resume accepts on purpose (recorded).
+        wrap: what the step runs ``model`` through (e.g. :func:`zoedam_lib.inference.exact.prepare_training`,
+            ``torch.compile``); it must hold no weights of its own, as checkpoints are ``model``'s.
     """
 
     def __init__(self, model: nn.Module, loss_fn: LossFn, train_set: Dataset, config: TrainConfig,
                  run_dir: str | Path, param_groups: list[dict] | None = None,
                  validate_fn: ValidateFn | None = None, device: str | torch.device = "cpu",
                  progress: bool = True, run_identity: dict[str, Any] | None = None,
-                 resume_override: tuple[str, ...] = ()) -> None:
+                 resume_override: tuple[str, ...] = (),
+                 wrap: Callable[[nn.Module], nn.Module] | None = None) -> None:
         self.model, self.loss_fn, self.train_set, self.config = model, loss_fn, train_set, config
         self.run_dir = Path(run_dir)
         self.device = torch.device(device)
@@ -103,10 +106,10 @@ class Trainer:
         self.identity = {**train_identity(config, self.steps_per_epoch), **plain(run_identity or {})}
         self.resume_override = tuple(resume_override)
         self.guard = InterruptGuard()
-        self.net: nn.Module = self.model
+        self.net: nn.Module = wrap(self.model) if wrap is not None else self.model
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.net = DistributedDataParallel(self.model, device_ids=ids)
+            self.net = DistributedDataParallel(self.net, device_ids=ids)
 
     # ------------------------------------------------------------------ public
 

@@ -14,9 +14,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from zoedam_lib.camera.intrinsics import EDGE_JUMP, backproject, flying_pixels, valid_depth_mask
+from zoedam_lib.camera.intrinsics import EDGE_JUMP, backproject, flying_pixels
 from zoedam_lib.io.mesh import grid_stride
-from zoedam_lib.io.writers import _rgb8
+from zoedam_lib.io.writers import rgb8
+from zoedam_lib.utils.depth import has_depth
 from zoedam_lib.viz.figures import add_note
 
 MAX_POINTS = 4000  # per cloud: enough to see surfaces, few enough for an interactive 3-D scatter
@@ -36,9 +37,9 @@ def cloud_points(depth_m: np.ndarray, rgb: np.ndarray, intrinsics: Sequence[floa
                          f"{depth.shape} and image {np.asarray(rgb).shape}")
     stride = grid_stride(*depth.shape, max_points)
     grid = np.ix_(np.arange(0, depth.shape[0], stride), np.arange(0, depth.shape[1], stride))
-    keep = (valid_depth_mask(depth) & ~flying_pixels(depth, max_jump))[grid]  # (h, w)
+    keep = (has_depth(depth) & ~flying_pixels(depth, max_jump))[grid]  # (h, w)
     points = backproject(depth[grid], intrinsics, *(g.ravel() for g in grid))[keep]
-    colours = _rgb8(np.asarray(rgb)[grid])[keep].astype(np.float32) / 255.0
+    colours = rgb8(np.asarray(rgb)[grid])[keep].astype(np.float32) / 255.0
     return points, colours
 
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zoedam_lib.camera.intrinsics import validate_intrinsics
 from zoedam_lib.data.depth_files import DEPTH_SUFFIXES, IMAGE_SUFFIXES
-from zoedam_lib.data.folder.spec import DATASET_JSON, check_intrinsics
+from zoedam_lib.data.folder.spec import DATASET_JSON
 from zoedam_lib.utils.errors import ConfigError, DataFileError
 
 IMAGES_DIR, DEPTH_DIR = "images", "depth"
@@ -178,7 +179,7 @@ def _row_intrinsics(row: dict[str, Any], label: str) -> tuple[float, float, floa
     if all(v is None or str(v).strip() == "" for v in values):
         return None
     try:
-        return check_intrinsics(values, label)
+        return validate_intrinsics(values, where=label)
     except ConfigError as e:
         raise DataFileError(f"{e}; fix the row, or leave all four empty to use dataset.json's intrinsics") from e
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from zoedam_lib.camera.intrinsics import validate_intrinsics
 from zoedam_lib.data.depth_unit import MIN_PLAUSIBLE_MEDIAN_M, positive_values, unit_guess
 from zoedam_lib.utils.config import from_dict
 from zoedam_lib.utils.errors import ConfigError, DataFileError
@@ -73,7 +74,7 @@ class FolderConfig:
                 raise ConfigError(f"size must be two positive integers (H, W), got {self.size!r}")
             object.__setattr__(self, "size", size)
         if self.intrinsics is not None:
-            object.__setattr__(self, "intrinsics", check_intrinsics(self.intrinsics, "intrinsics"))
+            object.__setattr__(self, "intrinsics", validate_intrinsics(self.intrinsics, where="intrinsics"))
         if self.verify is not None and not isinstance(self.verify, bool):
             raise ConfigError(f"verify must be true or false, got {self.verify!r}")
         if self.name is not None and not (isinstance(self.name, str) and self.name.strip()):
@@ -100,17 +101,6 @@ class FolderSpec:
     verify: bool
     attrs: dict[str, Any]
     source: str  # where the unit came from: "default", "dataset.json" or "arguments"
-
-
-def check_intrinsics(values: Any, where: str) -> tuple[float, float, float, float]:
-    """(fx, fy, cx, cy) as floats, finite with fx, fy > 0; ``where`` names the source in the error."""
-    try:
-        fx, fy, cx, cy = (float(v) for v in values)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: intrinsics must be four numbers fx, fy, cx, cy (pixels), got {values!r}") from None
-    if not all(_finite(v) for v in (fx, fy, cx, cy)) or fx <= 0 or fy <= 0:
-        raise ConfigError(f"{where}: intrinsics must be finite with fx, fy > 0, got {(fx, fy, cx, cy)}")
-    return fx, fy, cx, cy
 
 
 def parse_depth_unit(text: str | None) -> FolderConfig | None:

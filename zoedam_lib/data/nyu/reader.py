@@ -181,16 +181,6 @@ class NyuMat:
                 f"Re-download or regenerate it. {_HOW_TO_GET}") from e
 
 
-def valid_depth_mask(depth: np.ndarray, min_depth: float = 1e-3, max_depth: float = 10.0) -> np.ndarray:
-    """Pixels with a usable ground truth: finite and in the open interval (min_depth, max_depth).
-
-    The loader passes NaN/inf/zero depths through unchanged; metrics and losses mask with this.
-    """
-    depth = np.asarray(depth)
-    with np.errstate(invalid="ignore"):
-        return np.isfinite(depth) & (depth > min_depth) & (depth < max_depth)
-
-
 def _check_path(path: Path) -> None:
     reason = unusable_path_reason(path)
     if reason is not None:

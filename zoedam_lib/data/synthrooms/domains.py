@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from zoedam_lib.camera.intrinsics import NYU_CAMERA
 from zoedam_lib.utils.errors import ConfigError
+from zoedam_lib.utils.markdown import markdown_table
 
 STREAM_WIDTH = 1_000_000  # items per domain stream; domain k's item i uses rng [seed, k * STREAM_WIDTH + i]
 PRETRAIN_STYLES = ("office", "loft", "pastel", "dark_wood", "scandi")  # sub-styles of the pretraining mix
@@ -85,11 +86,8 @@ def _camera(domain: Domain) -> str:
 
 def domain_table_markdown() -> str:
     """The domains as a Markdown table (``docs/synthrooms.md`` embeds it verbatim; a test keeps them equal)."""
-    rows = ["| domain | purpose | style | fx at 480×640 [px] (HFOV) | images | file | depth | seed / stream |",
-            "|---|---|---|---|---|---|---|---|"]
-    for d in DOMAINS.values():
-        file = f"`{d.file}`" if d.labeled else f"`{d.file}/*.jpg`"
-        rows.append(f"| `{d.name}` | {d.purpose} | {d.style_summary} | {_camera(d)} | "
-                    f"{d.n} × {d.size[0]}×{d.size[1]} | {file} | {'yes' if d.labeled else 'no'} | "
-                    f"{d.seed} / {d.stream:,} |")
-    return "\n".join(rows) + "\n"
+    rows = [[f"`{d.name}`", d.purpose, d.style_summary, _camera(d), f"{d.n} × {d.size[0]}×{d.size[1]}",
+             f"`{d.file}`" if d.labeled else f"`{d.file}/*.jpg`", "yes" if d.labeled else "no",
+             f"{d.seed} / {d.stream:,}"] for d in DOMAINS.values()]
+    header = ["domain", "purpose", "style", "fx at 480×640 [px] (HFOV)", "images", "file", "depth", "seed / stream"]
+    return markdown_table(header, rows, "l" * 8) + "\n"

@@ -21,7 +21,6 @@ The file is written atomically (a reader sees the old file or the new one, never
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import os
@@ -35,17 +34,9 @@ from torch import nn
 
 from zoedam_lib import __version__
 from zoedam_lib.inference.exact import has_metric_bins_head
-from zoedam_lib.inference.exported.onnx import (
-    FORMAT,
-    FORMAT_VERSION,
-    INPUT_NAME,
-    INSTALL_HINT,
-    META,
-    OUTPUT_NAMES,
-    OnnxDepthModel,
-    parse_metadata,
-)
-from zoedam_lib.models.zoedam import network_size
+from zoedam_lib.inference.exported.base import FORMAT, FORMAT_VERSION, INPUT_NAME, META, OUTPUT_NAMES, parse_metadata
+from zoedam_lib.inference.exported.onnx import INSTALL_HINT, OnnxDepthModel
+from zoedam_lib.models.layers.preprocess import config_input_size
 from zoedam_lib.utils.atomic import atomic_path
 from zoedam_lib.utils.config import to_dict
 from zoedam_lib.utils.errors import ConfigError, ExportError
@@ -144,7 +135,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, size: tuple[int, int]
     Raises :class:`ExportError` (and writes nothing) if ONNX Runtime's output differs from
     PyTorch's beyond :data:`FP32_TOLERANCE` / :data:`FP16_TOLERANCE`.
     """
-    onnx = _import_export_deps()
+    onnx = import_export_deps()
     if not has_metric_bins_head(model):
         raise ConfigError(f"ONNX export supports ZoeDAM models (DINOv2 + DPT + metric bins), got "
                           f"{type(model).__name__}; pass a ZoeDAM checkpoint (ours, an official Depth Anything metric "
@@ -159,7 +150,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, size: tuple[int, int]
     _add_metadata(onnx, proto, {
         "format": f"{FORMAT}/{FORMAT_VERSION}", "model": "zoedam", "version": __version__,
         "config": to_dict(model.config), "input_size": list(size),
-        "network_size": list(network_size(*size, model.config)), "batch": "dynamic" if dynamic_batch else 1,
+        "network_size": list(config_input_size(model.config, *size)), "batch": "dynamic" if dynamic_batch else 1,
         "precision": "fp16 encoder+decoder, fp32 metric head" if fp16 else "fp32",
         "inputs": INPUT_DOC, "outputs": OUTPUT_DOC, "source": source,
         "exporter": f"torch {torch.__version__}, onnx opset {opset}"})
@@ -192,38 +183,9 @@ def _trace(graph: nn.Module, example: torch.Tensor, dynamic_batch: bool) -> Any:
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The zoedam_lib metadata of an exported file (JSON values decoded), without loading the weights' runtime."""
-    onnx = _import_export_deps()
+    onnx = import_export_deps()
     proto = onnx.load(os.fspath(path), load_external_data=False)
     return parse_metadata({p.key: p.value for p in proto.metadata_props}, display_path(path))
-
-
-def run_export(args: argparse.Namespace) -> int:
-    """``zoedam export CHECKPOINT --onnx FILE [--size HxW] [--dynamic-batch] [--fp16]``."""
-    from zoedam_lib.checkpoints import load_checkpoint
-    from zoedam_lib.utils.output_dirs import ensure_output_dir
-
-    path = Path(args.onnx).expanduser()
-    if path.suffix.lower() != ".onnx":
-        raise ConfigError(f"--onnx must name a .onnx file (zoedam predict recognises ONNX models by the suffix), got "
-                          f"{args.onnx!r}")
-    if path.is_dir():
-        raise ConfigError(f"--onnx {args.onnx} is a folder; name the file to write, e.g. {path / 'model.onnx'}")
-    _import_export_deps()
-    ensure_output_dir(path.parent, "--onnx folder")
-    model, report = load_checkpoint(args.checkpoint)
-    print(report.summary(), flush=True)
-    export_onnx(model, path, args.size, args.dynamic_batch, args.fp16, source=str(args.checkpoint))
-    meta = read_metadata(path)
-    check = meta["check"]
-    stats = ErrorStats(*(check[f"error_{k}_m"] for k in ("max", "mean", "p999")))
-    tol = Tolerance(*(check[f"tolerance_{k}_m"] for k in ("max", "mean", "p999")))
-    (h, w), (nh, nw) = meta["input_size"], meta["network_size"]
-    batch = "B" if meta["batch"] == "dynamic" else meta["batch"]
-    print(f"wrote {display_path(path)} ({path.stat().st_size / 1e6:.1f} MB, {meta['precision']}, "
-          f"{meta['exporter']}): image ({batch}, 3, {h}, {w}) -> metric_depth ({batch}, 1, {nh}, {nw}) m, "
-          f"rel_depth ({batch}, {nh}, {nw})")
-    print(f"checked with onnxruntime {check['onnxruntime']} (CPU, batch {check['batch']}): {stats.describe(tol)}")
-    return 0
 
 
 def _add_metadata(onnx: Any, proto: Any, values: dict[str, Any]) -> None:
@@ -239,7 +201,7 @@ def _valid_size(size: tuple[int, int]) -> tuple[int, int]:
     return int(size[0]), int(size[1])
 
 
-def _import_export_deps() -> Any:
+def import_export_deps() -> Any:
     """``onnx`` after checking that the exporter's optional dependencies (and torch's exporter) are there."""
     if tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) < (2, 6):
         raise ConfigError(f"ONNX export needs torch>=2.6 (its torch.export-based exporter), found {torch.__version__}")

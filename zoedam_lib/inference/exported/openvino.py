@@ -7,7 +7,7 @@ as for a PyTorch model (:mod:`.precision`): bf16 (where the CPU runs it natively
 batch's depth is within :data:`~.precision.BAR` of OpenVINO's f32 output, else f32; ``--fp32``
 pins f32. Note that OpenVINO's f32 is not bit-faithful to PyTorch either (AbsRel
 0.0019 on the official-format conformance weights, whose bf16 run misses the bar: 0.019).
-The metadata contract and the call signature are :class:`~.onnx_runner.ExportedDepthModel`'s.
+The metadata contract and the call signature are :class:`~.base.ExportedDepthModel`'s.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from zoedam_lib.inference.exported.onnx import INPUT_NAME, OUTPUT_NAMES, ExportedDepthModel, missing_model_error
+from zoedam_lib.inference.exported.base import INPUT_NAME, OUTPUT_NAMES, ExportedDepthModel, missing_model_error
 from zoedam_lib.utils.errors import CheckpointError, ConfigError
 from zoedam_lib.utils.paths import display_path
 

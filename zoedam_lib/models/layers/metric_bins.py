@@ -22,7 +22,7 @@ from torch import nn
 from zoedam_lib.models.layers.dpt import DPTFeatures
 
 
-def _up(x: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+def upsample(x: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
     """Bilinear, align_corners=True (as official); skipped when already at ``size`` (an exact identity)."""
     if tuple(x.shape[-2:]) == tuple(size):
         return x
@@ -79,8 +79,8 @@ class AttractorLayer(nn.Module):
                 prev_embedding: torch.Tensor) -> torch.Tensor:
         """(B, E, h, w) embedding, coarser (B, n_bins, ·, ·) centres and embedding → (B, n_bins, h, w) centres."""
         size = embedding.shape[-2:]
-        attractors = self._net(embedding + _up(prev_embedding, size))  # (B, A, h, w)
-        centers = _up(prev_centers, size)  # (B, n_bins, h, w)
+        attractors = self._net(embedding + upsample(prev_embedding, size))  # (B, A, h, w)
+        centers = upsample(prev_centers, size)  # (B, n_bins, h, w)
         dx = attractors.unsqueeze(2) - centers.unsqueeze(1)  # (B, A, n_bins, h, w)
         pull = dx / (1 + self.alpha * dx.pow(self.gamma))
         return centers + pull.mean(dim=1)
@@ -135,7 +135,7 @@ class ConditionalLogBinomial(nn.Module):
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """``x`` (B, C, H, W) and a condition at any resolution (upsampled to H, W, as ZoeDepth) → (B, K, H, W)."""
-        pt = self.mlp(torch.cat([x, _up(cond, x.shape[-2:])], dim=1))  # (B, 4, H, W)
+        pt = self.mlp(torch.cat([x, upsample(cond, x.shape[-2:])], dim=1))  # (B, 4, H, W)
         return self.log_binomial_transform(*self.mode_and_temperature(pt))
 
     def mode_and_temperature(self, pt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -187,7 +187,7 @@ class MetricBinsHead(nn.Module):
             centers = attractor(embedding, centers, prev_embedding)
             prev_embedding = embedding
         size = features.out_conv.shape[-2:]
-        last = torch.cat([features.out_conv, _up(features.rel_depth.unsqueeze(1), size)], dim=1)  # (B, 33, H, W)
+        last = torch.cat([features.out_conv, upsample(features.rel_depth.unsqueeze(1), size)], dim=1)  # (B, 33, H, W)
         probs = self.conditional_log_binomial(last, prev_embedding)  # (B, n_bins, H, W)
-        centers = _up(centers, size)
+        centers = upsample(centers, size)
         return torch.sum(probs * centers, dim=1, keepdim=True), centers, probs
