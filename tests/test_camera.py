@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 from test_writers import read_ply
 
-from zoedam_lib.camera.intrinsics import default_intrinsics, flying_pixels, validate_intrinsics
+from zoedam_lib.camera.geometry import flying_pixels
+from zoedam_lib.camera.intrinsics import default_intrinsics, validate_intrinsics
 from zoedam_lib.camera.photo import photo_intrinsics
 from zoedam_lib.io.images import read_image
 from zoedam_lib.io.writers import write_ply

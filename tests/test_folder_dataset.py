@@ -183,7 +183,7 @@ def test_truncated_file_errors_on_read_unless_verified(tmp_path: Path) -> None:
     depth_file.write_bytes(depth_file.read_bytes()[:60])  # header intact, pixels cut
     data = FolderDataset(tmp_path)
     assert len(data) == 6
-    with pytest.raises(DataFileError, match=r"cannot read .*a3.png: cannot decode the PNG.*folder_check"):
+    with pytest.raises(DataFileError, match=r"cannot read .*a3.png: cannot decode the PNG.*folder.check"):
         data.read(3)
     with pytest.warns(UserWarning, match="a3.png: cannot decode"):
         assert len(FolderDataset(tmp_path, FolderConfig(verify=True))) == 5

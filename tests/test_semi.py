@@ -146,6 +146,9 @@ def spy(model, calls, method="forward"):
     """Record the input of each call of ``model.<method>`` (a teacher's ``preprocess``: its inference
     path does not go through ``forward``)."""
     original = getattr(model, method)
+    if isinstance(original, torch.nn.Module):  # preprocess is a submodule: hook it
+        original.register_forward_pre_hook(lambda module, args: calls.append(args[0].detach().clone()))
+        return model
 
     def recording(x, *args, **kwargs):
         calls.append(x.detach().clone())

@@ -12,9 +12,9 @@ import pytest
 
 from zoedam_lib import cli
 from zoedam_lib.camera.intrinsics import NYU_CAMERA, scaled_intrinsics
-from zoedam_lib.data import synthrooms
 from zoedam_lib.data.nyu.matfile import NyuMatWriter
 from zoedam_lib.data.nyu.reader import NyuMat
+from zoedam_lib.data.synthrooms import generate as synthrooms
 from zoedam_lib.data.synthrooms.domains import (
     DOMAINS,
     PRETRAIN_STYLES,

@@ -12,7 +12,7 @@ from torch import nn
 
 from zoedam_lib.models.backbones import BACKBONES
 from zoedam_lib.models.layers.preprocess import config_input_size
-from zoedam_lib.models.zoedam import ZoeDAM, ZoeDAMConfig
+from zoedam_lib.models.zoedam import ZoeDAM, ZoeDAMConfig, parameter_table
 
 
 def test_forward_contract_any_input_size():
@@ -60,17 +60,32 @@ def test_keep_aspect_ratio_sizes():
     assert config_input_size(ZoeDAMConfig(), 300, 900) == (392, 518)
 
 
-@pytest.mark.parametrize("family, expected", [("v1", {"vits": (8, 9, 10, 11), "vitl": (20, 21, 22, 23)}),
-                                              ("v2", {"vits": (2, 5, 8, 11), "vitb": (2, 5, 8, 11),
-                                                      "vitl": (4, 11, 17, 23)})])
-def test_feature_blocks_per_family(family, expected):
-    for name, layers in expected.items():
-        assert BACKBONES[name].layer_indices(family) == layers
+def test_feature_blocks_per_family():
+    """v1 (Depth Anything v1 and its metric checkpoints) taps the last four blocks; v2 taps four blocks spread
+    over the depth, ending at the last, and never the v1 set (a v2 checkpoint must not run as v1)."""
+    for spec in (BACKBONES[b] for b in ("vits", "vitb", "vitl")):
+        assert spec.layer_indices("v1") == tuple(range(spec.depth - 4, spec.depth))
+        v2 = spec.layer_indices("v2")
+        assert len(v2) == 4 and list(v2) == sorted(set(v2)) and v2[-1] == spec.depth - 1
+        assert v2[0] < spec.depth // 2 and v2 != spec.layer_indices("v1")
 
 
-def test_backbone_table_widths():
-    assert (BACKBONES["vitb"].features, BACKBONES["vitb"].out_channels) == (128, (96, 192, 384, 768))
-    assert (BACKBONES["vitl"].features, BACKBONES["vitl"].out_channels) == (256, (256, 512, 1024, 1024))
+@pytest.mark.parametrize("backbone, published_millions", [("vits", 24.8), ("vitb", 97.5), ("vitl", 335.3)])
+def test_backbone_table_gives_depth_anythings_published_sizes(backbone, published_millions):
+    """The table's widths and depths build Depth Anything v1's networks: their parameter counts as published
+    (Depth-Anything-Small/Base/Large: 24.8M / 97.5M / 335.3M, the official README), to its one decimal."""
+    from zoedam_lib.models.relative import RelativeDepthConfig, RelativeDepthModel
+
+    with torch.device("meta"):
+        model = RelativeDepthModel(RelativeDepthConfig(backbone=backbone))
+    assert round(sum(p.numel() for p in model.parameters()) / 1e6, 1) == published_millions
+
+
+def test_zoedam_s_has_the_official_metric_models_parameters():
+    """The official metric ZoeDAM-S has 25,029,570 parameters (conformance README); ours lacks only DINOv2's
+    ``mask_token`` (one embedding, used in self-supervised pretraining, never at inference)."""
+    counts = parameter_table(("vits",))["vits"]
+    assert counts["total"] + BACKBONES["vits"].embed_dim == 25_029_570
 
 
 def test_parameter_groups_cover_every_parameter_once():

@@ -5,10 +5,10 @@ A backend turns an eval-mode ZoeDAM into a callable ``(B, 3, H, W)`` RGB in [0, 
 and the accuracy case (SynthRooms test images, AbsRel against ``eager_fp32`` on the trained and the
 conformance weights), so a row's speed and its accuracy are those of one computation:
 
-* ``eager_fp32``: the exact path (:func:`~.inference.fast_head.prepare_exact`), the reference.
+* ``eager_fp32``: the exact path (:func:`~zoedam_lib.inference.exact.prepare_exact`), the reference.
 * ``eager_bf16``: the same under bf16 autocast, head in fp32 — the default of ``eval``/``predict``
-  where the CPU has native bf16 (:mod:`.inference.precision`).
-* ``fast``: the reduced-resolution head (:func:`~.inference.fast.prepare_fast`).
+  where the CPU has native bf16 (:mod:`zoedam_lib.inference.precision`).
+* ``fast``: the reduced-resolution head (:func:`~zoedam_lib.inference.approximate.prepare_fast`).
 * ``compile_fp32`` / ``compile_bf16``: ``torch.compile`` (inductor's C++ backend) of the model's
   own forward, whose whole-map channels-last head inductor fuses into few loops; the first call
   pays the compilation.
@@ -17,7 +17,7 @@ conformance weights), so a row's speed and its accuracy are those of one computa
 * ``openvino_fp32`` / ``openvino_bf16``: the same file compiled by OpenVINO's CPU plugin with its
   inference precision pinned (OpenVINO picks bf16 by itself on AMX CPUs).
 
-``bf16`` backends run only where the CPU has native bf16 (issue 16: emulated bf16 is ~15× slower).
+``bf16`` backends run only where the CPU has native bf16 (emulated bf16 is many times slower than fp32).
 """
 
 from __future__ import annotations

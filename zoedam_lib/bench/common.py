@@ -12,8 +12,10 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # the loader bench measures a torch-free reader, so torch is imported only where a model is built
+    import torch
 
 
 def time_calls(fn: Callable[[], object], warmup: int, repeats: int) -> list[float]:
@@ -35,6 +37,8 @@ def time_summary(times: list[float]) -> dict:
 
 def bench_zoedam(backbone: str) -> torch.nn.Module:
     """A randomly initialised (seed 0) ZoeDAM in eval mode: the network whose speed the cases time."""
+    import torch
+
     from zoedam_lib.models.zoedam import ZoeDAM, ZoeDAMConfig
 
     torch.manual_seed(0)

@@ -18,7 +18,7 @@ def run_case(name: str, args: dict | None = None, timeout: int = 1800) -> dict:
 
     Each case gets an empty inductor cache (``TORCHINDUCTOR_CACHE_DIR``), so a ``torch.compile`` row's
     first call is the compilation a new process on a new machine pays, not a hit in an earlier run's
-    on-disk cache (5 s warm instead of 30-90 s cold here).
+    on-disk cache.
     """
     with tempfile.TemporaryDirectory(prefix="zoedam-bench-inductor-") as cache:
         try:

@@ -41,7 +41,7 @@ CONFORMANCE_BAR = 0.02  # the fast-path bar on the conformance weights
 
 
 def fast_bar(label: str) -> float:
-    """Issue 16's fast-path bar: AbsRel 0.01 on a trained checkpoint (:data:`~.inference.precision.BAR`,
+    """Issue 16's fast-path bar: AbsRel 0.01 on a trained checkpoint (:data:`~zoedam_lib.inference.precision.BAR`,
     the bar a job's low precision must meet), 0.02 on the conformance weights (random-looking
     official-format weights whose bins amplify rounding more)."""
     return CONFORMANCE_BAR if "conformance" in label else BAR

@@ -39,7 +39,7 @@ def collect(quick: bool, vitb: bool = False, progress=print, official: str | Non
     """Run all cases and derive the keyed figures and target ratios."""
     reps = 3 if quick else 10
     cases = {}
-    # bf16 cases only where the CPU runs bf16 natively (AVX512-BF16 / AMX): emulated bf16 is ~15x slower
+    # bf16 cases only where the CPU runs bf16 natively (AVX512-BF16 / AMX): emulated bf16 is many times slower
     # than fp32 and would spend minutes measuring a precision nobody should use on such a CPU.
     native_bf16 = amp.cpu_supports_bf16()
     backends = bench_backends.available(native_bf16, quick)

@@ -49,7 +49,7 @@ class PhotoCamera:
 
     @property
     def intrinsics(self) -> tuple[float, float, float, float]:
-        """``(fx, fy, cx, cy)``, the form :func:`~zoedam_lib.camera.intrinsics.backproject` and the writers take."""
+        """``(fx, fy, cx, cy)``, the form :func:`~zoedam_lib.camera.geometry.backproject` and the writers take."""
         return self.camera.as_tuple()
 
     def describe(self) -> str:

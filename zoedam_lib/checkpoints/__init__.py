@@ -15,13 +15,13 @@ detected (:mod:`.keys`) and loading is strict per part (:mod:`.loading`).
 """
 
 from zoedam_lib.checkpoints.keys import (
-           FORMATS,
-           HEAD_PREFIXES,
-           detect_backbone,
-           detect_family,
-           detect_format,
-           to_depth_anything_keys,
-           to_own_keys,
+    FORMATS,
+    HEAD_PREFIXES,
+    detect_backbone,
+    detect_family,
+    detect_format,
+    to_depth_anything_keys,
+    to_own_keys,
 )
 from zoedam_lib.checkpoints.loading import DECODER_CHOICES, Loaded, LoadReport, load_checkpoint, load_into, load_model
 from zoedam_lib.checkpoints.reading import read_state_dict

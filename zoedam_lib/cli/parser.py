@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from zoedam_lib.camera.intrinsics import EDGE_JUMP
+from zoedam_lib.camera.geometry import EDGE_JUMP
 from zoedam_lib.checkpoints.loading import DECODER_CHOICES
 from zoedam_lib.data.splits import SPLIT_KINDS
 from zoedam_lib.experiments.presets import EXPERIMENTS

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoedam_lib.camera.intrinsics import EDGE_JUMP
+from zoedam_lib.camera.geometry import EDGE_JUMP
 from zoedam_lib.camera.photo import PhotoCamera, photo_intrinsics
 from zoedam_lib.inference.exported.base import is_onnx_path
 from zoedam_lib.inference.exported.runner import open_for_predict

@@ -1,12 +1,11 @@
 """Independent training runs side by side on a CPU's cores, one process each.
 
 Why: at the ``cpu`` preset's size (98×126, batch 4) a ZoeDAM-S training step keeps two cores only
-partly busy. On the 2-core machine of the committed run a step takes 0.67 s with 2 threads and 1.05 s
-with 1, and two single-threaded runs side by side each still take 1.03 s a step: together 1.3× the
-throughput of running them one after the other (``python -m zoedam_lib bench`` measures it on
-your machine: the ``train_side_by_side`` case). Notebook 04 trains its SynthDA- and random-initialised models and
-the two β-ablation runs in pairs, notebook 05 its student and control, so ``make demo`` gains that
-factor on its longest cells.
+partly busy, so two single-threaded runs side by side finish sooner than the same runs one after
+the other on two threads (``python -m zoedam_lib bench`` measures the gain on your machine: the
+``train_side_by_side`` case; README has this project's figure). Notebook 04 trains its SynthDA- and
+random-initialised models and the two β-ablation runs in pairs, notebook 05 its student and control, so
+``make demo`` gains that factor on its longest cells.
 
 Each run's numbers depend only on the thread count it ran with, which depends only on the core count
 and the number of runs (never on timing): a run is as deterministic side by side as alone. Each

@@ -2,8 +2,8 @@
 
 A student and its control share one teacher: its pseudo-labels are cached on disk
 (:class:`~zoedam_lib.semi.pseudo_labels.PseudoLabelCache`) and its evaluation is notebook 04's
-(:func:`~.evaluations.evaluate_once`), so runs in other processes (the student and control side by
-side, :mod:`.concurrent`; a re-run of notebook 05) compute neither again.
+(:func:`~zoedam_lib.experiments.evaluation_cache.evaluate_once`), so runs in other processes (the
+student and control side by side, :mod:`.concurrent`; a re-run of notebook 05) compute neither again.
 """
 
 from __future__ import annotations

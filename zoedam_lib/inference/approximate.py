@@ -5,7 +5,7 @@ The metric head always runs in fp32 (its 0.0212 minimum temperature amplifies ro
 the finest fusion level's size, so the depth is an approximation whose error depends on the
 weights: AbsRel 0.003 against fp32 on the demo's trained ZoeDAM-S, 0.12 on the official-format
 conformance weights (``bench``; ``docs/benchmarks.md``). The default inference path
-(:func:`.fast_head.prepare_exact`) is the one that reproduces the official outputs.
+(:func:`.exact.prepare_exact`) is the one that reproduces the official outputs.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 An evaluation (``eval``, the notebooks, per-epoch validation) and a ``predict`` run each hold one
 :class:`JobPrecision`. Its candidate is autocast in the device's native low precision
-(:func:`~.fast.fast_dtype`: bf16 on CPUs that run it natively — AMX, AVX512-BF16 —, bf16 or fp16 on
-CUDA; nothing on AVX2-only CPUs, where bf16 is emulated and ~15× slower than fp32) around the encoder
+(:func:`~.approximate.fast_dtype`: bf16 on CPUs that run it natively — AMX, AVX512-BF16 —, bf16 or fp16 on
+CUDA; nothing on AVX2-only CPUs, where bf16 is emulated and many times slower than fp32) around the encoder
 and decoder; the metric head always stays in fp32 (its 0.0212 minimum temperature amplifies
 rounding). The job's first batch runs in fp32 and in the candidate: if the candidate's depth is
 within :data:`BAR` of fp32 (mean AbsRel, the benchmark's fast-path bar) the rest of the job uses it,

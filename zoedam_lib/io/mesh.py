@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zoedam_lib.camera.intrinsics import EDGE_JUMP, backproject
+from zoedam_lib.camera.geometry import EDGE_JUMP, backproject
 from zoedam_lib.io.writers import rgb8
 from zoedam_lib.utils.atomic import atomic_open
 from zoedam_lib.utils.depth import has_depth
@@ -52,7 +52,7 @@ def grid_stride(height: int, width: int, max_vertices: int = MAX_VERTICES) -> in
 
 def depth_to_mesh(depth_m: np.ndarray, rgb: np.ndarray, intrinsics: tuple[float, float, float, float],
                   max_vertices: int = MAX_VERTICES, max_jump: float = EDGE_JUMP) -> DepthMesh:
-    """Back-project a subsampled depth grid (:func:`~zoedam_lib.camera.backproject`, as the PLY), then triangulate.
+    """Back-project a subsampled depth grid (:func:`~zoedam_lib.camera.geometry.backproject`), then triangulate.
 
     Each grid cell (r, c)–(r+1, c+1) is split into two triangles; a triangle is kept only if its
     three depths are valid and ``max(z) <= (1 + max_jump) * min(z)`` (the PLY's flying-pixel

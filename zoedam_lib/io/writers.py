@@ -16,7 +16,8 @@ import matplotlib
 import numpy as np
 from PIL import Image
 
-from zoedam_lib.camera.intrinsics import EDGE_JUMP, backproject, flying_pixels, validate_intrinsics
+from zoedam_lib.camera.geometry import EDGE_JUMP, backproject, flying_pixels
+from zoedam_lib.camera.intrinsics import validate_intrinsics
 from zoedam_lib.utils.atomic import atomic_open, atomic_path
 from zoedam_lib.utils.depth import has_depth
 
@@ -129,7 +130,7 @@ def write_ply(path: str | os.PathLike, depth_m: np.ndarray, rgb: np.ndarray,
     """Write a coloured point cloud: one vertex per valid pixel off depth edges, via :func:`backproject`.
 
     Points are in the camera frame (x right, y down, z forward, metres; pixel centres at integer
-    (u, v)). Flying pixels (:func:`~zoedam_lib.camera.intrinsics.flying_pixels` with ``max_jump``) are left
+    (u, v)). Flying pixels (:func:`~zoedam_lib.camera.geometry.flying_pixels` with ``max_jump``) are left
     out unless ``max_jump`` is None. The header records the intrinsics, ``source`` (where they came
     from, e.g. ``"from EXIF FocalLengthIn35mmFilm=26 mm"``) and the flying pixels dropped, so the
     file says how it was made. Binary little-endian PLY: float x, y, z and uchar red, green, blue.

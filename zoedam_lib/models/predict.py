@@ -4,7 +4,7 @@ Every model maps RGB in [0, 1] to ``{"metric_depth": (B, 1, h, w)}`` at its netw
 (:mod:`.layers.preprocess`); here an image of any kind (:func:`~zoedam_lib.io.images.to_float_image`)
 becomes that batch, and the depth is resized back (bilinear, align_corners=True, as the official
 evaluation), refused if it holds NaN/inf, and clamped to the model's depth range.
-:meth:`ZoeDAM.predict` runs it through the model's own forward, :func:`zoedam_lib.inference.predict_depth`
+:meth:`ZoeDAM.predict` runs it through the model's own forward, :func:`zoedam_lib.inference.predict.predict_depth`
 through the faster exact head with a job precision.
 """
 

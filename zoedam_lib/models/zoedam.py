@@ -115,7 +115,7 @@ class ZoeDAM(nn.Module):
     def predict(self, image, flip_tta: bool = False) -> np.ndarray:
         """One image (numpy/PIL/tensor, any size) → (H, W) metric depth in metres at its own resolution.
 
-        Through this forward (the reference); :func:`zoedam_lib.inference.predict_depth` gives the same
+        Through this forward (the reference); :func:`zoedam_lib.inference.predict.predict_depth` gives the same
         depth faster (the channels-last head) and with a job precision.
         """
         return predict_image(self, image, lambda x: flip_averaged(lambda b: self(b)["metric_depth"], x, flip_tta))

@@ -72,7 +72,7 @@ def error_by_range(ctx: RunContext, models: dict[str, object], records: dict[str
     """AbsRel of each model per ground-truth depth range on the test images, averaged per image as the
     tables are, with the flip TTA each model's results were measured with.
 
-    The ranges come with each model's evaluation (:func:`~.experiments.evaluations.evaluate_once`):
+    The ranges come with each model's evaluation (:func:`~zoedam_lib.experiments.evaluation_cache.evaluate_once`):
     a model evaluated in this run folder before is not run again.
     """
     binned: dict[str, DepthBinned] = {}

@@ -31,8 +31,8 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for ``amp`` on ``device`` (None: full fp32).
 
     ``auto`` picks bf16 on CUDA when supported, else fp16; on a CPU bf16 where it has native bf16
-    instructions (AVX512-BF16 or AMX: a training step about 1.2–1.6× faster) and fp32 elsewhere,
-    because emulated bf16 is many times slower than fp32. Losses and the metric head stay fp32.
+    instructions (AVX512-BF16 or AMX) and fp32 elsewhere, because emulated bf16 is many times
+    slower than fp32. Losses and the metric head stay fp32.
     """
     if amp not in AMP_CHOICES:
         raise ConfigError(f"amp must be one of {AMP_CHOICES}, got {amp!r}")

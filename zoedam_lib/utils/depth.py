@@ -11,20 +11,24 @@ that have no range of their own (a point cloud, a colour map) keep every positiv
 from __future__ import annotations
 
 import math
-from typing import TypeVar
+import sys
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 MIN_DEPTH = 1e-3  # metres; NYU's and ZoeDepth's lower bound of valid ground truth
 MAX_DEPTH = 10.0  # metres; NYU's upper bound
 
-Array = TypeVar("Array", np.ndarray, torch.Tensor)
+Array = TypeVar("Array", np.ndarray, "torch.Tensor")
 
 
 def valid_depth(depth: Array, min_depth: float = MIN_DEPTH, max_depth: float = MAX_DEPTH) -> Array:
     """Pixels with a usable depth: finite and strictly inside (min_depth, max_depth); same type as ``depth``."""
-    if isinstance(depth, torch.Tensor):
+    torch = sys.modules.get("torch")  # a tensor means torch is loaded; numpy-only callers never import it
+    if torch is not None and isinstance(depth, torch.Tensor):
         return torch.isfinite(depth) & (depth > min_depth) & (depth < max_depth)
     depth = np.asarray(depth)
     with np.errstate(invalid="ignore"):

@@ -2,7 +2,7 @@
 
 A depth map hides what matters in 3-D: a wall that bends, a floor that tilts, a chair at the right
 distance but the wrong size. Both depth maps are back-projected through the same camera with
-:func:`~zoedam_lib.camera.intrinsics.backproject` (the function behind the PLY and the app's mesh) and drawn
+:func:`~zoedam_lib.camera.geometry.backproject` (the function behind the PLY and the app's mesh) and drawn
 on the same axes with one metre the same length along every axis, so shapes compare directly.
 """
 
@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from zoedam_lib.camera.intrinsics import EDGE_JUMP, backproject, flying_pixels
+from zoedam_lib.camera.geometry import EDGE_JUMP, backproject, flying_pixels
 from zoedam_lib.io.mesh import grid_stride
 from zoedam_lib.io.writers import rgb8
 from zoedam_lib.utils.depth import has_depth
@@ -29,7 +29,7 @@ def cloud_points(depth_m: np.ndarray, rgb: np.ndarray, intrinsics: Sequence[floa
 
     The grid takes every ``stride``-th row and column, the smallest stride giving at most
     ``max_points`` pixels, so two depth maps of one image are sampled at the same pixels. Invalid
-    pixels and flying pixels (:func:`~zoedam_lib.camera.intrinsics.flying_pixels`, as in the PLY) are left out.
+    pixels and flying pixels (:func:`~zoedam_lib.camera.geometry.flying_pixels`, as in the PLY) are left out.
     """
     depth = np.asarray(depth_m, dtype=np.float32)
     if depth.ndim != 2 or np.asarray(rgb).shape[:2] != depth.shape:

@@ -182,7 +182,7 @@ def depth_problem(path: Path, raw: np.ndarray, spec: FolderSpec) -> str | None:
     millimetres were declared. A median beyond ``max_depth`` means most pixels would be discarded:
     outdoor data without a larger range, or a unit too coarse. Both stop the run when the dataset is
     opened; a map with no valid value at all is only skipped. Thresholds and the unit guess are
-    those of every dataset (:mod:`.depth_unit`); the wording names the folder's own ways to fix it.
+    those of every dataset (:mod:`zoedam_lib.data.depth_unit`); the wording names the folder's own ways to fix it.
     """
     stored = positive_values(raw)
     if stored.size == 0:

@@ -157,7 +157,7 @@ class NyuMat:
 
     def _check_unit(self) -> None:
         """Stop now if UNIT_SAMPLES maps spread over the file say the depths are not metres (see
-        :mod:`.depth_unit`); a corrupt item is left for its own read to report."""
+        :mod:`zoedam_lib.data.depth_unit`); a corrupt item is left for its own read to report."""
         depths, error = [], None
         for i in sorted({int(round(x)) for x in np.linspace(0, self._n - 1, min(UNIT_SAMPLES, self._n))}):
             try:

@@ -57,7 +57,7 @@ class Tolerance:
     p999: float  # 99.9th percentile
 
 
-#: fp32: tests/test_zoedam_conformance.py's tolerances against the official code.
+#: fp32: tests/models/test_zoedam_conformance.py's tolerances against the official code.
 FP32_TOLERANCE = Tolerance(max=5e-3, mean=2e-5, p999=1e-3)
 #: fp16 encoder + decoder (head fp32) vs the fp32 PyTorch model: catches a broken half-precision graph (overflow,
 #: a head in fp16: errors of metres or NaN), not fp16 rounding. Measured at 392×518 (max / mean / p99.9): 9.1e-4 /

@@ -1,12 +1,10 @@
 """Run a ZoeDAM exported by ``zoedam export`` with OpenVINO's CPU plugin (``predict --backend openvino``).
 
-On CPUs with AMX this is the fastest path ``bench`` measured that keeps the depth within the
-fast-path bar: OpenVINO bf16 at 0.42-0.44× the transformers peer's fp32 time, AbsRel 0.002 against
-PyTorch fp32 on the demo's trained weights (``docs/benchmarks.md``). A job decides its precision
-as for a PyTorch model (:mod:`.precision`): bf16 (where the CPU runs it natively) if its first
-batch's depth is within :data:`~.precision.BAR` of OpenVINO's f32 output, else f32; ``--fp32``
-pins f32. Note that OpenVINO's f32 is not bit-faithful to PyTorch either (AbsRel
-0.0019 on the official-format conformance weights, whose bf16 run misses the bar: 0.019).
+Why a second runtime: on CPUs with AMX, OpenVINO's bf16 is the fastest path ``bench`` found within
+the fast-path accuracy bar (figures in ``docs/benchmarks.md``). A job decides its precision
+as for a PyTorch model (:mod:`zoedam_lib.inference.precision`): bf16 (where the CPU runs it natively) if its first
+batch's depth is within :data:`~zoedam_lib.inference.precision.BAR` of OpenVINO's f32 output, else f32; ``--fp32``
+pins f32. OpenVINO's f32 is close to PyTorch's but not bit-faithful (``bench`` reports by how much).
 The metadata contract and the call signature are :class:`~.base.ExportedDepthModel`'s.
 """
 
@@ -40,7 +38,7 @@ class OpenVinoDepthModel(ExportedDepthModel):
 
     Called inside ``torch.autocast("cpu", dtype=torch.bfloat16)`` it runs with OpenVINO's bf16
     inference precision, else f32 (pinned: OpenVINO would pick bf16 by itself on AMX CPUs). So the
-    job's choice is :class:`~.precision.JobPrecision`'s, as for a PyTorch model: its first batch in
+    job's choice is :class:`~zoedam_lib.inference.precision.JobPrecision`'s, as for a PyTorch model: its first batch in
     f32 and under autocast, bf16 kept only within the bar and where the CPU runs it natively.
 
     Args:

@@ -10,7 +10,7 @@ see the real network. Parameter names follow the official checkpoints.
 
 This is the reference (what export traces and the per-pixel bin maps come from). The same weights
 computed channels-last — whole maps with gradients for training, row bands at inference — are
-:mod:`zoedam_lib.inference.exact`, held to this module by ``tests/test_fast_head.py``.
+:mod:`zoedam_lib.inference.exact`, held to this module by ``tests/inference/test_exact.py``.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class LogBinomial(nn.Module):
     The ``(K−1)·ln(1−p)/t`` part is the same for every k and cancels in the softmax, so we use
     ``y_k = (log C + k·logit p) / t``: mathematically the same distribution with fewer passes over
     (B, K, H, W) and smaller logits (the official ones reach ~3e4 at t = 0.0212, where float32
-    rounding is ~2e-3). ``tests/test_fast_head.py`` holds it to the literal form. The buffers keep
+    rounding is ~2e-3). ``tests/inference/test_exact.py`` holds it to the literal form. The buffers keep
     the official checkpoints' names.
     """
 

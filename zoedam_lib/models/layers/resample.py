@@ -1,9 +1,9 @@
 """Bilinear resampling taps (align_corners=True) computed exactly as PyTorch computes them.
 
 Two inference speed-ups resample a piece of a map at a time instead of calling
-``F.interpolate`` on the whole: the banded metric head (:mod:`.fast_head`) upsamples a band of
+``F.interpolate`` on the whole: the banded metric head (:mod:`zoedam_lib.inference.exact`) upsamples a band of
 rows, and ``zoedam predict`` resizes an 8000×6000 photo without converting it all to float
-(:func:`.cli.resize_for_network`). Both must reproduce ``F.interpolate(mode="bilinear",
+(:func:`.preprocess.resize_image`). Both must reproduce ``F.interpolate(mode="bilinear",
 align_corners=True)`` — the resize the official model uses — so both take their source indices
 and weights from this one function. It follows PyTorch's CPU kernel
 (``aten/src/ATen/native/UpSample.h``: ``area_pixel_compute_scale``,

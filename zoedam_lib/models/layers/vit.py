@@ -81,8 +81,8 @@ class DinoV2Encoder(nn.Module):
 
         Attention runs PyTorch's fused kernel (``scaled_dot_product_attention``) except when training
         on few tokens: there its CPU backward is slower than the plain softmax(QKᵀ)V, whose backward
-        is matrix products (a ``cpu``-preset step, 63 tokens: 0.51 s instead of 0.56–0.62 s on one core;
-        the fused kernel's forward stays faster at every size, and its backward beyond ~256 tokens).
+        is matrix products (the fused kernel's forward stays faster at every size, and its backward on
+        long sequences; ``docs/benchmarks.md``).
         """
         fused = not torch.is_grad_enabled() or (x.shape[-2] // self.spec.patch_size) * (
             x.shape[-1] // self.spec.patch_size) > MATH_ATTENTION_MAX_TOKENS
