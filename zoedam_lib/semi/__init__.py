@@ -1,0 +1,1 @@
+"""ZoeDAM+: pseudo-labels, strong perturbations, CutMix and the student step."""

@@ -1,0 +1,1 @@
+"""The shared trainer (AdamW, OneCycle, AMP, DDP, atomic checkpoints, exact resume) and what it needs."""

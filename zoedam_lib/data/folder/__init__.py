@@ -1,0 +1,1 @@
+"""Folder datasets: your own ``images/`` + ``depth/`` pairs, read like NYU's file (``docs/own_data.md``)."""
