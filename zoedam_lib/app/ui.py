@@ -20,6 +20,7 @@ from torch import nn
 from zoedam_lib.app.outputs import make_outputs, preview_image
 from zoedam_lib.io.mesh import MAX_VERTICES
 from zoedam_lib.utils.errors import ZoeDAMError
+from zoedam_lib.utils.optional import require
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -35,12 +36,8 @@ point cloud that `python -m zoedam_lib predict --ply` writes."""
 def require_gradio() -> Any:
     """The ``gradio`` module, or a :class:`ZoeDAMError` saying how to install the extra."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # a local app phones nobody
-    try:
-        import gradio
-    except ImportError:
-        raise ZoeDAMError(f"the app needs Gradio, which is an optional extra: run {INSTALL_HINT} "
-                          "(or pip install \"gradio>=6,<7\") and start the app again") from None
-    return gradio
+    return require("gradio", "the app", f"run {INSTALL_HINT} (or pip install \"gradio>=6,<7\") and start the "
+                   "app again")
 
 
 class _RequestDirs:

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from zoedam_lib.io.images import IMAGE_EXTENSIONS, read_image, to_float_image
 from zoedam_lib.utils.errors import ConfigError, DataFileError, ImageReadError
+from zoedam_lib.utils.optional import require
 from zoedam_lib.utils.paths import display_path
 
 LMDB_FILE = "data.mdb"  # a folder holding this is an LMDB database (LSUN's distribution format)
@@ -40,12 +41,8 @@ class Entry:
 
 
 def _import_lmdb():
-    try:
-        import lmdb
-    except ImportError:
-        raise DataFileError("reading LSUN's LMDB databases (folders with data.mdb) needs the lmdb package: "
-                            "pip install lmdb. Or export the images to JPEG files first.") from None
-    return lmdb
+    return require("lmdb", "reading LSUN's LMDB databases (folders with data.mdb)",
+                   "pip install lmdb. Or export the images to JPEG files first.", DataFileError)
 
 
 def _lmdb_keys(db: Path) -> list[bytes]:

@@ -16,6 +16,7 @@ import torch
 
 from zoedam_lib.inference.exported.base import INPUT_NAME, OUTPUT_NAMES, ExportedDepthModel, missing_model_error
 from zoedam_lib.utils.errors import CheckpointError, ConfigError
+from zoedam_lib.utils.optional import require
 from zoedam_lib.utils.paths import display_path
 
 INSTALL_HINT = 'pip install -e ".[onnx]" (or: pip install onnx onnxruntime onnxscript)'
@@ -23,11 +24,7 @@ INSTALL_HINT = 'pip install -e ".[onnx]" (or: pip install onnx onnxruntime onnxs
 
 def import_onnxruntime() -> Any:
     """``onnxruntime``, or a :class:`ConfigError` saying how to install it (it is an optional extra)."""
-    try:
-        import onnxruntime
-    except ImportError:
-        raise ConfigError(f"running an ONNX model needs onnxruntime, which is not installed: {INSTALL_HINT}") from None
-    return onnxruntime
+    return require("onnxruntime", "running an ONNX model", INSTALL_HINT, ConfigError)
 
 
 class OnnxDepthModel(ExportedDepthModel):

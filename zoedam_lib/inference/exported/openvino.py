@@ -19,6 +19,7 @@ import torch
 
 from zoedam_lib.inference.exported.base import INPUT_NAME, OUTPUT_NAMES, ExportedDepthModel, missing_model_error
 from zoedam_lib.utils.errors import CheckpointError, ConfigError
+from zoedam_lib.utils.optional import require
 from zoedam_lib.utils.paths import display_path
 
 INSTALL_HINT = 'pip install -e ".[bench]" (or: pip install openvino)'
@@ -26,11 +27,7 @@ INSTALL_HINT = 'pip install -e ".[bench]" (or: pip install openvino)'
 
 def import_openvino() -> Any:
     """``openvino``, or a :class:`ConfigError` saying how to install it (it is an optional extra)."""
-    try:
-        import openvino
-    except ImportError:
-        raise ConfigError(f"--backend openvino needs OpenVINO, which is not installed: {INSTALL_HINT}") from None
-    return openvino
+    return require("openvino", "--backend openvino", INSTALL_HINT, ConfigError)
 
 
 class OpenVinoDepthModel(ExportedDepthModel):
