@@ -19,14 +19,22 @@ from PIL import Image
 from torch import nn
 
 from zoedam_lib.app.colorbar import depth_range, format_range, write_depth_figure
-from zoedam_lib.camera.photo import photo_intrinsics
-from zoedam_lib.inference.predict import predict_depth
+from zoedam_lib.camera.photo import PhotoCamera
+from zoedam_lib.camera.resolve import estimated, photo_camera
+from zoedam_lib.inference.predict import infer
 from zoedam_lib.io.images import read_image
 from zoedam_lib.io.inputs import safe_stem
 from zoedam_lib.io.mesh import depth_to_mesh, write_glb
 from zoedam_lib.io.writers import rgb8, write_depth_png16, write_ply
 from zoedam_lib.models.layers.preprocess import network_input_size, resize_image
-from zoedam_lib.models.predict import model_depth_range
+from zoedam_lib.models.predict import (
+    camera_rows,
+    check_finite_prediction,
+    has_camera_head,
+    is_camera_aware,
+    model_depth_range,
+    model_device,
+)
 from zoedam_lib.utils.depth import has_depth
 
 PREVIEW_SIDE = 1024  # pixels; the page shows the photo ~600 px wide, so a 48-MP photo is not sent whole
@@ -43,14 +51,28 @@ class AppOutputs:
     summary: str  # Markdown: model, image size, depth range, intrinsics, mesh size, timings
 
 
-def predict_metric_depth(model: nn.Module, image: np.ndarray, flip_tta: bool = False) -> np.ndarray:
-    """(H, W, 3) uint8/uint16 image → (H, W) float32 metres, by ``zoedam predict``'s steps."""
+def predict_metric_depth(model: nn.Module, image: np.ndarray, flip_tta: bool = False,
+                         camera: PhotoCamera | None = None) -> tuple[np.ndarray, PhotoCamera | None]:
+    """(H, W, 3) uint8/uint16 image → (H, W) float32 metres, by ``zoedam predict``'s steps, and the camera.
+
+    A camera-aware model scales its depth by ``camera`` (resolved by :func:`~zoedam_lib.camera.resolve.photo_camera`);
+    an ``estimate`` comes back with the focal length the model's camera head found.
+    """
     height, width = image.shape[:2]
     x = resize_image(image, network_input_size(model, height, width))  # (3, h, w) in [0, 1]
-    depth = torch.from_numpy(predict_depth(model, x, flip_tta))[None, None]  # (1, 1, h, w) metres
+    rows, focal = None, []
+    if camera is not None and is_camera_aware(model):
+        known = None if camera.kind == "estimate" else camera.intrinsics
+        rows = camera_rows([known], [(x.shape[-2] / height, x.shape[-1] / width)])
+    with torch.inference_mode():
+        depth = infer(model, x[None].to(model_device(model)), flip_tta, camera=rows, focal=focal).float().cpu()
+    check_finite_prediction(depth, "the prediction")
+    if focal and camera is not None and camera.kind == "estimate":
+        camera = estimated(camera, float(torch.stack(focal).mean()), model.config.canonical_focal,
+                           model.config.img_size)
     full = F.interpolate(depth, size=(height, width), mode="bilinear", align_corners=True)
     lo, hi = model_depth_range(model)
-    return full.clamp_(lo, hi)[0, 0].numpy()
+    return full.clamp_(lo, hi)[0, 0].numpy(), camera
 
 
 def preview_image(image_path: str | Path, max_side: int = PREVIEW_SIDE) -> np.ndarray:
@@ -65,16 +87,17 @@ def make_outputs(model: nn.Module, image_path: str | Path, out_dir: str | Path, 
                  intrinsics: tuple[float, float, float, float] | None = None) -> AppOutputs:
     """Predict one photo and write every file the app shows or offers for download into ``out_dir``.
 
-    The PLY and the mesh use the photo's camera as ``zoedam predict`` resolves it (``intrinsics``
-    if given, else the EXIF focal length, else the stated default; see :func:`photo_intrinsics`),
-    and the summary says which. Raises :class:`~zoedam_lib.utils.errors.ImageReadError` (naming the file)
-    when the upload is not an image, :class:`~zoedam_lib.utils.errors.ConfigError` when ``intrinsics``
-    cannot be pixels of this photo.
+    The depth (camera-aware models), the PLY and the mesh use the photo's camera as ``zoedam predict``
+    resolves it (``intrinsics`` if given, else the EXIF focal length, else the model's estimate or the
+    stated default; :mod:`zoedam_lib.camera.resolve`), and the summary says which. Raises
+    :class:`~zoedam_lib.utils.errors.ImageReadError` (naming the file) when the upload is not an image,
+    :class:`~zoedam_lib.utils.errors.ConfigError` when ``intrinsics`` cannot be pixels of this photo.
     """
     start = time.perf_counter()
     image = read_image(image_path)  # (H, W, 3), EXIF-rotated
-    camera = photo_intrinsics(image_path, intrinsics)
-    depth = predict_metric_depth(model, image, flip_tta)
+    aware = is_camera_aware(model)
+    camera = photo_camera(image_path, intrinsics, can_estimate=aware and has_camera_head(model))
+    depth, camera = predict_metric_depth(model, image, flip_tta, camera)
     predicted = time.perf_counter()
     height, width = depth.shape
     out_dir = Path(out_dir)
@@ -95,7 +118,9 @@ def make_outputs(model: nn.Module, image_path: str | Path, out_dir: str | Path, 
         f"- **Image:** {width} × {height} px (`{Path(image_path).name}`)",
         f"- **Depth:** {format_range(lo, hi)}, median {median:.3g} m "
         f"(the model predicts {model_lo:g} – {model_hi:g} m)",
-        f"- **Camera:** {camera.describe()}; the depth does not depend on it, the 3-D positions do",
+        f"- **Camera:** {camera.describe()}; " + ("the depth in metres is scaled by it (a camera-aware model)"
+                                                  if aware else "the depth does not depend on it (a camera-blind "
+                                                  "model), the 3-D positions do"),
         f"- **3-D view:** {len(mesh.vertices):,} vertices, {len(mesh.faces):,} triangles (grid step "
         f"{mesh.stride} px; {mesh.dropped_faces:,} triangles dropped at depth jumps or invalid pixels)",
         f"- **Downloads:** `{out.depth_png.name}` (uint16 millimetres, 0 = no depth), `{out.ply.name}` "

@@ -46,6 +46,7 @@ class PhotoCamera:
 
     camera: Intrinsics  # fx, fy, cx, cy in pixels at the displayed (EXIF-rotated) height x width
     source: str  # completes "intrinsics ...": "from --intrinsics", "from EXIF FocalLengthIn35mmFilm=26 mm", ...
+    kind: str = "default"  # one of camera.resolve.KINDS: given | dataset | exif | estimate | default
 
     @property
     def intrinsics(self) -> tuple[float, float, float, float]:
@@ -78,12 +79,12 @@ def photo_intrinsics(path: str | os.PathLike, given: Sequence[float] | None = No
     height, width = (stored_w, stored_h) if transposed else (stored_h, stored_w)
     if given is not None:
         checked = validate_intrinsics(given, height, width, f"--intrinsics for {Path(path).name}")
-        return PhotoCamera(Intrinsics(*checked, height, width), "from --intrinsics")
+        return PhotoCamera(Intrinsics(*checked, height, width), "from --intrinsics", "given")
     found = _exif_focal(tags, stored_h, stored_w, transposed)
     if isinstance(found, tuple):
         fx, fy, label = found
         return PhotoCamera(Intrinsics(fx, fy, (width - 1) / 2.0, (height - 1) / 2.0, height, width),
-                           f"from EXIF {label}")
+                           f"from EXIF {label}", "exif")
     return PhotoCamera(Intrinsics(*default_intrinsics(height, width), height, width),
                        f"assumed: NYU Depth v2's {NYU_CAMERA.hfov_deg:.1f} deg field of view across the long side, "
                        f"principal point at the centre ({found}; --intrinsics FX FY CX CY overrides)")

@@ -15,6 +15,7 @@ from zoedam_lib.data.folder.spec import parse_depth_unit
 from zoedam_lib.evaluation.evaluate import EvalResult
 from zoedam_lib.experiments.context import setup_run
 from zoedam_lib.experiments.results import markdown_table, write_result
+from zoedam_lib.models.predict import is_camera_aware
 from zoedam_lib.utils.output_dirs import ensure_output_dir, run_lock
 from zoedam_lib.utils.paths import display_path
 
@@ -41,6 +42,8 @@ def run_eval(args: argparse.Namespace) -> EvalResult:
     model, report = load_checkpoint(args.checkpoint, device=ctx.device)
     if report.random_parts:
         print(f"warning: {report.summary()}")
+    if is_camera_aware(model) and getattr(args, "zero_shot", None) is None:
+        ctx = ctx.with_camera_sets()  # a camera-aware model is also scored through other lenses
     key = args.name or results_key(args.checkpoint, model)
     with run_lock(ctx.out_dir, key):
         ensure_output_dir(ctx.out_dir / "results", "output folder")
@@ -54,5 +57,5 @@ def run_eval(args: argparse.Namespace) -> EvalResult:
         rows[f"{key} · {name}, median-scaled"] = ev.median_scaled
     print(markdown_table(rows))
     print(f"{result.n_images} images ({len(result.skipped)} without valid pixels skipped), {result.precision}; "
-          f"wrote {display_path(path)}")
+          f"camera: {result.camera}; wrote {display_path(path)}")
     return result

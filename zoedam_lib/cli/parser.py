@@ -56,6 +56,8 @@ RECIPE_FLAGS = (
     ("unlabeled_ratio", int, "ZoeDAM+: unlabeled images per labeled image"),
     ("n_unlabeled", int, "ZoeDAM+: unlabeled images used"),
     ("student_init", str, "ZoeDAM+: pretrained (start like the teacher's encoder did) | teacher (a copy of it)"),
+    ("camera", str, "ZoeDAM: blind (one training camera, the paper) | canonical (camera-aware: canonical camera, "
+                    "random zoom, a camera head; docs/camera.md)"),
 )
 
 

@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoedam_lib.camera.geometry import EDGE_JUMP
-from zoedam_lib.camera.photo import PhotoCamera, photo_intrinsics
+from zoedam_lib.camera.photo import PhotoCamera
+from zoedam_lib.camera.resolve import camera_line, estimated, photo_camera
 from zoedam_lib.inference.exported.base import is_onnx_path
 from zoedam_lib.inference.exported.runner import open_for_predict
 from zoedam_lib.inference.precision import JobPrecision
@@ -30,7 +31,13 @@ from zoedam_lib.io.images import IMAGE_EXTENSIONS, MAX_PIXELS, read_image
 from zoedam_lib.io.inputs import assign_names, collect_inputs
 from zoedam_lib.io.writers import write_color_png, write_depth_png16, write_ply
 from zoedam_lib.models.layers.preprocess import network_input_size, resize_image
-from zoedam_lib.models.predict import model_depth_range, non_finite_problem
+from zoedam_lib.models.predict import (
+    camera_rows,
+    has_camera_head,
+    is_camera_aware,
+    model_depth_range,
+    non_finite_problem,
+)
 from zoedam_lib.utils.errors import ConfigError, ImageReadError, PredictionError
 from zoedam_lib.utils.output_dirs import ensure_output_dir
 from zoedam_lib.utils.progress import tqdm
@@ -45,7 +52,7 @@ class _Loaded:
     x: torch.Tensor  # (3, h, w) network input in [0, 1]
     size: tuple[int, int]  # the image's (H, W) after EXIF rotation
     rgb: np.ndarray | None  # (H, W, 3) kept only when a PLY is written
-    camera: PhotoCamera | None  # the photo's intrinsics and their source, only when a PLY is written
+    camera: PhotoCamera | None  # the photo's camera and its source (camera.resolve), when the depth or a PLY uses it
 
 
 def _predict_batch(model: nn.Module, batch: list[_Loaded], args: argparse.Namespace, out_dir: Path,
@@ -56,16 +63,26 @@ def _predict_batch(model: nn.Module, batch: list[_Loaded], args: argparse.Namesp
     the image goes to ``failed`` with the reason.
     """
     x = torch.stack([item.x for item in batch]).to(device)  # (B, 3, h, w)
-    depth = infer(model, x, flip_tta=args.flip_tta, precision=getattr(args, "precision", "fp32")).cpu()
+    aware, focal = is_camera_aware(model), []
+    rows = camera_rows([None if item.camera.kind == "estimate" else item.camera.intrinsics for item in batch],
+                       [(x.shape[-2] / item.size[0], x.shape[-1] / item.size[1]) for item in batch]) if aware else None
+    depth = infer(model, x, flip_tta=args.flip_tta, precision=getattr(args, "precision", "fp32"), camera=rows,
+                  focal=focal).cpu()
+    ratios = torch.stack(focal).mean(dim=0) if focal else None  # flip TTA: the mean of both estimates
     lo, hi = model_depth_range(model)
     written = 0
-    for item, pred in zip(batch, depth, strict=True):
+    for i, (item, pred) in enumerate(zip(batch, depth, strict=True)):
         problem = non_finite_problem(pred)
         if problem is not None:
             failed.append((str(item.path), f"non-finite prediction ({problem})"))
             tqdm.write(f"not written {item.path}: {problem}", file=sys.stderr)
             continue
         written += 1
+        if ratios is not None and item.camera.kind == "estimate":
+            item.camera = estimated(item.camera, float(ratios[i]),
+                                    model.config.canonical_focal, model.config.img_size)
+        if aware:
+            tqdm.write(f"{item.name}: depth in metres with {item.camera.describe()}", file=sys.stdout)
         full = F.interpolate(pred[None], size=item.size, mode="bilinear", align_corners=True)
         depth_m = full.clamp_(lo, hi)[0, 0].numpy()  # (H, W) metres
         write_depth_png16(out_dir / f"{item.name}_depth.png", depth_m)
@@ -152,7 +169,10 @@ def run_predict(args: argparse.Namespace) -> int:
             from zoedam_lib.inference.approximate import prepare_fast
 
             model = prepare_fast(model)
+    aware = is_camera_aware(model)
+    can_estimate = aware and has_camera_head(model)
     print(f"{summary} | device {device} | {len(files)} input files -> {out_dir}", flush=True)
+    print(f"camera: {camera_line(aware, can_estimate)}", flush=True)
     done, batch, failed = 0, [], []
     max_pixels = getattr(args, "max_pixels", MAX_PIXELS)
     with torch.inference_mode(), tqdm(total=len(files), unit="img", desc="predict", file=sys.stderr) as bar:
@@ -164,7 +184,7 @@ def run_predict(args: argparse.Namespace) -> int:
                 tqdm.write(f"skipped {exc}", file=sys.stderr)
                 bar.update(1)
                 continue
-            camera = photo_intrinsics(path, args.intrinsics) if args.ply else None  # may refuse --intrinsics
+            camera = photo_camera(path, args.intrinsics, can_estimate) if args.ply or aware else None  # may refuse
             x = resize_image(image, network_input_size(model, *image.shape[:2]))
             item = _Loaded(path, name, x, image.shape[:2], image if args.ply else None, camera)
             del image

@@ -13,21 +13,28 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from zoedam_lib.camera.photo import PhotoCamera
+from zoedam_lib.camera.resolve import item_camera
 from zoedam_lib.data.augment import Transform
+from zoedam_lib.data.nyu.reader import NyuMat
 from zoedam_lib.data.sources import DepthSource
+from zoedam_lib.data.zoom import RandomZoom, Zoomed
 from zoedam_lib.utils.seeding import epoch_permutation, sample_rng
 
 
 class DepthDataset(Dataset):
-    """Samples ``indices`` of a dataset (NyuMat or FolderDataset) as ``{"image", "depth", "index"}`` tensors.
+    """Samples ``indices`` of a dataset (NyuMat or FolderDataset) as ``{"image", "depth", "index", "camera", …}``.
 
     ``image`` is float (3, H, W) in [0, 1], ``depth`` float (1, H, W) in metres (invalid values
-    kept; masks are computed by losses and metrics).
+    kept; masks are computed by losses and metrics), ``camera`` float (2,) the item's (fx, fy) in
+    pixels at (H, W), resolved by :func:`~zoedam_lib.camera.resolve.item_camera`. With ``zoom``
+    (:class:`~.zoom.RandomZoom`, drawn before ``transform``) the camera is the zoomed one, and
+    ``zoom`` (r) and ``padded`` (a zoom-out) say what was done.
     """
 
     def __init__(self, mat: DepthSource, indices: Sequence[int], transform: Transform | None = None,
-                 seed: int = 0) -> None:
-        self.mat, self.indices, self.transform, self.seed = mat, list(indices), transform, seed
+                 seed: int = 0, zoom: RandomZoom | None = None) -> None:
+        self.mat, self.indices, self.transform, self.seed, self.zoom = mat, list(indices), transform, seed, zoom
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -36,11 +43,21 @@ class DepthDataset(Dataset):
         i, epoch = key if isinstance(key, tuple) else (key, 0)
         index = self.indices[i]
         image, depth = self.mat.read(index)
+        camera = self.camera(index, *depth.shape).camera
+        rng = sample_rng(self.seed, epoch, index)
+        zoomed = self.zoom(image, depth, rng) if self.zoom is not None else Zoomed(image, depth, 1.0, False)
+        image, depth = zoomed.image, zoomed.depth
         if self.transform is not None:
-            image, depth = self.transform(image, depth, sample_rng(self.seed, epoch, index))
+            image, depth = self.transform(image, depth, rng)
         return {"image": torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0),
                 "depth": torch.from_numpy(np.ascontiguousarray(depth, dtype=np.float32))[None],
-                "index": torch.tensor(index)}
+                "index": torch.tensor(index),
+                "camera": torch.tensor([camera.fx * zoomed.scale, camera.fy * zoomed.scale], dtype=torch.float32),
+                "zoom": torch.tensor(zoomed.scale, dtype=torch.float32), "padded": torch.tensor(zoomed.padded)}
+
+    def camera(self, index: int, height: int, width: int) -> PhotoCamera:
+        """Item ``index``'s camera at its read size and where it came from (for results: ``.source``)."""
+        return item_camera(self.mat.intrinsics(index), height, width, isinstance(self.mat, NyuMat))
 
 
 class EpochBatchSampler(Sampler[list[tuple[int, int]]]):

@@ -16,13 +16,16 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from zoedam_lib.camera.resolve import ESTIMATED
 from zoedam_lib.evaluation.by_depth import DepthBinAccumulator, DepthBinned
 from zoedam_lib.evaluation.metrics import METRIC_KEYS, MetricAccumulator, median_depths, resize_prediction
 from zoedam_lib.inference.precision import JobPrecision
 from zoedam_lib.inference.predict import infer
-from zoedam_lib.models.predict import check_finite_prediction, model_device
-from zoedam_lib.utils.errors import DataFileError
+from zoedam_lib.models.predict import check_finite_prediction, has_camera_head, is_camera_aware, model_device
+from zoedam_lib.utils.errors import ConfigError, DataFileError
 from zoedam_lib.utils.progress import tqdm
+
+BLIND = "none: a camera-blind model (trained on one camera; its depth assumes that camera's focal length)"
 
 
 @dataclass
@@ -42,6 +45,7 @@ class EvalResult:
     name: str = "test"  # the evaluation set (test, or a zero-shot set's name)
     by_depth: DepthBinned | None = None  # AbsRel per ground-truth depth range, averaged per image
     precision: str = "fp32"  # what inference ran in (inference.precision), e.g. "bf16 autocast (AbsRel vs fp32 …)"
+    camera: str = BLIND  # where the focal length that scaled the depth came from (camera.resolve)
 
     @property
     def n_images(self) -> int:
@@ -50,7 +54,7 @@ class EvalResult:
     def to_json(self) -> dict:
         return {"metrics": self.metrics, "median_scaled": self.median_scaled, "n_images": self.n_images,
                 "n_skipped": len(self.skipped), "skipped": self.skipped, "flip_tta": self.flip_tta,
-                "precision": self.precision}
+                "precision": self.precision, "camera": self.camera}
 
 
 class _InOrder(Dataset):
@@ -67,11 +71,14 @@ class _InOrder(Dataset):
 @torch.inference_mode()
 def evaluate(model: nn.Module, dataset: Dataset, flip_tta: bool = True, batch_size: int = 4,
              device: str | torch.device | None = None, max_images: int | None = None,
-             progress: bool = True, name: str = "test", precision: str = "auto", **metric_kwargs) -> EvalResult:
+             progress: bool = True, name: str = "test", precision: str = "auto", camera: str = "dataset",
+             **metric_kwargs) -> EvalResult:
     """Evaluate ``model`` on ``dataset`` (a DepthDataset without augmentation) image by image.
 
     ``precision``: ``auto`` (the hardware's native low precision where the depth stays within AbsRel
     0.01 of fp32; :mod:`~zoedam_lib.inference.precision`) or ``fp32``. The result says which ran.
+    ``camera`` (camera-aware models; others use none): ``dataset``, each image's own focal length
+    (:meth:`DepthDataset.camera`), or ``estimate``, the model's camera head as for a photo without EXIF.
 
     An evaluation in which no image has a single valid ground-truth pixel is an error, never a
     row of NaN: the depths are probably in another unit than metres, or outside the valid range.
@@ -84,8 +91,10 @@ def evaluate(model: nn.Module, dataset: Dataset, flip_tta: bool = True, batch_si
     raw, scaled, medians, job = MetricAccumulator(), MetricAccumulator(), [], JobPrecision(precision)
     by_depth = DepthBinAccumulator(**metric_kwargs)
     loader = DataLoader(_InOrder(dataset, max_images), batch_size=batch_size, shuffle=False)
+    source = camera_source(model, dataset, camera)
     for batch in tqdm(loader, desc=f"evaluate {name}", leave=False, disable=not progress):
-        pred = infer(model, batch["image"].to(device), flip_tta, job).cpu()
+        cam = batch.get("camera") if camera == "dataset" else None  # None: unknown, the model estimates
+        pred = infer(model, batch["image"].to(device), flip_tta, job, cam).cpu()
         check_finite_prediction(pred, f"{name} images {batch['index'].tolist()}")
         for p, gt, index in zip(pred, batch["depth"], batch["index"].tolist(), strict=True):
             p = resize_prediction(p, gt.shape[-2:])  # once: the four uses below would each resize it
@@ -102,7 +111,23 @@ def evaluate(model: nn.Module, dataset: Dataset, flip_tta: bool = True, batch_si
     per_image = [{"index": int(n), **m, **{f"med_{k}": v for k, v in ms.items()}, "pred_median": pm, "gt_median": gm}
                  for n, m, ms, (pm, gm) in zip(raw.names, raw.per_image, scaled.per_image, medians, strict=True)]
     return EvalResult(raw.mean(), per_image, [int(s) for s in raw.skipped], flip_tta, scaled.mean(), name,
-                      by_depth.result(), job.describe())
+                      by_depth.result(), job.describe(), source)
+
+
+def camera_source(model: nn.Module, dataset: Dataset, camera: str) -> str:
+    """What scaled an evaluation's depth: for results JSON and tables (``camera``: dataset | estimate)."""
+    if camera not in ("dataset", "estimate"):
+        raise ConfigError(f"camera must be 'dataset' or 'estimate', got {camera!r}")
+    if not is_camera_aware(model):
+        return BLIND
+    if camera == "estimate" and not has_camera_head(model):
+        raise ConfigError("camera='estimate' needs a model with a camera head (config camera_head=True)")
+    if camera == "estimate":
+        return ESTIMATED
+    if not hasattr(dataset, "camera"):
+        return "unknown: the dataset gives no camera, so the model used its fallback (camera.resolve)"
+    item = dataset[(0, 0)]
+    return dataset.camera(int(item["index"]), *item["depth"].shape[-2:]).source
 
 
 @torch.inference_mode()

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -27,6 +27,7 @@ from zoedam_lib.data.synthrooms.domains import DOMAINS
 from zoedam_lib.data.synthrooms.generate import ensure_domain, ensure_synthrooms
 from zoedam_lib.evaluation.evaluate import EvalResult, evaluate
 from zoedam_lib.experiments.recipes import PRESETS as RECIPE_PRESETS
+from zoedam_lib.models.predict import has_camera_head
 from zoedam_lib.utils.errors import ConfigError
 from zoedam_lib.utils.output_dirs import ensure_output_dir
 from zoedam_lib.utils.paths import DEFAULT_SYNTH_FILE, resolve
@@ -87,9 +88,21 @@ class RunContext:
         zero_shot = {}
         for name, path in self.zero_shot.items():
             with NyuMat(path) as data:
-                zero_shot[name] = evaluate(model, DepthDataset(data, range(len(data))), flip_tta=flip_tta,
-                                           device=self.device, progress=progress, name=name, precision=precision)
+                every = DepthDataset(data, range(len(data)))
+                zero_shot[name] = evaluate(model, every, flip_tta=flip_tta, device=self.device, progress=progress,
+                                           name=name, precision=precision)
+                if name in CAMERA_ZERO_SHOT and has_camera_head(model):
+                    estimated = f"{name}{ESTIMATED_SUFFIX}"  # the same images, the focal length not given
+                    zero_shot[estimated] = evaluate(model, every, flip_tta=flip_tta, device=self.device,
+                                                    progress=progress, name=estimated, precision=precision,
+                                                    camera="estimate")
         return test, zero_shot
+
+    def with_camera_sets(self) -> RunContext:
+        """This run with the camera test sets (``zeroshot_tele``, ``zeroshot_mixed``) among its zero-shot
+        sets, for a camera-aware model, found as :func:`default_zero_shot` finds the others."""
+        return replace(self, zero_shot={**self.zero_shot, **default_zero_shot(self.data_path, self.data_kind,
+                                                                             CAMERA_ZERO_SHOT)})
 
 
 def resolve_device(device: str) -> torch.device:
@@ -127,12 +140,16 @@ def resolve_data_file(data_path: str | os.PathLike) -> Path:
     return path
 
 
-def default_zero_shot(data_path: Path, kind: str) -> dict[str, Path]:
+COURSE_ZERO_SHOT = ("zeroshot_shifted", "zeroshot_wide")  # every SynthRooms run's zero-shot sets
+CAMERA_ZERO_SHOT = ("zeroshot_tele", "zeroshot_mixed")  # added for camera-aware models (RunContext.with_camera_sets)
+ESTIMATED_SUFFIX = "_estimated"  # a camera set evaluated again with the focal length estimated, not given
+
+
+def default_zero_shot(data_path: Path, kind: str, names: Sequence[str] = COURSE_ZERO_SHOT) -> dict[str, Path]:
     """SynthRooms' zero-shot test domains for a SynthRooms run: rendered on first use for the project's
     default data file, else those already beside the data file (small test files get none)."""
     if kind != "synthrooms":
         return {}
-    names = [d.name for d in DOMAINS.values() if d.name.startswith("zeroshot_")]
     if data_path == resolve(DEFAULT_SYNTH_FILE):
         return {name: ensure_domain(name, data_path.parent) for name in names}
     return {name: data_path.parent / DOMAINS[name].file for name in names

@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 from zoedam_lib.checkpoints import save_model
 from zoedam_lib.data.augment import Transform
 from zoedam_lib.data.datasets import DepthDataset
+from zoedam_lib.data.zoom import RandomZoom
 from zoedam_lib.evaluation.evaluate import EvalResult, evaluate
 from zoedam_lib.experiments.context import RunContext
 from zoedam_lib.experiments.evaluation_cache import evaluate_once
@@ -44,7 +45,8 @@ class ExperimentResult:
     train_seconds: float
 
 
-def datasets(ctx: RunContext, recipe: Recipe, transform: Transform | None) -> tuple[DepthDataset, DepthDataset]:
+def datasets(ctx: RunContext, recipe: Recipe, transform: Transform | None,
+             zoom: RandomZoom | None = None) -> tuple[DepthDataset, DepthDataset]:
     """(train with augmentation, validation) datasets of a run.
 
     Validation images come from the split's validation part, carved from the training images:
@@ -53,7 +55,7 @@ def datasets(ctx: RunContext, recipe: Recipe, transform: Transform | None) -> tu
     train_idx = list(ctx.split.train)[: recipe.n_train] if recipe.n_train else list(ctx.split.train)
     val_idx = list(ctx.split.val)[: recipe.n_val] if recipe.n_val else list(ctx.split.val)
     data = ctx.open_data()
-    return DepthDataset(data, train_idx, transform, seed=recipe.train.seed), DepthDataset(data, val_idx)
+    return DepthDataset(data, train_idx, transform, seed=recipe.train.seed, zoom=zoom), DepthDataset(data, val_idx)
 
 
 def validator(val_set: DepthDataset, device: torch.device) -> Callable[[nn.Module], dict[str, float]] | None:
@@ -77,7 +79,8 @@ def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: L
                          trainer_kwargs: dict[str, Any] | None = None,
                          train_set_fn: Callable[[DepthDataset], Dataset] | None = None,
                          checkpoint_extra: dict[str, Any] | None = None, identity: dict[str, Any] | None = None,
-                         resume_override: tuple[str, ...] = ()) -> ExperimentResult:
+                         resume_override: tuple[str, ...] = (), zoom: RandomZoom | None = None,
+                         after_fit: Callable[[nn.Module], dict[str, Any]] | None = None) -> ExperimentResult:
     """Train ``model`` under ``recipe``, save it, evaluate it on the test split, write its results JSON.
 
     ``train_set_fn`` wraps the labeled training set (ZoeDAM+ adds unlabeled images to each item).
@@ -85,7 +88,9 @@ def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: L
     recipe, e.g. how the model was initialised (``init``). ``identity`` adds the experiment's own
     settings to what a resume compares (:func:`run_identity`); ``resume_override`` names the ones
     a resume may change on purpose. The run holds ``<out_dir>/locks/<key>.lock`` throughout, and
-    every folder it writes is proven writable before the first step.
+    every folder it writes is proven writable before the first step. ``zoom`` zooms the training
+    images (a camera-aware recipe); ``after_fit`` runs on the trained model before it is saved (the
+    camera head's training) and its dict goes into the results JSON.
     """
     run_dir = ctx.out_dir / "runs" / key
     main = dist_utils.is_main_process()
@@ -93,7 +98,7 @@ def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: L
         if main:
             for folder in (run_dir, ctx.out_dir / "checkpoints", ctx.out_dir / "results"):
                 ensure_output_dir(folder, "output folder")
-        train_set, val_set = datasets(ctx, recipe, transform)
+        train_set, val_set = datasets(ctx, recipe, transform, zoom)
         if train_set_fn is not None:
             train_set = train_set_fn(train_set)
         trainer = Trainer(model, loss_fn, train_set, recipe.train, run_dir, param_groups=param_groups,
@@ -107,6 +112,7 @@ def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: L
         if not main:
             return ExperimentResult(model, state, None, None, None, None, seconds)
         overrides = {"resumed_with_overrides": state.overrides} if state.overrides else {}
+        extra = {**(extra or {}), **(after_fit(model) if after_fit is not None else {})}
         checkpoint = save_model(model, ctx.out_dir / "checkpoints" / key,
                                 extra={**ctx.provenance(), "recipe": to_dict(recipe), **overrides,
                                        **(checkpoint_extra or {})})
@@ -114,7 +120,7 @@ def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: L
         path = write_result(ctx.out_dir, key, ctx.provenance(), result, zero_shot, recipe=to_dict(recipe),
                             train_seconds=round(seconds, 1),
                             history=str((run_dir / "history.json").relative_to(ctx.out_dir)),
-                            checkpoint=str(checkpoint.relative_to(ctx.out_dir)), **overrides, **(extra or {}))
+                            checkpoint=str(checkpoint.relative_to(ctx.out_dir)), **overrides, **extra)
     return ExperimentResult(model, state, result, zero_shot, path, checkpoint, seconds)
 
 

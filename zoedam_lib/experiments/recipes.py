@@ -29,6 +29,16 @@ class ZoeDAMOptions:
     pos_embed_lr_factor: float = 50.0  # lr divisor of its positional embedding
     decoder_lr_factor: float = 50.0  # lr divisor of a pretrained DPT decoder (1 when it starts random)
     silog_beta: float = 0.15  # ZoeDepth's SILog weight of the squared mean log error; 0 = paper eq. (2)
+    camera: str = "blind"  # blind: one training camera (the paper) | canonical: camera-aware (camera.canonical)
+    zoom_min: float = 0.5  # canonical: random zoom's focal factors, log-uniform in [zoom_min, zoom_max] ...
+    zoom_max: float = 1.6
+    zoom_p: float = 0.75  # ... applied to this fraction of the training images
+    canonical_max_depth: float = 20.0  # canonical: the depth range in canonical metres (a 0.5x lens doubles depth)
+    camera_head_epochs: int = 40  # canonical: epochs of the camera head on the lenses domain (0: no head)
+
+    def __post_init__(self) -> None:
+        if self.camera not in ("blind", "canonical"):
+            raise ConfigError(f"camera must be 'blind' or 'canonical', got {self.camera!r}")
 
 
 @dataclass
@@ -48,6 +58,7 @@ class ZoeDAMPlusOptions(ZoeDAMOptions):
     student_init: str = "pretrained"  # pretrained (start like the teacher's encoder did) | teacher (a copy)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.student_init not in STUDENT_INITS:
             raise ConfigError(f"student_init must be one of {STUDENT_INITS}, got {self.student_init!r}")
 

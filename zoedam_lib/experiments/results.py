@@ -103,7 +103,7 @@ def _summary(evaluation: EvalResult) -> dict[str, Any]:
     return {"metrics": {k: float(evaluation.metrics[k]) for k in METRIC_KEYS},
             "median_scaled": {k: float(v) for k, v in evaluation.median_scaled.items()},
             "n_test": evaluation.n_images, "n_skipped": len(evaluation.skipped), "flip_tta": evaluation.flip_tta,
-            "precision": evaluation.precision}
+            "precision": evaluation.precision, "camera": evaluation.camera}
 
 
 def per_image_rows(out_dir: str | os.PathLike, record: dict[str, Any], eval_set: str = "test") -> list[dict]:

@@ -5,17 +5,23 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Any
 
 import torch
 from torch import nn
 
 from zoedam_lib.checkpoints import load_checkpoint
+from zoedam_lib.data.nyu.reader import NyuMat
+from zoedam_lib.data.synthrooms.generate import ensure_domain
+from zoedam_lib.data.zoom import RandomZoom
+from zoedam_lib.experiments.camera import train_camera_head
 from zoedam_lib.experiments.concurrent import run_concurrently
 from zoedam_lib.experiments.context import RunContext
 from zoedam_lib.experiments.pipeline import ExperimentResult, train_evaluate_write
 from zoedam_lib.experiments.presets import EXPERIMENTS, recipe_for
 from zoedam_lib.experiments.recipes import Recipe, ZoeDAMOptions, apply_overrides
 from zoedam_lib.losses.silog import silog_loss
+from zoedam_lib.models.predict import is_camera_aware
 from zoedam_lib.models.zoedam import ZoeDAM, ZoeDAMConfig
 from zoedam_lib.utils.config import to_dict
 from zoedam_lib.utils.depth import valid_depth
@@ -47,20 +53,22 @@ def default_pretrained(preset: str, backbone: str) -> str | None:
 
 
 def build_zoedam(backbone: str = "vits", pretrained: str | None = None, decoder: str = "pretrained",
-                 img_size: tuple[int, int] = (392, 518), verbose: bool = True) -> tuple[ZoeDAM, Init]:
+                 img_size: tuple[int, int] = (392, 518), verbose: bool = True, **config: Any) -> tuple[ZoeDAM, Init]:
     """A ZoeDAM to fine-tune: from ``pretrained`` weights (any source ``load_model`` accepts) or random.
 
+    ``config``: further :class:`ZoeDAMConfig` fields (a camera-aware model's, see :func:`camera_config`).
     Returns the model (train mode) and how it was initialised.
     """
     if pretrained is None:
-        model = ZoeDAM(ZoeDAMConfig(backbone=backbone, img_size=img_size))
+        model = ZoeDAM(ZoeDAMConfig(backbone=backbone, img_size=img_size, **config))
         init = Init(None, decoder, (), f"RANDOM initialisation of the whole ZoeDAM-{backbone[-1].upper()} (no "
                                        "pretrained weights given): expect far weaker results than the paper, whose "
                                        "encoder starts from Depth Anything")
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            model, report = load_checkpoint(pretrained, backbone=backbone, decoder=decoder, img_size=img_size)
+            model, report = load_checkpoint(pretrained, backbone=backbone, decoder=decoder, img_size=img_size,
+                                            **config)
         parts = ("encoder", "decoder", "head") if report.loaded_parts == ("whole model",) else report.loaded_parts
         init = Init(str(pretrained), decoder, tuple(parts), report.summary())
     if verbose:
@@ -76,10 +84,36 @@ def lr_factors(init: Init, options: ZoeDAMOptions) -> dict[str, float]:
             "decoder_lr_factor": options.decoder_lr_factor if "decoder" in loaded else 1.0}
 
 
+def camera_config(options: ZoeDAMOptions) -> dict[str, Any]:
+    """The ZoeDAMConfig fields of a recipe's camera: none for the paper's camera-blind model; for a
+    canonical one its depth range in canonical metres and, unless ``camera_head_epochs`` is 0, a camera head."""
+    if options.camera == "blind":
+        return {}
+    return {"camera": "canonical", "max_depth": options.canonical_max_depth,
+            "camera_head": options.camera_head_epochs > 0}
+
+
+def fit_camera_head(ctx: RunContext, options: ZoeDAMOptions, seed: int, model: nn.Module) -> dict[str, Any]:
+    """Train a camera-aware model's camera head on SynthRooms' ``lenses`` domain (beside the run's data)."""
+    if model.camera_head is None:
+        return {}
+    with NyuMat(ensure_domain("lenses", ctx.data_path.parent)) as lenses:
+        report = train_camera_head(model, lenses, epochs=options.camera_head_epochs, seed=seed)
+    print(f"camera head: {report.n_train} lenses images, {report.epochs} epochs, {report.seconds:.0f} s; "
+          f"held-out focal error median {report.holdout_median_error:.1%}, 90th percentile "
+          f"{report.holdout_p90_error:.1%} ({report.n_holdout} images)")
+    return {"camera_head": to_dict(report)}
+
+
 def silog_step(model: nn.Module, batch: dict[str, torch.Tensor], beta: float = 0.15) -> tuple[torch.Tensor, dict]:
-    """One labeled step: SILog of the metric prediction against valid ground truth."""
+    """One labeled step: SILog of the metric prediction against valid ground truth.
+
+    A camera-aware model gets each image's (zoomed) camera, so its canonical depth d_c is compared
+    as d_c · f / f_c with the metric label: SILog of that is SILog of d_c against the canonical
+    label d · f_c / f (the log of a common factor cancels), so this *is* training on canonical labels.
+    """
     depth = batch["depth"]
-    out = model(batch["image"])
+    out = model(batch["image"], camera=batch["camera"]) if is_camera_aware(model) else model(batch["image"])
     return silog_loss(out, depth, valid_depth(depth), beta=beta), {}
 
 
@@ -106,12 +140,17 @@ def run_zoedam(ctx: RunContext, backbone: str = "vits", pretrained: str | None =
     if pretrained == AUTO:
         pretrained = default_pretrained(recipe.preset, backbone)
     seed_everything(recipe.train.seed)  # random parts: the same whatever ran before in this process
-    model, init = build_zoedam(backbone, pretrained, decoder, recipe.img_size)
-    factors = lr_factors(init, recipe.options)
+    options = recipe.options
+    model, init = build_zoedam(backbone, pretrained, decoder, recipe.img_size, **camera_config(options))
+    factors = lr_factors(init, options)
     groups = model.param_groups(recipe.train.lr, **factors)
-    return train_evaluate_write(ctx, key or f"zoedam_{backbone}", model, _silog_step(recipe.options.silog_beta), recipe,
-                                EXPERIMENTS["zoedam"].augment(), param_groups=groups, resume=resume,
-                                resume_override=resume_override,
+    aware = options.camera == "canonical"
+    zoom = RandomZoom((options.zoom_min, options.zoom_max), options.zoom_p) if aware else None
+    return train_evaluate_write(ctx.with_camera_sets() if aware else ctx, key or f"zoedam_{backbone}", model,
+                                _silog_step(options.silog_beta), recipe, EXPERIMENTS["zoedam"].augment(),
+                                param_groups=groups, resume=resume, resume_override=resume_override,
+                                zoom=zoom,
+                                after_fit=partial(fit_camera_head, ctx, options, recipe.train.seed) if aware else None,
                                 identity={"pretrained": pretrained, "decoder": decoder},
                                 checkpoint_extra={"init": to_dict(init)},
                                 extra={"init": init.summary, "pretrained": pretrained, "decoder": decoder,

@@ -39,9 +39,9 @@ class FastZoeDAM(nn.Module):
         self.model = model
         self.config = model.config
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, *, camera: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         with fast_context(x.device):
-            out = forward_depth(self.model, x, reduced=True)
+            out = forward_depth(self.model, x, reduced=True, camera=camera)
         return {k: v.float() for k, v in out.items()}
 
 

@@ -208,14 +208,16 @@ def has_metric_bins_head(model: nn.Module) -> bool:
     return isinstance(children.get("head"), MetricBinsHead) and isinstance(children.get("decoder"), DPTHead)
 
 
-def forward_depth(model: nn.Module, x: torch.Tensor, reduced: bool = False,
-                  band_pixels: int = BAND_PIXELS) -> dict[str, torch.Tensor]:
+def forward_depth(model: nn.Module, x: torch.Tensor, reduced: bool = False, band_pixels: int = BAND_PIXELS,
+                  camera: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """A ZoeDAM's ``model(x)`` (``metric_depth`` and ``rel_depth``) with the banded channels-last head.
 
     ``reduced=False``: the reference's result (float rounding apart). ``reduced=True``: the
     decoder's output stage and the head run at path_1's size (8h × 8w for an h × w patch grid
     instead of 14h × 14w, a third of their cost) and the depth is upsampled to the network size.
+    A camera-aware model's depth is turned into metres with ``camera`` (``ZoeDAM.to_metric``).
     """
+    size = x.shape[-2:]
     x = model.preprocess(x)  # (B, 3, 14h, 14w)
     tokens = model.encoder(x)
     if reduced:
@@ -229,7 +231,14 @@ def forward_depth(model: nn.Module, x: torch.Tensor, reduced: bool = False,
         depth = banded_depth(model.head, features.float(), band_pixels)
     if depth.shape[-2:] != features.rel_depth.shape[-2:]:
         depth = F.interpolate(depth, size=features.rel_depth.shape[-2:], mode="bilinear", align_corners=True)
-    return {"metric_depth": depth, "rel_depth": features.rel_depth}
+    return _with_camera(model, {"metric_depth": depth, "rel_depth": features.rel_depth}, tokens, size, camera)
+
+
+def _with_camera(model: nn.Module, out: dict, tokens: list, size: torch.Size, camera: torch.Tensor | None) -> dict:
+    """``out`` with a camera-aware model's canonical depth turned into metres (the reference's ``to_metric``)."""
+    if model.config.camera == "canonical":
+        out.update(model.to_metric(out["metric_depth"], tokens, size, camera))
+    return out
 
 
 class ExactFastZoeDAM(nn.Module):
@@ -255,15 +264,16 @@ class ExactFastZoeDAM(nn.Module):
         self.model, self.config, self.banded, self.band_pixels = model, model.config, banded, band_pixels
 
     def forward(self, x: torch.Tensor, return_final_centers: bool = False,
-                return_probs: bool = False) -> dict[str, torch.Tensor]:
+                return_probs: bool = False, *, camera: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         if return_final_centers or return_probs:
-            return self.model(x, return_final_centers=return_final_centers, return_probs=return_probs)
+            return self.model(x, return_final_centers=return_final_centers, return_probs=return_probs, camera=camera)
         if self.banded:
-            return forward_depth(self.model, x, band_pixels=self.band_pixels)
-        feats = self.model.forward_features(x)
+            return forward_depth(self.model, x, band_pixels=self.band_pixels, camera=camera)
+        tokens, feats = self.model.features(x)
         # The head stays in fp32: the 0.0212 minimum temperature amplifies rounding errors.
         with torch.autocast(device_type=feats.out_conv.device.type, enabled=False):
-            return {"metric_depth": head_depth(self.model.head, feats.float()), "rel_depth": feats.rel_depth}
+            out = {"metric_depth": head_depth(self.model.head, feats.float()), "rel_depth": feats.rel_depth}
+        return _with_camera(self.model, out, tokens, x.shape[-2:], camera)
 
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The wrapped model's encoder tokens (what feature alignment compares)."""

@@ -9,37 +9,41 @@ within the job's bar of fp32.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import nn
 
 from zoedam_lib.inference.exact import prepare_exact
 from zoedam_lib.inference.precision import JobPrecision, job_precision
-from zoedam_lib.models.predict import flip_averaged, predict_image
+from zoedam_lib.models.predict import camera_depth_fn, camera_rows, flip_averaged, predict_image
 
 
 def infer(model: nn.Module, x: torch.Tensor, flip_tta: bool = False,
-          precision: str | JobPrecision = "fp32") -> torch.Tensor:
+          precision: str | JobPrecision = "fp32", camera: torch.Tensor | None = None,
+          focal: list[torch.Tensor] | None = None) -> torch.Tensor:
     """(B, 3, H, W) in [0, 1] → (B, 1, h, w) float32 metric depth at the model's output size.
 
     ``precision``: ``fp32``, or a job's :class:`~.precision.JobPrecision` (evaluations and ``predict``
     runs: the hardware's native low precision where the model's depth stays within AbsRel 0.01 of
     fp32, decided on the job's first batch); ``auto`` makes this call a job of its own.
+    ``camera``: (B, 2) focal lengths at ``x``'s size for a camera-aware model (NaN rows: estimate;
+    :func:`~zoedam_lib.models.predict.camera_rows`); camera-blind models take none. ``focal``: a list
+    that receives each forward's ``focal_ratio`` (f / f_c, (B,): the estimate for NaN rows).
     """
-    runner = prepare_exact(model)
+    run = camera_depth_fn(prepare_exact(model), camera, focal)
     job = job_precision(precision)
-
-    def run(inputs: torch.Tensor) -> torch.Tensor:
-        return runner(inputs)["metric_depth"]
-
     return flip_averaged(lambda inputs: job.depth(run, inputs), x, flip_tta)
 
 
-def predict_depth(model: nn.Module, image, flip_tta: bool = False,
-                  device: str | torch.device | None = None, precision: str = "fp32") -> np.ndarray:
+def predict_depth(model: nn.Module, image, flip_tta: bool = False, device: str | torch.device | None = None,
+                  precision: str = "fp32", camera: Sequence[float] | None = None) -> np.ndarray:
     """One image (numpy/PIL/tensor, any size and channel layout) → (H, W) float32 metres.
 
     :func:`zoedam_lib.models.predict.predict_image` through :func:`infer` (the exact channels-last
-    head for a ZoeDAM); ``precision``: see :func:`infer`.
+    head for a ZoeDAM); ``precision``: see :func:`infer`; ``camera``: the image's ``(fx, fy, cx, cy)``
+    at its own size (None: a camera-aware model estimates it).
     """
-    return predict_image(model, image, lambda x: infer(model, x, flip_tta, precision), device)
+    rows = None if camera is None else camera_rows([camera])
+    return predict_image(model, image, lambda x: infer(model, x, flip_tta, precision, rows), device)

@@ -10,13 +10,15 @@ through the faster exact head with a job precision.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zoedam_lib.camera.intrinsics import validate_intrinsics
 from zoedam_lib.io.images import to_float_image
 from zoedam_lib.utils.errors import PredictionError
 
@@ -26,6 +28,49 @@ def model_device(model: nn.Module) -> torch.device:
     for tensor in (*model.parameters(), *model.buffers()):
         return tensor.device
     return torch.device("cpu")
+
+
+def is_camera_aware(model: nn.Module) -> bool:
+    """Whether ``model`` predicts canonical-camera depth and takes each image's camera (``camera="canonical"``)."""
+    return getattr(getattr(model, "config", None), "camera", "blind") == "canonical"
+
+
+def has_camera_head(model: nn.Module) -> bool:
+    """Whether ``model`` (or the model a fast-path wrapper holds) can estimate a focal length."""
+    return getattr(getattr(model, "model", model), "camera_head", None) is not None
+
+
+def camera_rows(cameras: Sequence[Sequence[float] | None], scales: Sequence[tuple[float, float]] | None = None
+                ) -> torch.Tensor:
+    """Per-image ``(fx, fy, cx, cy)`` (or None: unknown) → the (B, 2) ``camera`` tensor a camera-aware model takes.
+
+    ``scales`` (sy, sx) per image map the intrinsics from the image's size to the batch's (an image
+    resized before batching); unknown cameras become NaN rows, which the model estimates.
+    """
+    rows = []
+    for i, cam in enumerate(cameras):
+        if cam is None:
+            rows.append((math.nan, math.nan))
+            continue
+        fx, fy, _, _ = validate_intrinsics(cam, where="camera")
+        sy, sx = scales[i] if scales is not None else (1.0, 1.0)
+        rows.append((fx * sx, fy * sy))
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def camera_depth_fn(model: nn.Module, camera: torch.Tensor | None,
+                    focal: list[torch.Tensor] | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``x → model(x)["metric_depth"]``, passing ``camera`` to a camera-aware model (others take none);
+    each call's ``focal_ratio`` is appended to ``focal`` when given (what the camera head estimated)."""
+    if not is_camera_aware(model):
+        return lambda x: model(x)["metric_depth"]
+
+    def depth(x: torch.Tensor) -> torch.Tensor:
+        out = model(x, camera=None if camera is None else camera.to(x.device))
+        if focal is not None:
+            focal.append(out["focal_ratio"].detach().float().cpu())
+        return out["metric_depth"]
+    return depth
 
 
 def model_depth_range(model: nn.Module) -> tuple[float, float]:

@@ -3,14 +3,17 @@
 ``model(x)`` takes RGB in [0, 1] of any size, resizes it to the network size (392×518 by
 default, bilinear align_corners=True, as the official model; :mod:`.layers.preprocess`),
 normalises with ImageNet statistics and returns metric depth at the network resolution through
-ZoeDepth's layers (:class:`~.layers.metric_bins.MetricBinsHead`). This forward is the reference:
-the faster computations of the same depth (channels-last, banded) are wrappers that training and
-inference choose (:mod:`zoedam_lib.inference.exact`), as ``torch.compile`` is chosen.
+ZoeDepth's layers (:class:`~.layers.metric_bins.MetricBinsHead`). A camera-aware ZoeDAM
+(``camera="canonical"``) predicts depth for a canonical camera and turns it into metres with the
+image's own focal length, given or estimated by its camera head (:mod:`zoedam_lib.camera.canonical`).
+This forward is the reference: the faster computations of the same depth (channels-last, banded)
+are wrappers that training and inference choose (:mod:`zoedam_lib.inference.exact`), as ``torch.compile`` is chosen.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -18,12 +21,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from zoedam_lib.camera.canonical import CAMERA_MODES, canonical_focal, focal_ratio, from_canonical
+from zoedam_lib.camera.intrinsics import default_intrinsics
 from zoedam_lib.models.backbones import LAYER_FAMILIES, get_backbone
+from zoedam_lib.models.layers.camera_head import CameraHead
 from zoedam_lib.models.layers.dpt import HEAD_FEATURES_2, DPTFeatures, DPTHead
 from zoedam_lib.models.layers.metric_bins import MetricBinsHead
 from zoedam_lib.models.layers.preprocess import Preprocess, round_to_patch
 from zoedam_lib.models.layers.vit import DinoV2Encoder
-from zoedam_lib.models.predict import flip_averaged, predict_image
+from zoedam_lib.models.predict import camera_depth_fn, camera_rows, flip_averaged, predict_image
 from zoedam_lib.utils.errors import ConfigError
 
 
@@ -45,6 +51,9 @@ class ZoeDAMConfig:
     min_depth: float = 1e-3  # valid depth range in metres (predict() clamps to it)
     max_depth: float = 10.0
     layer_scale_init: float = 0.1  # LayerScale γ of a randomly initialised ViT (loaded weights replace it)
+    camera: str = "blind"  # blind: depth for the one training camera (the paper); canonical: see camera.canonical
+    canonical_focal: float | None = None  # f_c, px at img_size (canonical; default NYU's camera resized to it)
+    camera_head: bool = False  # a focal-length estimator for images of unknown camera (canonical only)
 
     #: Removed fields that older checkpoints' config.json may hold, with the one value the model
     #: implements (ZoeDepth's metric setting: mean over inverse attractors); see ``config.from_dict``.
@@ -60,6 +69,15 @@ class ZoeDAMConfig:
             raise ConfigError("n_attractors needs four stages (one per DPT fusion level)")
         if not 0 < self.min_depth < self.max_depth:
             raise ConfigError(f"need 0 < min_depth < max_depth, got {self.min_depth}, {self.max_depth}")
+        if self.camera not in CAMERA_MODES:
+            raise ConfigError(f"camera must be one of {CAMERA_MODES}, got {self.camera!r}")
+        if self.camera == "blind" and (self.canonical_focal is not None or self.camera_head):
+            raise ConfigError("canonical_focal and camera_head belong to camera='canonical' models")
+        if self.camera == "canonical":
+            if self.keep_aspect_ratio:
+                raise ConfigError("camera='canonical' needs a fixed network size (keep_aspect_ratio=False): the "
+                                  "canonical focal length is pixels at img_size")
+            self.canonical_focal = float(self.canonical_focal or canonical_focal(self.img_size))
 
 
 class ZoeDAM(nn.Module):
@@ -83,19 +101,23 @@ class ZoeDAM(nn.Module):
             attractor_gamma=config.attractor_gamma, min_temp=config.min_temp, max_temp=config.max_temp,
             last_features=HEAD_FEATURES_2)
         self.preprocess = Preprocess(config)  # resize to the network size + normalise (no weights)
+        self.camera_head = CameraHead(spec.embed_dim) if config.camera_head else None
 
     def forward(self, x: torch.Tensor, return_final_centers: bool = False,
-                return_probs: bool = False) -> dict[str, torch.Tensor]:
+                return_probs: bool = False, *, camera: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """RGB (B, 3, H, W) in [0, 1] → ``metric_depth`` (B, 1, h, w) metres and ``rel_depth`` (B, h, w).
 
         (h, w) is the network size. With ``return_final_centers`` / ``return_probs`` the dict also
-        holds ``bin_centers`` / ``probs`` (B, n_bins, h, w).
+        holds ``bin_centers`` / ``probs`` (B, n_bins, h, w). A camera-aware model also takes
+        ``camera`` and returns ``canonical_depth`` and ``focal_ratio``: see :meth:`to_metric`.
         """
-        feats = self.forward_features(x)
+        tokens, feats = self.features(x)
         # The head stays in fp32: the 0.0212 minimum temperature amplifies rounding errors.
         with torch.autocast(device_type=feats.out_conv.device.type, enabled=False):
             metric, centers, probs = self.head(feats.float())
         out = {"metric_depth": metric, "rel_depth": feats.rel_depth}
+        if self.config.camera == "canonical":
+            out.update(self.to_metric(metric, tokens, x.shape[-2:], camera))
         if return_final_centers or return_probs:
             out["bin_centers"] = centers
         if return_probs:
@@ -108,21 +130,56 @@ class ZoeDAM(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> DPTFeatures:
         """RGB in [0, 1] → the decoder's relative depth and features (what the metric head consumes)."""
-        x = self.preprocess(x)  # (B, 3, h, w)
-        tokens = self.encoder(x)  # 4 × (B, C, h/14, w/14)
-        return self.decoder(tokens, out_size=x.shape[-2:])
+        return self.features(x)[1]
 
-    def predict(self, image, flip_tta: bool = False) -> np.ndarray:
+    def features(self, x: torch.Tensor) -> tuple[list[torch.Tensor], DPTFeatures]:
+        """RGB in [0, 1] → the encoder's four token maps (B, C, h/14, w/14) and the decoder's features."""
+        x = self.preprocess(x)  # (B, 3, h, w)
+        tokens = self.encoder(x)
+        return tokens, self.decoder(tokens, out_size=x.shape[-2:])
+
+    def to_metric(self, canonical: torch.Tensor, tokens: list[torch.Tensor], image_size: tuple[int, int],
+                  camera: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """A camera-aware model's canonical depth → ``metric_depth`` = ``canonical_depth`` · ``focal_ratio`` (f / f_c).
+
+        ``camera`` (B, 2) holds each image's (fx, fy) in pixels at the input's ``image_size`` (H, W);
+        a NaN row, or no ``camera`` at all, means unknown: then the camera head's estimate, or
+        without a head NYU's field of view (:func:`~zoedam_lib.camera.intrinsics.default_intrinsics`).
+        """
+        b = canonical.shape[0]
+        known = torch.full((b,), float("nan"), device=canonical.device) if camera is None else focal_ratio(
+            camera[:, 0].float(), camera[:, 1].float(), tuple(image_size), self.config.img_size,
+            self.config.canonical_focal)
+        unknown = torch.isnan(known)
+        if bool(unknown.any()):
+            if self.camera_head is not None:
+                with torch.autocast(device_type=canonical.device.type, enabled=False):
+                    fallback = self.camera_head(tokens).exp()
+            else:
+                f = default_intrinsics(*image_size)[0]
+                fallback = torch.full_like(known, focal_ratio(f, f, tuple(image_size), self.config.img_size,
+                                                               self.config.canonical_focal))
+            known = torch.where(unknown, fallback, known)
+        ratio = known.view(b, 1, 1, 1)
+        return {"metric_depth": from_canonical(canonical, ratio), "canonical_depth": canonical,
+                "focal_ratio": known}
+
+    def predict(self, image, flip_tta: bool = False, camera: Sequence[float] | None = None) -> np.ndarray:
         """One image (numpy/PIL/tensor, any size) → (H, W) metric depth in metres at its own resolution.
 
+        ``camera``: the image's ``(fx, fy, cx, cy)`` in pixels at its own size; a camera-aware model
+        estimates it when None (a camera-blind one assumes its training camera whatever is given).
         Through this forward (the reference); :func:`zoedam_lib.inference.predict.predict_depth` gives the same
         depth faster (the channels-last head) and with a job precision.
         """
-        return predict_image(self, image, lambda x: flip_averaged(lambda b: self(b)["metric_depth"], x, flip_tta))
+        depth = camera_depth_fn(self, camera_rows([camera]) if camera is not None else None)
+        return predict_image(self, image, lambda x: flip_averaged(depth, x, flip_tta))
 
     def parameter_counts(self) -> dict[str, int]:
         """Parameters per part (encoder, decoder, metric head) and in total."""
         parts = {"encoder": self.encoder, "decoder": self.decoder, "metric_head": self.head}
+        if self.camera_head is not None:
+            parts["camera_head"] = self.camera_head
         counts = {name: sum(p.numel() for p in m.parameters()) for name, m in parts.items()}
         counts["total"] = sum(counts.values())
         return counts

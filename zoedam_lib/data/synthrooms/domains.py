@@ -5,8 +5,11 @@ saw. To play that out in miniature, every SynthRooms image belongs to exactly on
 
 * ``labeled`` is the NYU stand-in for metric fine-tuning and ``shifted`` the unlabeled pool of ZoeDAM+;
 * ``pretrain`` is the broad corpus (five sub-styles, lenses of 0.8-1.3x NYU's focal length);
-* ``zeroshot_shifted`` and ``zeroshot_wide`` are test sets nobody trains on: the unlabeled pool's
-  style with depth, and the labeled rooms through a wide-angle lens.
+* ``lenses`` teaches a camera head focal lengths: the broad corpus's styles through lenses of
+  0.5-1.6x NYU's focal length, one per image (per-image intrinsics);
+* ``zeroshot_shifted``, ``zeroshot_wide``, ``zeroshot_tele`` and ``zeroshot_mixed`` are test sets
+  nobody trains on: the unlabeled pool's style with depth, and the labeled rooms through a wide-angle
+  lens, a telephoto lens and a new lens per image (0.5-1.6x).
 
 Item ``i`` of a domain draws from ``np.random.default_rng([seed, stream + i])``. Streams are
 :data:`STREAM_WIDTH` apart and a domain holds fewer items, so no two domains share an image, and the
@@ -66,6 +69,12 @@ DOMAINS: dict[str, Domain] = {d.name: d for d in (
            ("shifted",), (1.0, 1.0), True, 200, (240, 320), 0, _stream(3), "zeroshot_shifted.mat"),
     Domain("zeroshot_wide", "zero-shot test: labeled-style rooms through a wide-angle lens",
            ("labeled",), (0.55, 0.55), True, 200, (240, 320), 0, _stream(4), "zeroshot_wide.mat"),
+    Domain("zeroshot_tele", "zero-shot test: labeled-style rooms through a telephoto lens",
+           ("labeled",), (1.5, 1.5), True, 200, (240, 320), 0, _stream(5), "zeroshot_tele.mat"),
+    Domain("zeroshot_mixed", "zero-shot test: labeled-style rooms, a new lens per image (per-image intrinsics)",
+           ("labeled",), (0.5, 1.6), True, 200, (240, 320), 0, _stream(6), "zeroshot_mixed.mat"),
+    Domain("lenses", "camera-head training: the pretraining styles through a new lens per image",
+           PRETRAIN_STYLES, (0.5, 1.6), True, 1500, (120, 160), 0, _stream(7), "lenses.mat"),
 )}
 
 

@@ -140,6 +140,10 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, size: tuple[int, int]
         raise ConfigError(f"ONNX export supports ZoeDAM models (DINOv2 + DPT + metric bins), got "
                           f"{type(model).__name__}; pass a ZoeDAM checkpoint (ours, an official Depth Anything metric "
                           "checkpoint or a known name)")
+    if getattr(model.config, "camera", "blind") != "blind":
+        raise ConfigError("ONNX export of a camera-aware ZoeDAM (camera='canonical') is not supported yet: the graph "
+                          "would need the image's focal length as an input. Run the PyTorch checkpoint (predict, "
+                          "eval, the app), or export a camera-blind model")
     model = copy.deepcopy(model).float().cpu().eval()
     size = model.config.img_size if size is None else _valid_size(size)
     example = check_input(size, batch=2 if dynamic_batch else 1)  # batch 2: torch.export specialises a 1

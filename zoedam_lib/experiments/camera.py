@@ -1,0 +1,120 @@
+"""Camera-aware ZoeDAM: the camera head's training on rooms of many lenses, and its focal-length error.
+
+The depth network learns canonical depth from one camera's images zoomed in and out
+(:mod:`zoedam_lib.data.zoom`); it never has to know the focal length, because training always
+gives it. A photo without EXIF gives none, so the model also carries a small head that estimates
+``log(f / f_c)`` (:mod:`zoedam_lib.models.layers.camera_head`). It is trained after the depth,
+on the fine-tuned encoder's tokens kept frozen (Depth Pro trains its field-of-view head on frozen
+features too, §3.3), from SynthRooms' ``lenses`` domain: the pretraining styles through lenses of
+0.5-1.6× NYU's focal length, each image also seen cropped (a longer lens, exactly) and mirrored.
+Zoomed-out (padded) views are never used: the padding's width would tell the head the answer.
+Its error is measured on held-out ``lenses`` images and on ``zeroshot_mixed`` (another style).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from zoedam_lib.camera.canonical import focal_ratio
+from zoedam_lib.data.datasets import DepthDataset
+from zoedam_lib.data.nyu.reader import NyuMat
+from zoedam_lib.data.zoom import zoom
+from zoedam_lib.inference.approximate import fast_dtype
+from zoedam_lib.utils.progress import tqdm
+
+
+@dataclass
+class CameraHeadReport:
+    """How the camera head was trained and how far its focal lengths are off (|f_est / f - 1|)."""
+
+    n_train: int  # lenses images it learned from (half of them as a crop: a longer lens)
+    n_holdout: int  # lenses images held out
+    epochs: int
+    seconds: float
+    holdout_median_error: float  # median |f_est / f - 1| on the held-out images
+    holdout_p90_error: float
+
+
+def _views(data: NyuMat, indices: list[int], rng: np.random.Generator,
+           crops: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images (N, 3, H, W) in [0, 1], the camera (N, 2) fx, fy at H×W) of each item; with ``crops``
+    half of them are a random crop enlarged 1-1.4× (focal times r), and half are mirrored."""
+    images, cameras = [], []
+    lookup = DepthDataset(data, indices)
+    for i in indices:
+        image, depth = data.read(i)
+        cam, r = lookup.camera(i, *depth.shape).camera, 1.0
+        if crops and rng.random() < 0.5:
+            z = zoom(image, depth, math.exp(rng.uniform(0.0, math.log(1.4))), rng)
+            image, r = z.image, z.scale
+        if crops and rng.random() < 0.5:
+            image = image[:, ::-1]
+        images.append(torch.from_numpy(np.array(image)).permute(2, 0, 1))
+        cameras.append((cam.fx * r, cam.fy * r))
+    return torch.stack(images).float() / 255, torch.tensor(cameras, dtype=torch.float32)
+
+
+@torch.no_grad()  # not inference_mode: the head's training keeps these tensors for its backward
+def _tokens(model: nn.Module, images: torch.Tensor, batch_size: int = 32) -> list[torch.Tensor]:
+    """The frozen encoder's four token maps of ``images``, in the CPU's native bf16 where it has one (as
+    ``predict``'s default precision runs the encoder), stored in bf16 (the head computes in fp32)."""
+    device = next(model.parameters()).device
+    dtype = fast_dtype(device)
+    with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        chunks = [[t.to(torch.bfloat16) for t in model.encode(images[i:i + batch_size].to(device))]
+                  for i in range(0, len(images), batch_size)]
+    return [torch.cat([c[k] for c in chunks]) for k in range(4)]
+
+
+def _log_ratio(model: nn.Module, cameras: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    cfg = model.config
+    return torch.log(focal_ratio(cameras[:, 0], cameras[:, 1], size, cfg.img_size, cfg.canonical_focal))
+
+
+def focal_errors(model: nn.Module, data: NyuMat, indices: list[int] | None = None) -> np.ndarray:
+    """|f_est / f - 1| per image of ``data`` (all of it by default), against the file's own intrinsics."""
+    indices = list(range(len(data))) if indices is None else indices
+    images, cameras = _views(data, indices, np.random.default_rng(0), crops=False)
+    with torch.inference_mode():
+        tokens = _tokens(model, images)
+        pred = model.camera_head([t.to(next(model.parameters()).device) for t in tokens]).cpu()
+    return (torch.exp(pred - _log_ratio(model, cameras, tuple(images.shape[-2:]))) - 1).abs().numpy()
+
+
+def train_camera_head(model: nn.Module, lenses: NyuMat, epochs: int = 40, n_holdout: int = 150, seed: int = 0,
+                      lr: float = 1e-3, batch_size: int = 64, progress: bool = True) -> CameraHeadReport:
+    """Fit ``model.camera_head`` (the rest frozen) on ``lenses``; returns its held-out error.
+
+    AdamW with a cosine schedule on an L1 loss in log focal length (a 10 % error costs the same for
+    a wide and a long lens); the model ends in eval mode with only the head changed.
+    """
+    start = time.perf_counter()
+    rng = np.random.default_rng([seed, 7])
+    order = rng.permutation(len(lenses))
+    holdout, train = sorted(order[:n_holdout].tolist()), sorted(order[n_holdout:].tolist())
+    model.eval()
+    images, cameras = _views(lenses, train, rng, crops=True)
+    tokens, target = _tokens(model, images), _log_ratio(model, cameras, tuple(images.shape[-2:]))
+    del images
+    head = model.camera_head.train()
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.01)
+    steps = epochs * math.ceil(len(target) / batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in tqdm(range(epochs), desc="camera head", disable=not progress, leave=False):
+        for idx in torch.randperm(len(target), generator=gen).split(batch_size):
+            loss = (head([t[idx] for t in tokens]) - target[idx]).abs().mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+    head.eval()
+    errors = focal_errors(model, lenses, holdout)
+    return CameraHeadReport(len(train), len(holdout), epochs, round(time.perf_counter() - start, 1),
+                            float(np.median(errors)), float(np.quantile(errors, 0.9)))
