@@ -123,4 +123,4 @@ def test_app_without_gradio_exits_2_with_the_install_hint(teacher, monkeypatch, 
     monkeypatch.setitem(sys.modules, "gradio", None)  # `import gradio` fails as when the extra is absent
     assert main(["app", "--checkpoint", str(teacher)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith('error: the app needs Gradio, which is an optional extra: run pip install -e ".[app]"')
+    assert err.startswith('error: the app needs gradio, which is not installed: run pip install -e ".[app]"')

@@ -174,8 +174,8 @@ def test_non_finite_prediction_is_never_written(checkpoint, tmp_path, monkeypatc
         random_photo(np.random.default_rng(7), 12, 16).save(folder / f"{name}.png")
     real_infer = predict_cli.infer
 
-    def second_is_nan(model, x, flip_tta=False, precision="fp32"):
-        depth = real_infer(model, x, flip_tta, precision)
+    def second_is_nan(model, x, flip_tta=False, precision="fp32", **camera):
+        depth = real_infer(model, x, flip_tta, precision, **camera)
         depth[1:] = float("nan")
         return depth
     monkeypatch.setattr(predict_cli, "infer", second_is_nan)

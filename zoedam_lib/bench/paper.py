@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from zoedam_lib.bench.common import peak_rss_mb
+from zoedam_lib.camera.intrinsics import scaled_intrinsics
 from zoedam_lib.data.datasets import DepthDataset, EpochBatchSampler
 from zoedam_lib.data.synthrooms.generate import render_item
 from zoedam_lib.experiments.context import resolve_device
@@ -62,7 +63,7 @@ class PaperBenchConfig:
 
 
 class RenderedImages:
-    """NYU-size SynthRooms items held in memory: the ``read(i)`` interface :class:`DepthDataset` needs."""
+    """NYU-size SynthRooms items in memory: the ``read(i)`` and ``intrinsics(i)`` that :class:`DepthDataset` needs."""
 
     def __init__(self, n: int, seed: int = 0) -> None:
         self.items = [render_item(seed, i, 480, 640) for i in range(n)]
@@ -72,6 +73,10 @@ class RenderedImages:
 
     def read(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         return self.items[index]
+
+    def intrinsics(self, index: int) -> tuple[float, float, float, float]:
+        """The camera the items were rendered with: NYU's Kinect at 480x640."""
+        return scaled_intrinsics(480, 640)
 
 
 def _amp_name(dtype: torch.dtype | None) -> str:
