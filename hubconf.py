@@ -3,6 +3,7 @@
     model = torch.hub.load("<owner>/<repo>", "depth_anything_metric", kind="indoor")  # official weights
     model = torch.hub.load("/path/to/checkout", "zoedam_vits", source="local")      # random weights
     depth = model.predict(image)  # (H, W) metres
+    depth = model.predict(image, camera=(fx, fy, cx, cy))  # a camera-aware model scales by the image's camera
 
 Every entry point returns a model in eval mode; weights come from :func:`zoedam_lib.checkpoints.load_model`
 (a local path, a known name downloaded when online, or a Hugging Face Hub id).
