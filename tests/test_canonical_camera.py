@@ -229,3 +229,37 @@ def test_onnx_export_of_a_camera_aware_model_is_refused_not_silently_rescaled(tm
 
     with pytest.raises(ConfigError, match="camera-aware"):
         export_onnx(aware(), tmp_path / "m.onnx")
+
+
+def test_app_scales_a_camera_aware_depth_by_the_photos_exif_and_says_so(tmp_path):
+    from zoedam_lib.app.outputs import make_outputs
+
+    pixels = np.random.default_rng(4).integers(0, 255, (H * 2, W * 2, 3), dtype=np.uint8)
+    for mm in (26, 52):
+        exif = Image.Exif()
+        exif.get_ifd(EXIF_IFD)[F35] = mm
+        Image.fromarray(pixels).save(tmp_path / f"f{mm}.png", exif=exif.tobytes())
+    model = aware()
+    outs = {mm: make_outputs(model, tmp_path / f"f{mm}.png", tmp_path / f"app{mm}") for mm in (26, 52)}
+    d26, d52 = (np.asarray(Image.open(outs[mm].depth_png), np.float64) for mm in (26, 52))
+    assert np.median(d52 / d26) == pytest.approx(2.0, rel=0.01)
+    assert "FocalLengthIn35mmFilm=52 mm" in outs[52].summary and "scaled by it" in outs[52].summary
+    blind = make_outputs(tiny_zoedam(), tmp_path / "f52.png", tmp_path / "blind")
+    assert "camera-blind" in blind.summary
+
+
+def test_infer_photos_fills_an_estimated_camera_with_the_heads_focal_length(tmp_path):
+    from zoedam_lib.inference.predict import infer_photos
+    from zoedam_lib.models.layers.preprocess import resize_image
+
+    model = aware(camera_head=True)
+    with torch.no_grad():
+        model.camera_head.out.bias.fill_(math.log(0.5))  # f = 0.5 f_c at the network size
+    photo = save_photo(tmp_path / "plain.jpg", 48, 64)
+    camera = photo_camera(photo, can_estimate=True)
+    x = resize_image(np.zeros((48, 64, 3), np.uint8), model.config.img_size)[None]
+    _, (used,) = infer_photos(model, x, [camera], [(48, 64)])
+    h, w = model.config.img_size
+    assert used.kind == "estimate" and "camera head" in used.source
+    assert used.intrinsics[0] == pytest.approx(0.5 * model.config.canonical_focal * 64 / w, rel=1e-4)
+    assert used.intrinsics[1] == pytest.approx(0.5 * model.config.canonical_focal * 48 / h, rel=1e-4)

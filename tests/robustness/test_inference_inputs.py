@@ -172,13 +172,13 @@ def test_non_finite_prediction_is_never_written(checkpoint, tmp_path, monkeypatc
     folder.mkdir()
     for name in ("a", "b"):
         random_photo(np.random.default_rng(7), 12, 16).save(folder / f"{name}.png")
-    real_infer = predict_cli.infer
+    real_infer = predict_cli.infer_photos
 
-    def second_is_nan(model, x, flip_tta=False, precision="fp32", **camera):
-        depth = real_infer(model, x, flip_tta, precision, **camera)
+    def second_is_nan(*args, **kwargs):
+        depth, cameras = real_infer(*args, **kwargs)
         depth[1:] = float("nan")
-        return depth
-    monkeypatch.setattr(predict_cli, "infer", second_is_nan)
+        return depth, cameras
+    monkeypatch.setattr(predict_cli, "infer_photos", second_is_nan)
     code = main(["predict", str(folder), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "out"),
                  "--device", "cpu", "--batch-size", "2"])
     captured = capsys.readouterr()

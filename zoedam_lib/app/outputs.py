@@ -20,15 +20,14 @@ from torch import nn
 
 from zoedam_lib.app.colorbar import depth_range, format_range, write_depth_figure
 from zoedam_lib.camera.photo import PhotoCamera
-from zoedam_lib.camera.resolve import estimated, photo_camera
-from zoedam_lib.inference.predict import infer
+from zoedam_lib.camera.resolve import photo_camera
+from zoedam_lib.inference.predict import infer_photos
 from zoedam_lib.io.images import read_image
 from zoedam_lib.io.inputs import safe_stem
 from zoedam_lib.io.mesh import depth_to_mesh, write_glb
 from zoedam_lib.io.writers import rgb8, write_depth_png16, write_ply
 from zoedam_lib.models.layers.preprocess import network_input_size, resize_image
 from zoedam_lib.models.predict import (
-    camera_rows,
     check_finite_prediction,
     has_camera_head,
     is_camera_aware,
@@ -60,16 +59,10 @@ def predict_metric_depth(model: nn.Module, image: np.ndarray, flip_tta: bool = F
     """
     height, width = image.shape[:2]
     x = resize_image(image, network_input_size(model, height, width))  # (3, h, w) in [0, 1]
-    rows, focal = None, []
-    if camera is not None and is_camera_aware(model):
-        known = None if camera.kind == "estimate" else camera.intrinsics
-        rows = camera_rows([known], [(x.shape[-2] / height, x.shape[-1] / width)])
     with torch.inference_mode():
-        depth = infer(model, x[None].to(model_device(model)), flip_tta, camera=rows, focal=focal).float().cpu()
+        depth, (camera,) = infer_photos(model, x[None].to(model_device(model)), [camera], [(height, width)],
+                                        flip_tta)
     check_finite_prediction(depth, "the prediction")
-    if focal and camera is not None and camera.kind == "estimate":
-        camera = estimated(camera, float(torch.stack(focal).mean()), model.config.canonical_focal,
-                           model.config.img_size)
     full = F.interpolate(depth, size=(height, width), mode="bilinear", align_corners=True)
     lo, hi = model_depth_range(model)
     return full.clamp_(lo, hi)[0, 0].numpy(), camera

@@ -22,17 +22,16 @@ from torch import nn
 
 from zoedam_lib.camera.geometry import EDGE_JUMP
 from zoedam_lib.camera.photo import PhotoCamera
-from zoedam_lib.camera.resolve import camera_line, estimated, photo_camera
+from zoedam_lib.camera.resolve import camera_line, photo_camera
 from zoedam_lib.inference.exported.base import is_onnx_path
 from zoedam_lib.inference.exported.runner import open_for_predict
 from zoedam_lib.inference.precision import JobPrecision
-from zoedam_lib.inference.predict import infer
+from zoedam_lib.inference.predict import infer_photos
 from zoedam_lib.io.images import IMAGE_EXTENSIONS, MAX_PIXELS, read_image
 from zoedam_lib.io.inputs import assign_names, collect_inputs
 from zoedam_lib.io.writers import write_color_png, write_depth_png16, write_ply
 from zoedam_lib.models.layers.preprocess import network_input_size, resize_image
 from zoedam_lib.models.predict import (
-    camera_rows,
     has_camera_head,
     is_camera_aware,
     model_depth_range,
@@ -63,24 +62,19 @@ def _predict_batch(model: nn.Module, batch: list[_Loaded], args: argparse.Namesp
     the image goes to ``failed`` with the reason.
     """
     x = torch.stack([item.x for item in batch]).to(device)  # (B, 3, h, w)
-    aware, focal = is_camera_aware(model), []
-    rows = camera_rows([None if item.camera.kind == "estimate" else item.camera.intrinsics for item in batch],
-                       [(x.shape[-2] / item.size[0], x.shape[-1] / item.size[1]) for item in batch]) if aware else None
-    depth = infer(model, x, flip_tta=args.flip_tta, precision=getattr(args, "precision", "fp32"), camera=rows,
-                  focal=focal).cpu()
-    ratios = torch.stack(focal).mean(dim=0) if focal else None  # flip TTA: the mean of both estimates
+    aware = is_camera_aware(model)
+    depth, cameras = infer_photos(model, x, [item.camera for item in batch], [item.size for item in batch],
+                                  args.flip_tta, getattr(args, "precision", "fp32"))
     lo, hi = model_depth_range(model)
     written = 0
-    for i, (item, pred) in enumerate(zip(batch, depth, strict=True)):
+    for item, pred, camera in zip(batch, depth, cameras, strict=True):
         problem = non_finite_problem(pred)
         if problem is not None:
             failed.append((str(item.path), f"non-finite prediction ({problem})"))
             tqdm.write(f"not written {item.path}: {problem}", file=sys.stderr)
             continue
         written += 1
-        if ratios is not None and item.camera.kind == "estimate":
-            item.camera = estimated(item.camera, float(ratios[i]),
-                                    model.config.canonical_focal, model.config.img_size)
+        item.camera = camera
         if aware:
             tqdm.write(f"{item.name}: depth in metres with {item.camera.describe()}", file=sys.stdout)
         full = F.interpolate(pred[None], size=item.size, mode="bilinear", align_corners=True)

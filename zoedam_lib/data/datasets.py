@@ -28,8 +28,7 @@ class DepthDataset(Dataset):
     ``image`` is float (3, H, W) in [0, 1], ``depth`` float (1, H, W) in metres (invalid values
     kept; masks are computed by losses and metrics), ``camera`` float (2,) the item's (fx, fy) in
     pixels at (H, W), resolved by :func:`~zoedam_lib.camera.resolve.item_camera`. With ``zoom``
-    (:class:`~.zoom.RandomZoom`, drawn before ``transform``) the camera is the zoomed one, and
-    ``zoom`` (r) and ``padded`` (a zoom-out) say what was done.
+    (:class:`~.zoom.RandomZoom`, drawn before ``transform``) the camera is the zoomed one.
     """
 
     def __init__(self, mat: DepthSource, indices: Sequence[int], transform: Transform | None = None,
@@ -52,8 +51,7 @@ class DepthDataset(Dataset):
         return {"image": torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0),
                 "depth": torch.from_numpy(np.ascontiguousarray(depth, dtype=np.float32))[None],
                 "index": torch.tensor(index),
-                "camera": torch.tensor([camera.fx * zoomed.scale, camera.fy * zoomed.scale], dtype=torch.float32),
-                "zoom": torch.tensor(zoomed.scale, dtype=torch.float32), "padded": torch.tensor(zoomed.padded)}
+                "camera": torch.tensor([camera.fx * zoomed.scale, camera.fy * zoomed.scale], dtype=torch.float32)}
 
     def camera(self, index: int, height: int, width: int) -> PhotoCamera:
         """Item ``index``'s camera at its read size and where it came from (for results: ``.source``)."""

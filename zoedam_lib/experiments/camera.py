@@ -6,7 +6,7 @@ gives it. A photo without EXIF gives none, so the model also carries a small hea
 ``log(f / f_c)`` (:mod:`zoedam_lib.models.layers.camera_head`). It is trained after the depth,
 on the fine-tuned encoder's tokens kept frozen (Depth Pro trains its field-of-view head on frozen
 features too, §3.3), from SynthRooms' ``lenses`` domain: the pretraining styles through lenses of
-0.5-1.6× NYU's focal length, each image also seen cropped (a longer lens, exactly) and mirrored.
+0.5-1.6× NYU's focal length, half of the images seen cropped (a longer lens, exactly), half mirrored.
 Zoomed-out (padded) views are never used: the padding's width would tell the head the answer.
 Its error is measured on held-out ``lenses`` images and on ``zeroshot_mixed`` (another style).
 """

@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from zoedam_lib.camera.canonical import CAMERA_MODES
 from zoedam_lib.training.trainer import TrainConfig
 from zoedam_lib.utils.config import replace
 from zoedam_lib.utils.errors import ConfigError
@@ -37,8 +38,8 @@ class ZoeDAMOptions:
     camera_head_epochs: int = 40  # canonical: epochs of the camera head on the lenses domain (0: no head)
 
     def __post_init__(self) -> None:
-        if self.camera not in ("blind", "canonical"):
-            raise ConfigError(f"camera must be 'blind' or 'canonical', got {self.camera!r}")
+        if self.camera not in CAMERA_MODES:
+            raise ConfigError(f"camera must be one of {CAMERA_MODES}, got {self.camera!r}")
 
 
 @dataclass

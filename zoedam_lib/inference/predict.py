@@ -15,9 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from zoedam_lib.camera.photo import PhotoCamera
+from zoedam_lib.camera.resolve import estimated
 from zoedam_lib.inference.exact import prepare_exact
 from zoedam_lib.inference.precision import JobPrecision, job_precision
-from zoedam_lib.models.predict import camera_depth_fn, camera_rows, flip_averaged, predict_image
+from zoedam_lib.models.predict import camera_depth_fn, camera_rows, flip_averaged, is_camera_aware, predict_image
 
 
 def infer(model: nn.Module, x: torch.Tensor, flip_tta: bool = False,
@@ -35,6 +37,31 @@ def infer(model: nn.Module, x: torch.Tensor, flip_tta: bool = False,
     run = camera_depth_fn(prepare_exact(model), camera, focal)
     job = job_precision(precision)
     return flip_averaged(lambda inputs: job.depth(run, inputs), x, flip_tta)
+
+
+def infer_photos(model: nn.Module, x: torch.Tensor, cameras: Sequence[PhotoCamera | None],
+                 sizes: Sequence[tuple[int, int]], flip_tta: bool = False, precision: str | JobPrecision = "fp32"
+                 ) -> tuple[torch.Tensor, list[PhotoCamera | None]]:
+    """:func:`infer` for photos resized to the network input ``x`` (B, 3, h, w) from ``sizes`` (H, W), each
+    with its resolved camera (:func:`~zoedam_lib.camera.resolve.photo_camera`; None when not resolved).
+
+    A camera-aware model scales each depth by its photo's focal length, mapped to ``x``'s size; an
+    ``estimate`` camera is left to the model and comes back with the focal length its camera head
+    found (averaged over the flip TTA's two forwards). Camera-blind models get no camera. Returns the
+    (B, 1, h, w) depth on the CPU and the cameras as used.
+    """
+    if not is_camera_aware(model):
+        return infer(model, x, flip_tta, precision).cpu(), list(cameras)
+    h, w = x.shape[-2:]
+    rows = camera_rows([None if c is None or c.kind == "estimate" else c.intrinsics for c in cameras],
+                       [(h / size[0], w / size[1]) for size in sizes])
+    focal: list[torch.Tensor] = []
+    depth = infer(model, x, flip_tta, precision, rows, focal).cpu()
+    ratios = torch.stack(focal).mean(dim=0)
+    cfg = model.config
+    used = [estimated(c, float(r), cfg.canonical_focal, cfg.img_size) if c is not None and c.kind == "estimate"
+            else c for c, r in zip(cameras, ratios, strict=True)]
+    return depth, used
 
 
 def predict_depth(model: nn.Module, image, flip_tta: bool = False, device: str | torch.device | None = None,
