@@ -223,12 +223,57 @@ def test_predict_scales_an_exif_photo_by_its_focal_length(tmp_path, capsys):
             assert "camera-blind" in text and np.array_equal(d26, d52)
 
 
-def test_onnx_export_of_a_camera_aware_model_is_refused_not_silently_rescaled(tmp_path):
+@pytest.mark.parametrize("head", [True, False])
+def test_onnx_export_of_a_camera_aware_model_takes_the_camera_and_estimates_the_unknown(tmp_path, head):
+    """The graph's ``camera`` input scales the depth as the PyTorch model does; a NaN row takes the
+    camera head's estimate (or NYU's field of view without a head); the metadata records f_c."""
     pytest.importorskip("onnx")
-    from zoedam_lib.inference.exported.export import export_onnx
+    pytest.importorskip("onnxruntime")
+    from zoedam_lib.inference.exported.export import export_onnx, read_metadata
+    from zoedam_lib.inference.exported.onnx import OnnxDepthModel
 
-    with pytest.raises(ConfigError, match="camera-aware"):
-        export_onnx(aware(), tmp_path / "m.onnx")
+    model = aware(camera_head=head).eval()
+    if head:
+        with torch.no_grad():
+            model.camera_head.out.bias.fill_(math.log(0.6))  # an estimate unlike the default, so a mix-up shows
+    path = export_onnx(model, tmp_path / "m.onnx", dynamic_batch=True)
+    meta = read_metadata(path)
+    assert meta["camera"]["mode"] == "canonical" and meta["camera"]["camera_head"] is head
+    assert meta["camera"]["canonical_focal"] == pytest.approx(model.config.canonical_focal)
+    assert meta["config"]["camera"] == "canonical" and "camera" in meta["inputs"]
+    runner = OnnxDepthModel(path)
+    x = torch.rand(3, 3, *model.config.img_size, generator=torch.Generator().manual_seed(0))
+    f_c = model.config.canonical_focal
+    cam = torch.tensor([[0.5 * f_c, 0.5 * f_c], [float("nan")] * 2, [1.5 * f_c, 1.4 * f_c]])
+    with torch.no_grad():
+        ref = model(x, camera=cam)
+    out = runner(x, camera=cam)
+    assert torch.allclose(out["focal_ratio"], ref["focal_ratio"], rtol=1e-4)
+    assert out["focal_ratio"][0] == pytest.approx(0.5, rel=1e-5)
+    assert out["focal_ratio"][1] == pytest.approx(0.6 if head else float(ref["focal_ratio"][1]), rel=1e-4)
+    assert (out["metric_depth"] - ref["metric_depth"]).abs().max() < 5e-3
+    assert torch.allclose(out["canonical_depth"], ref["canonical_depth"], rtol=1e-3, atol=1e-3)
+    assert torch.allclose(runner(x)["focal_ratio"], runner(x, camera=torch.full((3, 2), float("nan")))["focal_ratio"])
+    with pytest.raises(ConfigError, match=r"\(B, 2\)"):
+        runner(x, camera=torch.ones(3, 4))
+
+
+def test_predict_through_an_exported_camera_aware_model_uses_the_given_intrinsics(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    photo = save_photo(tmp_path / "p.jpg", 48, 64)
+    ck = save_model(aware(), tmp_path / "aware")
+    assert main(["export", str(ck), "--onnx", str(tmp_path / "m.onnx")]) == 0
+    depths = {}
+    for f in (40.0, 80.0):
+        out = tmp_path / f"out{f:g}"
+        for name, source in (("onnx", tmp_path / "m.onnx"), ("torch", ck)):
+            assert main(["predict", str(photo), "--checkpoint", str(source), "--out", str(out / name), "--fp32",
+                         "--intrinsics", str(f), str(f), "31.5", "23.5"]) == 0
+            assert f"from --intrinsics (fx = fy = {f:.1f} px" in capsys.readouterr().out
+            depths[f, name] = np.asarray(Image.open(out / name / "p_depth.png"), np.float64)
+    assert np.median(depths[80.0, "onnx"] / depths[40.0, "onnx"]) == pytest.approx(2.0, rel=0.01)
+    assert np.abs(depths[40.0, "onnx"] - depths[40.0, "torch"]).max() <= 2  # 16-bit PNG in mm: within 2 mm
 
 
 def test_app_scales_a_camera_aware_depth_by_the_photos_exif_and_says_so(tmp_path):

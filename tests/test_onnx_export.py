@@ -21,7 +21,8 @@ pytest.importorskip("onnxruntime", reason='ONNX export is an optional extra: pip
 pytest.importorskip("onnxscript", reason='ONNX export is an optional extra: pip install -e ".[onnx]"')
 
 from zoedam_lib.inference.exported import export  # noqa: E402
-from zoedam_lib.inference.exported.export import FP16_TOLERANCE, FP32_TOLERANCE, ErrorStats, export_onnx  # noqa: E402
+from zoedam_lib.inference.exported.check import FP16_TOLERANCE, FP32_TOLERANCE, ErrorStats, Tolerance  # noqa: E402
+from zoedam_lib.inference.exported.export import export_onnx  # noqa: E402
 from zoedam_lib.inference.exported.onnx import OnnxDepthModel  # noqa: E402
 from zoedam_lib.io.writers import read_depth_png16  # noqa: E402
 from zoedam_lib.utils.errors import CheckpointError, ConfigError  # noqa: E402
@@ -66,12 +67,12 @@ def traced(checkpoint):
     model = load_model(checkpoint)
     with one_torch_thread():
         return export._trace(export._ExportGraph(model, False).eval(), export.check_input(model.config.img_size),
-                             False)
+                             None, False)
 
 
 @pytest.fixture
 def reuse_trace(traced, monkeypatch):
-    def fake_trace(graph, example, dynamic_batch):
+    def fake_trace(graph, example, camera, dynamic_batch):
         copy = onnx.ModelProto()
         copy.CopyFrom(traced)
         return copy
@@ -210,7 +211,7 @@ def test_existing_file_is_replaced_only_by_a_complete_checked_model(checkpoint, 
     assert target.read_bytes() == b"previous export" and [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
 
     monkeypatch.setattr(onnx, "save", real_save)
-    monkeypatch.setattr(export, "FP32_TOLERANCE", export.Tolerance(0.0, 0.0, 0.0))  # any rounding now fails
+    monkeypatch.setattr(export, "FP32_TOLERANCE", Tolerance(0.0, 0.0, 0.0))  # any rounding now fails
     assert main(["export", str(checkpoint), "--onnx", str(target)]) == 2
     err = capsys.readouterr().err
     assert "does not reproduce PyTorch's" in err and "max" in err and "nothing was written" in err

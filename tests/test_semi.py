@@ -402,3 +402,35 @@ def test_a_model_is_evaluated_once_per_weights_sets_and_evaluation_code(tmp_path
     assert len(list((tmp_path / "evaluations").glob("*.pt"))) == 4
     monkeypatch.setattr(evaluations, "_CODE", "metrics changed")
     assert evaluate_once(ctx, teacher, True) == (5, {})  # a changed evaluation code is never answered from disk
+
+
+@pytest.mark.parametrize("control", [False, True])
+def test_camera_aware_student_learns_canonical_depth_from_each_labeled_camera(control):
+    """A camera-aware student's labeled term sees each labeled image's camera: the same batch claimed
+    to come through a lens twice as long must cost differently (it would not if the camera were dropped),
+    and the unlabeled term (affine-invariant) does not change with the labeled cameras."""
+    from helpers import TINY_SIZE
+
+    from zoedam_lib.camera.canonical import canonical_focal
+
+    batch = semi_batch()
+    batch["u_pseudo"] = teacher_predict(tiny_zoedam(1), batch["u_image"].flatten(0, 1)).unflatten(0, (2, 2))
+    f = canonical_focal(TINY_SIZE) * W / TINY_SIZE[1]  # NYU's lens at the batch's H x W: canonical = metric
+    normal = {**batch, "camera": torch.full((2, 2), f)}
+    longer = {**batch, "camera": torch.full((2, 2), 2 * f)}
+    student = tiny_zoedam(2, camera="canonical", max_depth=20.0).train()
+    cfg = ZoeDAMPlusLossConfig(unlabeled_weight=0.0 if control else 1.0)
+    a, b = _unlabeled_loss(cfg, normal, student), _unlabeled_loss(cfg, longer, student)
+    assert abs(a["loss_labeled"] - b["loss_labeled"]) > 1e-3
+    if not control:
+        assert a["loss_unlabeled"] == pytest.approx(b["loss_unlabeled"], rel=1e-5)
+
+
+def test_student_of_a_camera_aware_teacher_is_camera_aware():
+    from zoedam_lib.experiments.zoedam_plus import build_student
+
+    teacher = tiny_zoedam(1, camera="canonical", max_depth=20.0, camera_head=True)
+    student, _ = build_student(teacher, "t", {"pretrained": None, "decoder": "pretrained"}, "pretrained", (28, 42))
+    assert student.config.camera == "canonical" and student.config.max_depth == 20.0
+    assert student.camera_head is None  # estimated focal lengths come from the teacher's head, not trained here
+    assert build_student(tiny_zoedam(1), "t", {"pretrained": None}, "pretrained", (28, 42))[0].config.camera == "blind"

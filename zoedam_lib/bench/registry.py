@@ -30,6 +30,11 @@ def _train_side_by_side(args: dict) -> dict:
     return case_train_side_by_side(args)
 
 
+def _camera_head(args: dict) -> dict:
+    from zoedam_lib.bench.camera import case_camera_head
+    return case_camera_head(args)
+
+
 def _official(args: dict) -> dict:
     from zoedam_lib.bench.official import case_official
     return case_official(args)
@@ -49,5 +54,5 @@ CASES: dict[str, Callable[[dict], dict]] = {
     "matmul": _general("matmul"), "peer": _general("peer"), "train": _general("train"),
     "metrics": _general("metrics"), "synthrooms": _general("synthrooms"), "loader": _general("loader"),
     "backend": _backend, "backend_accuracy": _backend_accuracy, "train_cpu": _train_cpu,
-    "train_side_by_side": _train_side_by_side, "official": _official,
+    "train_side_by_side": _train_side_by_side, "official": _official, "camera_head": _camera_head,
 }

@@ -7,7 +7,7 @@ from zoedam_lib.inference.precision import BAR
 
 TARGETS = {"cpu_train_speedup": 1.5, "best_exact_vs_official": 0.45, "best_exact_vs_peer": 1.0,
            "best_fast_vs_peer": 0.5, "train_step_vs_forward": 3.5, "forward_efficiency": 0.5,
-           "loader_images_per_s": 200, "loader_peak_rss_mb": 1000}
+           "loader_images_per_s": 200, "loader_peak_rss_mb": 1000, "camera_head_overhead": 0.05}
 
 
 def backend_rows(cases: dict) -> dict[str, dict]:
@@ -95,6 +95,10 @@ def markdown(o: dict, command: str) -> str:
         ("dense fp32 matmul peak [GFLOP/s]", f(o["matmul_peak_gflops"]), ""),
         ("forward compute efficiency", f(r["forward_efficiency"], "{:.0%}"),
          f"≥ 50%: {verdict('forward_efficiency', r['forward_efficiency'], lower=False)}"),
+        ("camera-aware ZoeDAM-S, 392x518: extra time of a forward with the focal length given / estimated by the "
+         "camera head, vs the camera-blind model", f"{f(o.get('camera_given_overhead'), '{:+.1%}')} / "
+         f"{f(o.get('camera_head_overhead'), '{:+.1%}')}",
+         f"estimated ≤ 5%: {verdict('camera_head_overhead', o.get('camera_head_overhead'))}"),
         ("training step fp32, 392x518, batch 4 [ms] (images/s)",
          f"{f(o['train_step_ms'])} ({f(o.get('train_images_per_s'), '{:.2f}')})", ""),
         ("training step bf16 autocast [ms]", f(o.get("train_step_bf16_ms")), ""),

@@ -50,6 +50,7 @@ def collect(quick: bool, vitb: bool = False, progress=print, official: str | Non
             ("peer_fp32", ("peer", {"repeats": reps})),
             *([("official_fp32", ("official", {"repeats": reps, "repo": official}))] if official else []),
             *([("peer_bf16", ("peer", {"repeats": reps, "bf16": True}))] if native_bf16 else []),
+            ("camera_head", {"repeats": reps}),
             ("train_fp32", ("train", {"repeats": 1 if quick else 3})),
             # a paper-size bf16 step costs ~40 s more: full run only
             *([("train_bf16", ("train", {"repeats": 3, "bf16": True}))] if native_bf16 and not quick else []),
@@ -80,6 +81,8 @@ def collect(quick: bool, vitb: bool = False, progress=print, official: str | Non
         "official_fp32_ms": get("official_fp32", "median_ms"),
         "official_error": get("official_fp32", "error") if official else "not available (bench --official PATH)",
         "peer_fp32_ms": get("peer_fp32", "median_ms"), "peer_bf16_ms": get("peer_bf16", "median_ms"),
+        "camera_given_overhead": get("camera_head", "given_overhead"),
+        "camera_head_overhead": get("camera_head", "estimated_overhead"),
         "train_step_ms": get("train_fp32", "step", "median_ms"),
         "forward_ms": get("train_fp32", "forward", "median_ms"),
         "forward_inference_ms": get("train_fp32", "forward_inference", "median_ms"),

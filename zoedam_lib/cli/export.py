@@ -7,13 +7,8 @@ import argparse
 from pathlib import Path
 
 from zoedam_lib.checkpoints import load_checkpoint
-from zoedam_lib.inference.exported.export import (
-    ErrorStats,
-    Tolerance,
-    export_onnx,
-    import_export_deps,
-    read_metadata,
-)
+from zoedam_lib.inference.exported.check import ErrorStats, Tolerance
+from zoedam_lib.inference.exported.export import export_onnx, import_export_deps, read_metadata
 from zoedam_lib.utils.errors import ConfigError
 from zoedam_lib.utils.output_dirs import ensure_output_dir
 from zoedam_lib.utils.paths import display_path

@@ -19,6 +19,7 @@ from torch import nn
 
 from zoedam_lib.data.synthrooms.generate import UNLABELED_DIR
 from zoedam_lib.data.unlabeled import UnlabeledImages
+from zoedam_lib.data.zoom import RandomZoom
 from zoedam_lib.evaluation.evaluate import EvalResult
 from zoedam_lib.experiments.context import RunContext
 from zoedam_lib.experiments.evaluation_cache import evaluate_once
@@ -108,8 +109,10 @@ def build_student(teacher: ZoeDAM, teacher_source: str, teacher_init: dict | Non
             raise ConfigError("student_init='pretrained' starts the student like the teacher's encoder, but how the "
                               f"teacher was initialised is unknown ({teacher_source}: its config.json has no 'init' "
                               "record). Pass student_init='teacher' to start from a copy of the teacher.")
+        camera = {"camera": "canonical", "max_depth": teacher.config.max_depth} \
+            if teacher.config.camera == "canonical" else {}  # the teacher's camera mode; no camera head
         student, like = build_zoedam(teacher.config.backbone, teacher_init["pretrained"],
-                                     teacher_init.get("decoder", "pretrained"), img_size, verbose=False)
+                                     teacher_init.get("decoder", "pretrained"), img_size, verbose=False, **camera)
         init = replace(like, summary=f"ZoeDAM+ student initialised like the teacher was: {like.summary}")
     print("!!! " + init.summary)
     return student.train(), init
@@ -180,6 +183,8 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
     if cfg.feature_alignment:  # Depth Anything's frozen encoder: the student as initialised
         frozen = copy.deepcopy(student).to(ctx.device).eval().requires_grad_(False)
     factors = lr_factors(init, opts)
+    aware = student.config.camera == "canonical"  # a camera-aware teacher makes a camera-aware student
+    ctx = ctx.with_camera_sets() if aware else ctx  # then both are scored on the other lenses too
     teacher_eval, teacher_zero_shot = (evaluate_once(ctx, teacher_model, recipe.flip_tta)
                                        if dist_utils.is_main_process() else (None, None))
     experiment = train_evaluate_write(
@@ -187,6 +192,7 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
                                              frozen_model=frozen),
         recipe, EXPERIMENTS[KEY].augment(), param_groups=student.param_groups(recipe.train.lr, **factors),
         resume=resume, resume_override=resume_override,
+        zoom=RandomZoom((opts.zoom_min, opts.zoom_max), opts.zoom_p) if aware else None,
         identity={"teacher": source, "teacher_and_unlabeled.sha256": cache.fingerprint if cache is not None
                   else fingerprint(teacher_model, images),
                   "pseudo_labels": pseudo_labels, **{f"loss.{k}": v for k, v in to_dict(cfg).items()}},

@@ -36,8 +36,10 @@ def is_camera_aware(model: nn.Module) -> bool:
 
 
 def has_camera_head(model: nn.Module) -> bool:
-    """Whether ``model`` (or the model a fast-path wrapper holds) can estimate a focal length."""
-    return getattr(getattr(model, "model", model), "camera_head", None) is not None
+    """Whether ``model`` (a ZoeDAM, the model a fast-path wrapper holds, or an exported graph) can estimate a
+    focal length: its config says it has a camera head."""
+    config = getattr(getattr(model, "model", model), "config", None)
+    return bool(getattr(config, "camera_head", False))
 
 
 def camera_rows(cameras: Sequence[Sequence[float] | None], scales: Sequence[tuple[float, float]] | None = None

@@ -152,17 +152,23 @@ class ZoeDAM(nn.Module):
             self.config.canonical_focal)
         unknown = torch.isnan(known)
         if bool(unknown.any()):
-            if self.camera_head is not None:
-                with torch.autocast(device_type=canonical.device.type, enabled=False):
-                    fallback = self.camera_head(tokens).exp()
-            else:
-                f = default_intrinsics(*image_size)[0]
-                fallback = torch.full_like(known, focal_ratio(f, f, tuple(image_size), self.config.img_size,
-                                                               self.config.canonical_focal))
-            known = torch.where(unknown, fallback, known)
+            known = torch.where(unknown, self.focal_fallback(tokens, image_size, b), known)
         ratio = known.view(b, 1, 1, 1)
         return {"metric_depth": from_canonical(canonical, ratio), "canonical_depth": canonical,
                 "focal_ratio": known}
+
+    def focal_fallback(self, tokens: list[torch.Tensor], image_size: tuple[int, int], batch: int) -> torch.Tensor:
+        """f / f_c (B,) for images of unknown camera: the camera head's estimate, else NYU's field of view.
+
+        Shared by :meth:`to_metric` and the exported graph (which computes it for every image, as a
+        traced graph cannot branch on the data, and keeps it only where the camera input is NaN).
+        """
+        if self.camera_head is not None:
+            with torch.autocast(device_type=tokens[0].device.type, enabled=False):
+                return self.camera_head(tokens).exp()
+        f = default_intrinsics(*image_size)[0]
+        ratio = focal_ratio(f, f, tuple(image_size), self.config.img_size, self.config.canonical_focal)
+        return torch.full((batch,), float(ratio), device=tokens[0].device)
 
     def predict(self, image, flip_tta: bool = False, camera: Sequence[float] | None = None) -> np.ndarray:
         """One image (numpy/PIL/tensor, any size) → (H, W) metric depth in metres at its own resolution.

@@ -23,6 +23,7 @@ from zoedam_lib.data.unlabeled import UnlabeledImages
 from zoedam_lib.losses.affine_invariant import affine_invariant_loss
 from zoedam_lib.losses.feature_alignment import feature_alignment_loss
 from zoedam_lib.losses.silog import silog_loss
+from zoedam_lib.models.predict import is_camera_aware
 from zoedam_lib.semi.cutmix import apply_cutmix, cutmix_box, cutmix_loss
 from zoedam_lib.semi.perturb import StrongPerturbConfig, strong_perturb
 from zoedam_lib.semi.pseudo_labels import PseudoLabelCache, teacher_predict
@@ -113,17 +114,26 @@ def _unlabeled_loss_fn(cfg: ZoeDAMPlusLossConfig):
     return lambda pred, target, mask: affine_invariant_loss(pred, target, mask, reduction="none")
 
 
-def _forward_both(model: nn.Module, labeled: torch.Tensor, unlabeled: torch.Tensor) -> tuple[dict, dict]:
+def _forward_both(model: nn.Module, labeled: torch.Tensor, unlabeled: torch.Tensor,
+                  camera: torch.Tensor | None = None) -> tuple[dict, dict]:
     """One forward over labeled + unlabeled images (DDP allows one forward per backward).
 
     Unlabeled images are loaded at the recipe's network size (:class:`UnlabeledImages` ``size``),
     so the labeled batch is resized to theirs first: the same bilinear, align_corners=True resize
-    the model would apply itself, after which its own resize is an identity for both.
+    the model would apply itself, after which its own resize is an identity for both. A
+    camera-aware student gets the labeled images' cameras (``camera`` (B, 2) at the labeled size,
+    rescaled with them) and NaN for the unlabeled ones: their metres fall back to the default or
+    the camera head, a global scale the affine-invariant loss does not see.
     """
     size = tuple(unlabeled.shape[-2:])
+    if camera is not None:
+        sx, sy = size[1] / labeled.shape[-1], size[0] / labeled.shape[-2]
+        camera = torch.cat([camera.float() * camera.new_tensor([sx, sy]).float(),
+                            torch.full((len(unlabeled), 2), float("nan"), device=camera.device)])
     if tuple(labeled.shape[-2:]) != size:
         labeled = F.interpolate(labeled, size=size, mode="bilinear", align_corners=True)
-    out = model(torch.cat([labeled, unlabeled]))
+    both = torch.cat([labeled, unlabeled])
+    out = model(both) if camera is None else model(both, camera=camera)
     b = labeled.shape[0]
     return {k: v[:b] for k, v in out.items()}, {k: v[b:] for k, v in out.items()}
 
@@ -148,8 +158,10 @@ def make_student_step(cfg: ZoeDAMPlusLossConfig | None = None, teacher: nn.Modul
 
     def loss_fn(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         image, depth = batch["image"], batch["depth"]  # labeled: used as given, never perturbed
+        camera = batch["camera"] if is_camera_aware(unwrap(model)) else None  # canonical depth (camera.canonical)
         if cfg.unlabeled_weight == 0 and not cfg.feature_alignment:  # the control: labeled steps only
-            loss_l = silog_loss(model(image), depth, valid_depth(depth), beta=cfg.beta)
+            out = model(image) if camera is None else model(image, camera=camera)
+            loss_l = silog_loss(out, depth, valid_depth(depth), beta=cfg.beta)
             return loss_l, {"loss_labeled": float(loss_l.detach())}
         clean = batch["u_image"].flatten(0, 1)  # (B·ratio, 3, H, W)
         if "u_pseudo" in batch:
@@ -163,7 +175,7 @@ def make_student_step(cfg: ZoeDAMPlusLossConfig | None = None, teacher: nn.Modul
         mask = cutmix_box(n, height, width, cfg.cutmix_p, generator, device=clean.device)  # M
         partner = torch.roll(torch.arange(n, device=clean.device), 1)  # u_a = the previous image
         mixed = apply_cutmix(perturbed[partner], perturbed, mask)  # u_ab
-        out_l, out_u = _forward_both(model, image, mixed)
+        out_l, out_u = _forward_both(model, image, mixed, camera)
         loss_l = silog_loss(out_l, depth, valid_depth(depth), beta=cfg.beta)
         target_a, target_b = pseudo[partner], pseudo
         valid = _mixed_valid(target_a, target_b, mask)

@@ -7,7 +7,8 @@ the PyTorch model's interface: called on (B, 3, H, W) RGB in [0, 1] it returns
 ``{"metric_depth": (B, 1, h, w), "rel_depth": (B, h, w)}`` torch tensors, and its ``config``
 is the exported model's :class:`~zoedam_lib.models.zoedam.ZoeDAMConfig`. So the predict
 pipeline runs it unchanged; only the input size differs: an exported graph takes one (H, W),
-its ``export_size``.
+its ``export_size``. A camera-aware graph (``config.camera == "canonical"``) also takes
+``camera=`` (B, 2) as the PyTorch model does, and returns ``focal_ratio`` and ``canonical_depth``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ FORMAT = "zoedam_lib-onnx"  # metadata "zoedam_lib.format"; readers check it bef
 FORMAT_VERSION = 1
 META = "zoedam_lib."  # prefix of every metadata_props key we write
 INPUT_NAME = "image"
+CAMERA_INPUT = "camera"  # a camera-aware graph's second input: (B, 2) fx, fy in pixels, NaN = unknown
 OUTPUT_NAMES = ("metric_depth", "rel_depth")
+
+
+def output_names(camera_aware: bool) -> tuple[str, ...]:
+    """The graph's outputs, in order: a camera-aware graph adds ``focal_ratio`` (B,), the f / f_c it used."""
+    return (*OUTPUT_NAMES, "focal_ratio") if camera_aware else OUTPUT_NAMES
+
 
 def is_onnx_path(source: str | os.PathLike) -> bool:
     """Whether a ``--checkpoint`` names an exported ONNX model (recognised by the ``.onnx`` suffix)."""
@@ -68,25 +76,54 @@ class ExportedDepthModel(nn.Module):
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{self.source}: incomplete zoedam_lib metadata ({exc}); export it again") from None
 
-    def _run(self, images: np.ndarray) -> list[np.ndarray]:
-        """The graph's outputs (in :data:`OUTPUT_NAMES` order) for one chunk of float32 (b, 3, H, W) images."""
+    def _run(self, images: np.ndarray, camera: np.ndarray | None) -> list[np.ndarray]:
+        """The graph's outputs (in :func:`output_names` order) for one chunk of float32 (b, 3, H, W) images
+        and, for a camera-aware graph, their (b, 2) cameras."""
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _inputs(self, images: np.ndarray, camera: np.ndarray | None) -> dict[str, np.ndarray]:
+        return {INPUT_NAME: images} if camera is None else {INPUT_NAME: images, CAMERA_INPUT: camera}
+
+    @property
+    def camera_aware(self) -> bool:
+        return self.config.camera == "canonical"
+
+    def forward(self, x: torch.Tensor, *, camera: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """(B, 3, H, W) RGB in [0, 1] at ``export_size`` → ``metric_depth`` (B, 1, h, w) m, ``rel_depth`` (B, h, w).
 
-        A graph exported with a fixed batch of one runs a batch image by image.
+        ``camera``: a camera-aware graph's (B, 2) (fx, fy) at ``export_size``, NaN rows (or None)
+        where unknown; a camera-blind graph takes none. A graph exported with a fixed batch of one
+        runs a batch image by image.
         """
         if x.ndim != 4 or x.shape[1] != 3 or tuple(x.shape[-2:]) != self.export_size:
             h, w = self.export_size
             raise ConfigError(f"{self.source} takes (B, 3, {h}, {w}) RGB in [0, 1], got shape {tuple(x.shape)}; "
                               f"resize images to {h}x{w} first (bilinear, align_corners=True, as zoedam predict "
                               "does), or export at another --size")
+        cams = self._camera_array(camera, len(x))
         images = x.detach().to("cpu", torch.float32).numpy()
-        chunks = [images] if self.batch is None else [images[i:i + self.batch] for i in range(0, len(images),
-                                                                                               self.batch)]
-        outs = [self._run(chunk) for chunk in chunks]
-        return {name: torch.cat([torch.from_numpy(o[k]) for o in outs]) for k, name in enumerate(OUTPUT_NAMES)}
+        step = len(images) if self.batch is None else self.batch
+        outs = [self._run(images[i:i + step], None if cams is None else cams[i:i + step])
+                for i in range(0, len(images), step)]
+        names = output_names(self.camera_aware)
+        result = {name: torch.cat([torch.from_numpy(o[k]) for o in outs]) for k, name in enumerate(names)}
+        if self.camera_aware:
+            result["canonical_depth"] = result["metric_depth"] / result["focal_ratio"].view(-1, 1, 1, 1)
+        return result
+
+    def _camera_array(self, camera: torch.Tensor | None, batch: int) -> np.ndarray | None:
+        """The graph's ``camera`` input: None for a camera-blind graph (which refuses one), NaN rows when unknown."""
+        if not self.camera_aware:
+            if camera is not None:
+                raise ConfigError(f"{self.source} is a camera-blind model (trained on one camera): it takes no "
+                                  "camera; its metres assume NYU's field of view")
+            return None
+        if camera is None:
+            return np.full((batch, 2), np.nan, dtype=np.float32)
+        if tuple(camera.shape) != (batch, 2):
+            raise ConfigError(f"{self.source}: camera must be (B, 2) = ({batch}, 2) focal lengths (fx, fy) in pixels "
+                              f"at {self.export_size[0]}x{self.export_size[1]}, got shape {tuple(camera.shape)}")
+        return camera.detach().to("cpu", torch.float32).numpy()
 
     def describe(self) -> str:
         """One line for logs: what was exported, at which sizes, from where."""

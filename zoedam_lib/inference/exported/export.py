@@ -12,6 +12,11 @@ conformance tests hold to the official code. The contract (also in the file's me
 * outputs at the network size (h, w): ``metric_depth`` float32 (B, 1, h, w) in metres, not clamped
   (``zoedam predict`` clamps to the config's depth range), and ``rel_depth`` float32 (B, h, w), the
   DPT decoder's affine-invariant relative depth.
+* a camera-aware model (``camera="canonical"``, :mod:`zoedam_lib.camera.canonical`) takes a second
+  input, ``camera`` float32 (B, 2): each image's (fx, fy) in pixels at the export size, a NaN row
+  where it is unknown (then the graph's camera head estimates it, or NYU's field of view is assumed
+  without a head); its third output ``focal_ratio`` (B,) is the f / f_c each depth was scaled by.
+  The metadata's ``camera`` entry says so, with f_c and its definition.
 
 Before the file is written, ONNX Runtime (CPU) runs it on a fixed input and its metric depth is
 compared with the PyTorch model's: beyond :data:`FP32_TOLERANCE` (the conformance tests'
@@ -24,7 +29,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +38,24 @@ import torch
 from torch import nn
 
 from zoedam_lib import __version__
+from zoedam_lib.camera.canonical import CANONICAL_DEFINITION, focal_ratio
 from zoedam_lib.inference.exact import has_metric_bins_head
-from zoedam_lib.inference.exported.base import FORMAT, FORMAT_VERSION, INPUT_NAME, META, OUTPUT_NAMES, parse_metadata
+from zoedam_lib.inference.exported.base import (
+    CAMERA_INPUT,
+    FORMAT,
+    FORMAT_VERSION,
+    INPUT_NAME,
+    META,
+    output_names,
+    parse_metadata,
+)
+from zoedam_lib.inference.exported.check import (
+    FP16_TOLERANCE,
+    FP32_TOLERANCE,
+    ErrorStats,
+    check_cameras,
+    check_input,
+)
 from zoedam_lib.inference.exported.onnx import INSTALL_HINT, OnnxDepthModel
 from zoedam_lib.models.layers.preprocess import config_input_size
 from zoedam_lib.utils.atomic import atomic_path
@@ -46,47 +67,9 @@ INPUT_DOC = ("image: float32 (B, 3, H, W), RGB in [0, 1] at the export size (inp
              "to the network size (bilinear, align_corners=True) and ImageNet-normalised")
 OUTPUT_DOC = ("metric_depth: float32 (B, 1, h, w) metres at the network size (network_size), not clamped; "
               "rel_depth: float32 (B, h, w), the DPT decoder's affine-invariant relative depth")
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """Largest allowed |ONNX − PyTorch| of the metric depth, in metres."""
-
-    max: float
-    mean: float
-    p999: float  # 99.9th percentile
-
-
-#: fp32: tests/models/test_zoedam_conformance.py's tolerances against the official code.
-FP32_TOLERANCE = Tolerance(max=5e-3, mean=2e-5, p999=1e-3)
-#: fp16 encoder + decoder (head fp32) vs the fp32 PyTorch model: catches a broken half-precision graph (overflow,
-#: a head in fp16: errors of metres or NaN), not fp16 rounding. Measured at 392×518 (max / mean / p99.9): 9.1e-4 /
-#: 1.7e-4 / 7.6e-4 m (AbsRel 7e-5) for a SynthRooms-trained ZoeDAM-S; 5.8e-2 / 2.1e-4 / 7.7e-3 m (AbsRel 3e-4) for
-#: the random-weight conformance model, which amplifies rounding far more. About 4-5x the latter.
-FP16_TOLERANCE = Tolerance(max=0.25, mean=1e-3, p999=3e-2)
-
-
-@dataclass(frozen=True)
-class ErrorStats:
-    """|ONNX − PyTorch| of the metric depth over every pixel of the check input, in metres."""
-
-    max: float
-    mean: float
-    p999: float
-
-    @classmethod
-    def between(cls, onnx_depth: torch.Tensor, torch_depth: torch.Tensor) -> ErrorStats:
-        d = (onnx_depth.double() - torch_depth.double()).abs().flatten().numpy()
-        if not np.isfinite(d).all():
-            return cls(float("inf"), float("inf"), float("inf"))
-        return cls(float(d.max()), float(d.mean()), float(np.percentile(d, 99.9)))
-
-    def within(self, tol: Tolerance) -> bool:
-        return self.max <= tol.max and self.mean <= tol.mean and self.p999 <= tol.p999
-
-    def describe(self, tol: Tolerance) -> str:
-        return (f"|onnx - torch| metric depth: max {self.max:.2e} m, mean {self.mean:.2e} m, p99.9 {self.p999:.2e} m "
-                f"(tolerance {tol.max:.0e} / {tol.mean:.0e} / {tol.p999:.0e})")
+CAMERA_DOC = ("camera: float32 (B, 2), each image's (fx, fy) in pixels at the input size, NaN where unknown "
+              "(estimated by the camera head, or NYU's field of view without one); focal_ratio: float32 (B,), "
+              "the f / f_c its canonical depth was multiplied by")
 
 
 class _ExportGraph(nn.Module):
@@ -94,7 +77,9 @@ class _ExportGraph(nn.Module):
 
     In fp16 the preprocessing runs in fp32 (the input contract stays float32 in [0, 1]) and the
     metric head in fp32 as in :meth:`ZoeDAM.forward`: its 0.0212 minimum temperature amplifies
-    rounding errors.
+    rounding errors. A camera-aware model's graph computes the fallback focal ratio for every image
+    (:meth:`ZoeDAM.focal_fallback`; a traced graph cannot branch on the data) and keeps it where the
+    ``camera`` row is NaN, which is :meth:`ZoeDAM.to_metric`'s rule.
     """
 
     def __init__(self, model: nn.Module, fp16: bool) -> None:
@@ -103,20 +88,18 @@ class _ExportGraph(nn.Module):
         model.encoder.to(self.dtype)
         model.decoder.to(self.dtype)
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, image: torch.Tensor, camera: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         x = self.model.preprocess(image).to(self.dtype)  # (B, 3, h, w)
-        features = self.model.decoder(self.model.encoder(x), out_size=x.shape[-2:])
+        tokens = self.model.encoder(x)
+        features = self.model.decoder(tokens, out_size=x.shape[-2:])
         metric_depth, _, _ = self.model.head(features.float())  # (B, 1, h, w)
-        return metric_depth, features.rel_depth.float()
-
-
-def check_input(size: tuple[int, int], batch: int = 1) -> torch.Tensor:
-    """A fixed, smooth RGB pattern (B, 3, H, W) in [0, 1]: image-like, unlike uniform noise, and seeded."""
-    g = torch.Generator().manual_seed(0)
-    ys, xs = torch.meshgrid(torch.linspace(0, 1, size[0]), torch.linspace(0, 1, size[1]), indexing="ij")
-    freq = 1 + 5 * torch.rand(batch, 3, 2, 1, 1, generator=g)
-    phase = 6.283 * torch.rand(batch, 3, 1, 1, generator=g)
-    return 0.5 + 0.25 * torch.sin(6.283 * freq[:, :, 0] * ys + phase) + 0.25 * torch.cos(6.283 * freq[:, :, 1] * xs)
+        if camera is None:
+            return metric_depth, features.rel_depth.float()
+        cfg = self.model.config
+        known = focal_ratio(camera[:, 0], camera[:, 1], tuple(image.shape[-2:]), cfg.img_size, cfg.canonical_focal)
+        fallback = self.model.focal_fallback([t.float() for t in tokens], tuple(image.shape[-2:]), image.shape[0])
+        ratio = torch.where(torch.isnan(known), fallback, known)
+        return metric_depth * ratio.view(-1, 1, 1, 1), features.rel_depth.float(), ratio
 
 
 def export_onnx(model: nn.Module, path: str | os.PathLike, size: tuple[int, int] | None = None,
@@ -140,26 +123,32 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, size: tuple[int, int]
         raise ConfigError(f"ONNX export supports ZoeDAM models (DINOv2 + DPT + metric bins), got "
                           f"{type(model).__name__}; pass a ZoeDAM checkpoint (ours, an official Depth Anything metric "
                           "checkpoint or a known name)")
-    if getattr(model.config, "camera", "blind") != "blind":
-        raise ConfigError("ONNX export of a camera-aware ZoeDAM (camera='canonical') is not supported yet: the graph "
-                          "would need the image's focal length as an input. Run the PyTorch checkpoint (predict, "
-                          "eval, the app), or export a camera-blind model")
     model = copy.deepcopy(model).float().cpu().eval()
+    aware = model.config.camera == "canonical"
     size = model.config.img_size if size is None else _valid_size(size)
     example = check_input(size, batch=2 if dynamic_batch else 1)  # batch 2: torch.export specialises a 1
-    with torch.no_grad():
-        reference = model(example)["metric_depth"]  # fp32 PyTorch, before _ExportGraph may halve the weights
-    proto = _trace(_ExportGraph(model, fp16).eval(), example, dynamic_batch)
+    cameras = check_cameras(size, len(example)) if aware else [None]
+    with torch.no_grad():  # fp32 PyTorch, before _ExportGraph may halve the weights
+        references = [model(example, camera=c)["metric_depth"] if aware else model(example)["metric_depth"]
+                      for c in cameras]
+    proto = _trace(_ExportGraph(model, fp16).eval(), example, cameras[0], dynamic_batch)
     opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    camera = {"mode": "canonical", "canonical_focal": model.config.canonical_focal,
+              "definition": CANONICAL_DEFINITION, "camera_head": model.camera_head is not None,
+              "input": CAMERA_DOC} if aware else {"mode": "blind", "note": "trained on one camera (NYU's); its "
+                                                  "metres assume that camera's field of view"}
     _add_metadata(onnx, proto, {
         "format": f"{FORMAT}/{FORMAT_VERSION}", "model": "zoedam", "version": __version__,
         "config": to_dict(model.config), "input_size": list(size),
         "network_size": list(config_input_size(model.config, *size)), "batch": "dynamic" if dynamic_batch else 1,
-        "precision": "fp16 encoder+decoder, fp32 metric head" if fp16 else "fp32",
-        "inputs": INPUT_DOC, "outputs": OUTPUT_DOC, "source": source,
+        "precision": "fp16 encoder+decoder, fp32 metric head" if fp16 else "fp32", "camera": camera,
+        "inputs": INPUT_DOC + ("; " + CAMERA_DOC if aware else ""), "outputs": OUTPUT_DOC, "source": source,
         "exporter": f"torch {torch.__version__}, onnx opset {opset}"})
     tol = FP16_TOLERANCE if fp16 else FP32_TOLERANCE
-    stats = ErrorStats.between(OnnxDepthModel(proto.SerializeToString())(example)["metric_depth"], reference)
+    runner = OnnxDepthModel(proto.SerializeToString())
+    each = [ErrorStats.between(runner(example, camera=c)["metric_depth"], ref)
+            for c, ref in zip(cameras, references, strict=True)]
+    stats = ErrorStats(*(max(getattr(e, k) for e in each) for k in ("max", "mean", "p999")))  # the worst input's
     import onnxruntime
 
     check = {"onnxruntime": onnxruntime.__version__, "provider": "CPUExecutionProvider", "batch": len(example),
@@ -175,11 +164,15 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, size: tuple[int, int]
     return Path(path)
 
 
-def _trace(graph: nn.Module, example: torch.Tensor, dynamic_batch: bool) -> Any:
-    """The ONNX ModelProto of ``graph`` traced on ``example``, with the contract as its doc string."""
-    dims = ({0: torch.export.Dim("batch", min=1)},) if dynamic_batch else None
-    program = torch.onnx.export(graph, (example,), dynamo=True, input_names=[INPUT_NAME],
-                                output_names=list(OUTPUT_NAMES), dynamic_shapes=dims, verbose=False)
+def _trace(graph: nn.Module, example: torch.Tensor, camera: torch.Tensor | None, dynamic_batch: bool) -> Any:
+    """The ONNX ModelProto of ``graph`` traced on ``example`` (and ``camera`` for a camera-aware model),
+    with the contract as its doc string."""
+    inputs = (example,) if camera is None else (example, camera)
+    batch = torch.export.Dim("batch", min=1)
+    dims = tuple({0: batch} for _ in inputs) if dynamic_batch else None
+    program = torch.onnx.export(graph, inputs, dynamo=True, input_names=[INPUT_NAME, CAMERA_INPUT][:len(inputs)],
+                                output_names=list(output_names(camera is not None)), dynamic_shapes=dims,
+                                verbose=False)
     proto = program.model_proto
     proto.doc_string = f"ZoeDAM metric depth (zoedam_lib {__version__}). Input {INPUT_DOC}. Outputs {OUTPUT_DOC}."
     return proto

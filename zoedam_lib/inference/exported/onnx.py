@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from zoedam_lib.inference.exported.base import INPUT_NAME, OUTPUT_NAMES, ExportedDepthModel, missing_model_error
+from zoedam_lib.inference.exported.base import ExportedDepthModel, missing_model_error, output_names
 from zoedam_lib.utils.errors import CheckpointError, ConfigError
 from zoedam_lib.utils.optional import require
 from zoedam_lib.utils.paths import display_path
@@ -54,7 +54,7 @@ class OnnxDepthModel(ExportedDepthModel):
                                   ".onnx file? Export it again.") from None
         self._read_metadata(self.session.get_modelmeta().custom_metadata_map)
 
-    def _run(self, images: np.ndarray) -> list[np.ndarray]:
-        return self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: images})
+    def _run(self, images: np.ndarray, camera: np.ndarray | None) -> list[np.ndarray]:
+        return self.session.run(list(output_names(self.camera_aware)), self._inputs(images, camera))
 
 

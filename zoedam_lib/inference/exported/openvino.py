@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from zoedam_lib.inference.exported.base import INPUT_NAME, OUTPUT_NAMES, ExportedDepthModel, missing_model_error
+from zoedam_lib.inference.exported.base import ExportedDepthModel, missing_model_error, output_names
 from zoedam_lib.utils.errors import CheckpointError, ConfigError
 from zoedam_lib.utils.optional import require
 from zoedam_lib.utils.paths import display_path
@@ -61,12 +61,12 @@ class OpenVinoDepthModel(ExportedDepthModel):
         self._read_metadata({k: v.astype(str) if hasattr(v, "astype") else str(v) for k, v in framework.items()})
         self._compiled: dict[str, Any] = {}  # inference precision hint → compiled model, built on first use
 
-    def _run(self, images: np.ndarray) -> list[np.ndarray]:
+    def _run(self, images: np.ndarray, camera: np.ndarray | None) -> list[np.ndarray]:
         bf16 = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
         hint = "bf16" if bf16 else "f32"
         if hint not in self._compiled:
             self._compiled[hint] = self._core.compile_model(self._graph, "CPU", {
                 "INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": self._threads})
         compiled = self._compiled[hint]
-        result = compiled({INPUT_NAME: images})
-        return [result[compiled.output(name)] for name in OUTPUT_NAMES]
+        result = compiled(self._inputs(images, camera))
+        return [result[compiled.output(name)] for name in output_names(self.camera_aware)]
