@@ -77,14 +77,21 @@ def _log_ratio(model: nn.Module, cameras: torch.Tensor, size: tuple[int, int]) -
     return torch.log(focal_ratio(cameras[:, 0], cameras[:, 1], size, cfg.img_size, cfg.canonical_focal))
 
 
-def focal_errors(model: nn.Module, data: NyuMat, indices: list[int] | None = None) -> np.ndarray:
-    """|f_est / f - 1| per image of ``data`` (all of it by default), against the file's own intrinsics."""
+def focal_estimates(model: nn.Module, data: NyuMat, indices: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(true, estimated) f / f_c per image of ``data`` (all of it by default): the file's own intrinsics
+    against the camera head's answer, both at the network input."""
     indices = list(range(len(data))) if indices is None else indices
     images, cameras = _views(data, indices, np.random.default_rng(0), crops=False)
     with torch.inference_mode():
         tokens = _tokens(model, images)
         pred = model.camera_head([t.to(next(model.parameters()).device) for t in tokens]).cpu()
-    return (torch.exp(pred - _log_ratio(model, cameras, tuple(images.shape[-2:]))) - 1).abs().numpy()
+    return torch.exp(_log_ratio(model, cameras, tuple(images.shape[-2:]))).numpy(), torch.exp(pred).numpy()
+
+
+def focal_errors(model: nn.Module, data: NyuMat, indices: list[int] | None = None) -> np.ndarray:
+    """|f_est / f - 1| per image of ``data`` (all of it by default), against the file's own intrinsics."""
+    true, est = focal_estimates(model, data, indices)
+    return np.abs(est / true - 1)
 
 
 def train_camera_head(model: nn.Module, lenses: NyuMat, epochs: int = 40, n_holdout: int = 150, seed: int = 0,

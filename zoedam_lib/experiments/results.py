@@ -59,6 +59,7 @@ REPORTED: dict[str, Reported] = {
 LABELS = {"average": "Average depth", "densedepth": "DenseDepth", "zoedepth": "ZoeDepth",
           "zoedam_vits": "ZoeDAM-S", "zoedam_vitb": "ZoeDAM-B", "zoedam_vitl": "ZoeDAM-L",
           "zoedam_vits_random": "ZoeDAM-S, random init", "zoedam_plus": "ZoeDAM+",
+          "zoedam_vits_blind": "ZoeDAM-S camera-blind (paper recipe)",
           "zoedam_plus_control": "ZoeDAM+ control (no unlabeled loss)",
           "ablation_beta0": "ZoeDAM-S, SILog β = 0 (short run)",
           "ablation_beta0.15": "ZoeDAM-S, SILog β = 0.15 (short run)"}

@@ -60,3 +60,28 @@ def probe_head(model: nn.Module, image: torch.Tensor, pixels: list[tuple[float, 
     probs, centers = _at(out["probs"], rc, size), _at(out["bin_centers"], rc, size)
     return HeadProbe(rc, {name: _at(t, rc, size) for name, t in captured.items()}, probs, centers,
                      (probs * centers).sum(axis=1), out["metric_depth"][0, 0].float().numpy())
+
+
+def depth_quantile_pixels(gt: np.ndarray, quantiles: tuple[float, ...] = (0.05, 0.5, 0.95),
+                          seed: int = 0) -> list[tuple[float, float]]:
+    """(row, col) fractions of valid ground-truth pixels at the given depth quantiles (near, middle, far),
+    so a figure's "near" pixel is near by its truth, not by where it sits in the frame.
+
+    Among the pixels within 2 % of each quantile's depth one is drawn with ``seed``, away from the
+    image border (the outer 10 %), where the network's resize smears the most.
+    """
+    h, w = gt.shape
+    rows, cols = np.mgrid[0:h, 0:w]
+    inner = (rows >= 0.1 * h) & (rows < 0.9 * h) & (cols >= 0.1 * w) & (cols < 0.9 * w)
+    valid = np.isfinite(gt) & (gt > 0) & inner
+    if not valid.any():
+        raise ValueError("the ground truth has no valid pixel inside the image's inner 80 %")
+    rng = np.random.default_rng(seed)
+    out = []
+    for q in quantiles:
+        target = np.quantile(gt[valid], q)
+        gap = np.where(valid, np.abs(gt - target), np.inf)
+        candidates = np.argwhere(gap <= max(0.02 * target, gap.min()))  # within 2 %, else the nearest value
+        r, c = candidates[rng.integers(len(candidates))]
+        out.append((float(r / (h - 1)), float(c / (w - 1))))
+    return out

@@ -9,6 +9,7 @@ within the job's bar of fp32.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -74,3 +75,25 @@ def predict_depth(model: nn.Module, image, flip_tta: bool = False, device: str |
     """
     rows = None if camera is None else camera_rows([camera])
     return predict_image(model, image, lambda x: infer(model, x, flip_tta, precision, rows), device)
+
+
+def predict_photo(model: nn.Module, path: str | os.PathLike, flip_tta: bool = False,
+                  given: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray, PhotoCamera]:
+    """A photo file → (RGB uint8, (H, W) metres at its own size, the camera used), as ``predict`` does.
+
+    The camera is resolved once (:func:`~zoedam_lib.camera.resolve.photo_camera`: ``given``, EXIF,
+    the camera head's estimate, NYU's default) and serves both the depth (a camera-aware model's
+    metres) and the returned intrinsics (the point cloud), so the two cannot disagree.
+    """
+    from zoedam_lib.camera.resolve import photo_camera
+    from zoedam_lib.io.images import read_image
+    from zoedam_lib.models.layers.preprocess import resize_image
+    from zoedam_lib.models.predict import has_camera_head, model_device
+
+    rgb = read_image(path)
+    camera = photo_camera(path, given, can_estimate=is_camera_aware(model) and has_camera_head(model))
+    x = resize_image(rgb, model.config.img_size)[None].to(model_device(model))
+    with torch.inference_mode():
+        depth, (used,) = infer_photos(model.eval(), x, [camera], [rgb.shape[:2]], flip_tta)
+    full = torch.nn.functional.interpolate(depth, size=rgb.shape[:2], mode="bilinear", align_corners=True)
+    return (rgb if rgb.dtype == np.uint8 else (rgb >> 8).astype(np.uint8)), full[0, 0].numpy(), used

@@ -67,6 +67,22 @@ def paired_table(rows_a: Rows, rows_b: Rows, names: tuple[str, str], keys: Seque
         f"({n_boot} resamples); supported: the interval excludes 0_")
 
 
+def paired_sets_table(pairs: Mapping[str, tuple[Rows, Rows]], names: tuple[str, str], key: str = "abs_rel", *,
+                      n_boot: int = 2000, seed: int = 0) -> str:
+    """One metric's paired difference A − B per evaluation set (set → (rows of A, rows of B) on the same
+    images), with the verdict of :func:`paired_table`: which model is better on which set, and where
+    the images cannot tell."""
+    a, b = names
+    body = []
+    for name, (rows_a, rows_b) in pairs.items():
+        diff = bootstrap_difference(*paired_values(rows_a, rows_b, key), n_boot, seed)
+        verdict = "supported" if diff.excludes_zero() else "not supported: interval contains 0"
+        body.append([f"{name} ({len(rows_a)} images)", f"{fmt_interval(diff)} ({verdict})"])
+    return markdown_table(["eval set", f"{metric_name(key)}: {a} − {b}"], body, "ll") + (
+        f"\n\n_paired bootstrap over each set's images, 95 % interval ({n_boot} resamples); supported: the "
+        "interval excludes 0_")
+
+
 def scale_table(evaluations: Mapping[str, Mapping[str, Rows]], keys: Sequence[str] = SCALE_KEYS, *,
                 n_boot: int = 2000, seed: int = 0) -> str:
     """Raw vs median-scaled metrics per model and evaluation set (model → set → per-image rows).

@@ -43,21 +43,25 @@ def cloud_points(depth_m: np.ndarray, rgb: np.ndarray, intrinsics: Sequence[floa
     return points, colours
 
 
-def point_cloud_figure(rgb: np.ndarray, depths: Mapping[str, np.ndarray], intrinsics: Sequence[float], *, note: str,
+def point_cloud_figure(rgb: np.ndarray, depths: Mapping[str, np.ndarray],
+                       intrinsics: Sequence[float] | Mapping[str, Sequence[float]], *, note: str,
                        max_points: int = MAX_POINTS) -> Figure:
     """Coloured 3-D scatters of one image's depth maps (e.g. prediction | ground truth), same camera, same axes.
 
     Args:
         rgb: (H, W, 3) image, uint8 or float in [0, 1], colouring the points.
         depths: name → (H, W) depth in metres (NaN or 0 where missing), one panel each.
-        intrinsics: (fx, fy, cx, cy) in pixels at H x W, e.g. the dataset's for the image.
+        intrinsics: (fx, fy, cx, cy) in pixels at H x W, e.g. the dataset's for the image; or name →
+            intrinsics, one per depth map (a photo read with and without its EXIF focal length).
         note: the data and preset the figure comes from, shown as the subtitle.
         max_points: points per cloud at most (a regular pixel grid, see :func:`cloud_points`).
 
     Drawn with the camera frame turned so that up is up: x right, z (depth) into the picture,
     -y up. The limits span every cloud, so a prediction too far or too small shows as such.
     """
-    clouds = {name: cloud_points(depth, rgb, intrinsics, max_points) for name, depth in depths.items()}
+    cams = intrinsics if isinstance(intrinsics, Mapping) else dict.fromkeys(depths, intrinsics)
+    clouds = {name: cloud_points(depth, rgb, cams[name], max_points) for name, depth in depths.items()}
+    same = len({tuple(c) for c in cams.values()}) == 1
     shown = [np.stack([p[:, 0], p[:, 2], -p[:, 1]], 1) for p, _ in clouds.values()]  # (N, 3): right, forward, up
     both = np.concatenate(shown + [np.zeros((1, 3))])  # the camera, at the origin, stays in view
     lo, hi = both.min(0), both.max(0)
@@ -72,6 +76,7 @@ def point_cloud_figure(rgb: np.ndarray, depths: Mapping[str, np.ndarray], intrin
         ax.set_box_aspect(tuple(span))  # one metre is as long on every axis
         ax.view_init(elev=20, azim=-65)
         ax.set_title(f"{name}: {len(xyz):,} points", fontsize=10)
-    fig.suptitle("Point clouds in metres" + (": same camera, same axes" if len(clouds) > 1 else ""), y=0.98)
+    subtitle = ": same camera, same axes" if same else ": each with its own camera, same axes"
+    fig.suptitle("Point clouds in metres" + (subtitle if len(clouds) > 1 else ""), y=0.98)
     add_note(fig, note)
     return fig
