@@ -202,8 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fp16", action="store_true", help="fp16 encoder and decoder for GPUs (head and I/O stay fp32)")
 
     p = sub.add_parser("bench", help="benchmark inference, training, loader and evaluation")
-    p.add_argument("--json", default="docs/benchmarks.json")
-    p.add_argument("--markdown", default="docs/benchmarks.md")
+    p.add_argument("--out", default="runs/bench", help="folder for benchmarks.json and benchmarks.md")
+    p.add_argument("--update-docs", action="store_true",
+                   help="also replace the checkout's docs/benchmarks.json and docs/benchmarks.md, the recorded full "
+                        "benchmark (refused with --quick)")
     p.add_argument("--quick", action="store_true",
                    help="fewer repeats and images; PyTorch eager inference only (no torch.compile or exported-model "
                         "rows), no cpu-preset training cases (about 2 minutes)")

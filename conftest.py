@@ -1,0 +1,72 @@
+"""pytest for the whole checkout: the notebooks run into a folder of their own, never into a user's ``runs/demo``.
+
+``make test`` runs the six notebooks under nbval with their committed parameters, whose ``out_dir``
+is ``runs/demo``: the folder ``make demo`` fills with checkpoints, results JSONs and ``results.md``.
+A test run must not replace those (its numbers differ). nbval cannot pass parameters as papermill
+does, so this plugin does what papermill's injected cell does: the ``parameters`` cell of every
+notebook ends with ``out_dir = <one temporary folder>``, shared by the session's notebooks (05
+reads 04's teacher, 06 everyone's results) and removed at the end. As a check, it records every
+file of the project's ``runs/demo`` (size, mtime, inode) before the session and fails the session,
+naming the files, when any was added, removed or rewritten by the end.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+GUARDED = Path("runs") / "demo"  # under the rootdir: make demo's outputs
+_state: dict[str, object] = {}
+
+
+def run_folder_manifest(folder: Path) -> dict[str, tuple[int, int, int]]:
+    """relative path → (size, mtime_ns, inode) of every file under ``folder``: any write changes a row
+    (an atomic replace brings a new inode), and it costs one ``stat`` per file, not a read."""
+    manifest = {}
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
+        st = path.lstat()
+        if not path.is_dir():
+            manifest[str(path.relative_to(folder))] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    return manifest
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    guarded = session.config.rootpath / GUARDED
+    _state["guarded"], _state["before"] = guarded, run_folder_manifest(guarded)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    """Append ``out_dir = <session folder>`` to each collected notebook's ``parameters`` cell (in memory:
+    the .ipynb files are not touched)."""
+    for item in items:
+        cell = getattr(item, "cell", None)
+        if cell is None or "parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        if "out_dir" not in _state:
+            _state["out_dir"] = tempfile.mkdtemp(prefix="zoedam-notebook-run-")
+        cell.source = (f"{cell.source.rstrip()}\nout_dir = {_state['out_dir']!r}  # injected by conftest.py: "
+                       "the test run writes here, not into runs/demo\n")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if "out_dir" in _state:
+        shutil.rmtree(str(_state.pop("out_dir")), ignore_errors=True)
+    guarded = _state["guarded"]
+    before, after = _state["before"], run_folder_manifest(guarded)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    if changed:
+        what = {k: "added" if k not in before else "removed" if k not in after else "rewritten" for k in changed}
+        lines = [f"  {k}: {v}" for k, v in list(what.items())[:20]]
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = (f"the test run changed {len(changed)} file(s) of {guarded}, which holds make demo's outputs "
+                   "(tests must write into their own folders: tmp_path, or the notebooks' injected out_dir):\n"
+                   + "\n".join(lines))
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        else:
+            print(message, file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
