@@ -4,6 +4,7 @@ training curves that continue teacher → student, AbsRel by depth averaged per 
 from __future__ import annotations
 
 import inspect
+import json
 import re
 
 import matplotlib
@@ -19,6 +20,7 @@ from zoedam_lib.evaluation.bootstrap import Interval, bootstrap_mean  # noqa: E4
 from zoedam_lib.evaluation.by_depth import abs_rel_by_depth  # noqa: E402
 from zoedam_lib.evaluation.metrics import compute_metrics, eigen_crop_mask  # noqa: E402
 from zoedam_lib.reports.tables import interval_table, paired_table, scale_table  # noqa: E402
+from zoedam_lib.viz.predictions import ERROR_MAX  # noqa: E402
 
 NOTE = "SynthRooms (600 images, 240x320, seed 0) · preset cpu"
 RNG = np.random.default_rng(0)
@@ -179,6 +181,21 @@ def test_prediction_grid_layout_scales_and_bars():
         assert above[0].get_position().x0 == pytest.approx(im.axes.get_position().x0, abs=1e-3)
 
 
+def test_prediction_grid_uses_the_course_error_scale_whatever_the_errors():
+    gts = [depth(top=3)]
+    for offset in (0.1, 5.0):
+        fig = viz.prediction_grid([rgb()], gts, {"A": [gts[0] + offset]}, note=NOTE)
+        errors = [im for ax in fig.axes for im in ax.images if im.get_cmap().name == viz.ERROR_CMAP]
+        assert errors[0].get_clim() == (0.0, ERROR_MAX)
+
+
+def test_depth_map_colour_bar_spans_the_map_and_fixes_a_scale_on_request():
+    smooth = np.linspace(1.5, 6.0, 48 * 64).reshape(48, 64)
+    fig = drawn(viz.depth_map(smooth, "mean", note=NOTE))
+    assert fig.axes[0].images[0].get_clim() == pytest.approx((1.5, 6.0))
+    assert viz.depth_map(smooth, "mean", note=NOTE, vmax=10).axes[0].images[0].get_clim() == (0.0, 10.0)
+
+
 def test_prediction_grid_error_bar_is_not_extended_when_nothing_is_clipped():
     gts = [depth(top=3)]
     fig = viz.prediction_grid([rgb()], gts, {"A": [gts[0] + 0.5]}, note=NOTE, error_max=1.0)
@@ -232,9 +249,35 @@ def test_training_curves_read_histories_written_before_step_logs():
     old = history(1, 4)
     del old["step_logs"]
     fig = drawn(viz.training_curves([viz.TrainingRun("ZoeDAM+", old, {"unlabeled": "loss_unlabeled"})], note=NOTE))
-    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert legend == ["ZoeDAM+: history.json older than per-step logs"]  # in the legend, not over the curves
-    assert not fig.axes[0].texts
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == ["ZoeDAM+: history.json older than per-step logs", "ZoeDAM+"]  # in the legend, not on the curves
+    assert not fig.axes[0].texts and fig.axes[0].get_legend() is None  # the legend is below the panels
+
+
+def test_training_curves_draw_each_run_from_its_own_first_step():
+    """The default ZoeDAM+ student starts from SynthDA as its teacher did: both curves start at step 1."""
+    runs = [viz.TrainingRun("ZoeDAM-S", history(3, 4, logs=False), {"SILog": "loss"}),
+            viz.TrainingRun("ZoeDAM+", history(3, 4), {"SILog": "loss_labeled", "unlabeled": "loss_unlabeled"})]
+    fig = drawn(viz.training_curves(runs, note=NOTE))
+    silog = panel(fig, "SILog")
+    solid = {line.get_label(): line for line in silog.lines if not line.get_label().startswith("_")}
+    assert solid["ZoeDAM-S"].get_xdata().min() == solid["ZoeDAM+"].get_xdata().min() == 1
+    assert not [ln for ln in silog.lines if ln.get_linestyle() == ":"]  # no hand-over mark
+    assert "own start" in silog.get_xlabel() and "no unit" in silog.get_ylabel()
+    assert "[no unit]" in panel(fig, "validation").get_ylabel()
+    assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1
+
+
+def test_training_runs_continue_the_teacher_only_for_a_student_copied_from_it(tmp_path):
+    from zoedam_lib.reports.figures import training_runs
+
+    (tmp_path / "h.json").write_text(json.dumps(history(1, 2)))
+    records = {"zoedam_vits": {"history": "h.json"},
+               "zoedam_plus": {"history": "h.json", "teacher": "runs/demo/checkpoints/zoedam_vits",
+                               "recipe": {"options": {"student_init": "pretrained"}}}}
+    assert [r.after for r in training_runs(tmp_path, records)] == [None, None]
+    records["zoedam_plus"]["recipe"]["options"]["student_init"] = "teacher"
+    assert [r.after for r in training_runs(tmp_path, records)] == [None, "ZoeDAM-S"]
 
 
 def test_training_curves_refuse_a_run_that_continues_an_unknown_one():
@@ -329,8 +372,12 @@ def test_scale_table_separates_scale_from_structure():
 def test_median_scatter_has_a_panel_per_set_with_the_identity_line_and_a_series_per_model():
     r = rows(np.zeros(5), pred_median=np.linspace(2, 4, 5), gt_median=np.linspace(1.5, 3, 5))
     fig = drawn(viz.median_scatter({"A": {"test": r, "wide": r}, "B": {"test": r}}, note=NOTE))
-    assert [ax.get_title() for ax in fig.axes] == ["test", "wide"]
-    assert [len(ax.collections) - 1 for ax in fig.axes] == [2, 1]  # scatters besides the ×1.25 band
+    # a panel per model (rows) and set (columns): no model's points hide another's
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes] == ["test", "wide", "test", "wide"]
+    assert fig.axes[0].get_title().endswith("median 1.33")  # pred / true = 2 / 1.5 on every image
+    assert [len(ax.collections) - 1 for ax in fig.axes] == [1, 1, 1, 0]  # scatters besides the ×1.25 band
+    assert [t.get_text() for t in fig.axes[3].texts] == ["not evaluated"]
+    assert fig.axes[0].get_ylabel().startswith("A\n") and "[m]" in fig.axes[2].get_xlabel()
     for ax in fig.axes:
         identity = [ln for ln in ax.lines if ln.get_label().startswith("y = x")]
         assert len(identity) == 1 and np.array_equal(identity[0].get_xdata(), identity[0].get_ydata())
@@ -339,10 +386,11 @@ def test_median_scatter_has_a_panel_per_set_with_the_identity_line_and_a_series_
 
 
 def test_metric_bars_draw_the_intervals_as_error_bars():
-    ivs = {"A": {"abs_rel": Interval(0.2, 0.15, 0.26), "a1": Interval(0.7, 0.6, 0.75)},
-           "B": {"abs_rel": Interval(0.3, 0.28, 0.33), "a1": Interval(0.5, 0.4, 0.55)}}
-    fig = drawn(viz.metric_bars(ivs, ("abs_rel", "a1"), note=NOTE))
-    assert [ax.get_title() for ax in fig.axes] == ["AbsRel ↓", "δ1 ↑"]
+    ivs = {"A": {"abs_rel": Interval(0.2, 0.15, 0.26), "a1": Interval(0.7, 0.6, 0.75), "rmse": Interval(1, 0.9, 1.1)},
+           "B": {"abs_rel": Interval(0.3, 0.28, 0.33), "a1": Interval(0.5, 0.4, 0.55), "rmse": Interval(2, 1.9, 2.1)}}
+    fig = drawn(viz.metric_bars(ivs, ("abs_rel", "a1", "rmse"), note=NOTE))
+    assert [ax.get_title() for ax in fig.axes] == ["AbsRel ↓", "δ1 ↑", "RMSE ↓"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["AbsRel ↓ [no unit]", "δ1 ↑ [share of pixels]", "RMSE ↓ [m]"]
     from matplotlib.container import ErrorbarContainer
 
     bars = next(c for c in fig.axes[0].containers if isinstance(c, ErrorbarContainer))

@@ -84,8 +84,11 @@ def error_by_range(ctx: RunContext, models: dict[str, object], records: dict[str
 
 def training_runs(out_dir: str | os.PathLike, records: dict[str, dict],
                   keys: Sequence[str] | None = None) -> list[TrainingRun]:
-    """The training logs of the run's trained models (``keys``, default all), each with its loss panels;
-    the ZoeDAM+ student continues its teacher when the teacher's log is among them."""
+    """The training logs of the run's trained models (``keys``, default all), each with its loss panels.
+
+    Every run is drawn from its own first step; only a ZoeDAM+ student that started as a copy of
+    its teacher (``student_init="teacher"``) continues the teacher's curve, when that log is among
+    them. The default student starts from SynthDA as the teacher did: it does not continue it."""
     keys = [k for k in (keys or records) if records.get(k, {}).get("history")]
     runs = []
     for key in keys:
@@ -94,7 +97,8 @@ def training_runs(out_dir: str | os.PathLike, records: dict[str, dict],
             continue
         student = key.startswith("zoedam_plus")  # the ZoeDAM+ student, or a variant such as its control run
         teacher = Path(str(records[key].get("teacher", TEACHER_KEY))).name
-        after = LABELS.get(teacher, teacher) if student and teacher in keys else None
+        copy = records[key].get("recipe", {}).get("options", {}).get("student_init") == "teacher"
+        after = LABELS.get(teacher, teacher) if student and copy and teacher in keys else None
         panels = LOSS_PANELS["zoedam_plus"] if student else LOSS_PANELS.get(key, {SILOG_PANEL: "loss"})
         runs.append(TrainingRun(LABELS.get(key, key), json.loads(path.read_text()), panels, after))
     return runs

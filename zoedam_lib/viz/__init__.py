@@ -8,10 +8,11 @@ output's metadata) and save it with :func:`save_figure`.
 ============================  =========================================================
 module                        figures
 ============================  =========================================================
-``figures``                   note, show, save_figure, the shared colour scale
+``figures``                   note, show, save_figure, the shared colour scale, metric axis labels
+``palette``                   one colour per model in every figure (model_colour, MODEL_COLOURS)
 ``samples``                   sample_grid, depth_histograms, image_row, depth_map, cutmix_figure
 ``predictions``               prediction_grid (RGB | GT | models, |error| rows)
-``curves``                    training_curves (loss kinds, student after teacher, validation)
+``curves``                    training_curves (loss kinds, each run on its own steps, validation)
 ``error_by_depth``            AbsRel per ground-truth depth range, averaged per image
 ``scale``                     predicted vs true median depth (scale vs structure)
 ``bars``                      metric bars with bootstrap intervals
@@ -25,11 +26,13 @@ from zoedam_lib.viz.curves import TrainingRun, training_curves
 from zoedam_lib.viz.error_by_depth import error_by_depth
 from zoedam_lib.viz.figures import DEPTH_CMAP, ERROR_CMAP, Scale, add_note, figure_note, save_figure, show
 from zoedam_lib.viz.head import head_figure
+from zoedam_lib.viz.palette import MODEL_COLOURS, model_colour
 from zoedam_lib.viz.pointcloud import point_cloud_figure
 from zoedam_lib.viz.predictions import prediction_grid
 from zoedam_lib.viz.samples import cutmix_figure, depth_histograms, depth_map, image_row, sample_grid
 from zoedam_lib.viz.scale import median_scatter
 
-__all__ = ["DEPTH_CMAP", "ERROR_CMAP", "Scale", "TrainingRun", "add_note", "cutmix_figure", "depth_histograms",
-           "depth_map", "error_by_depth", "figure_note", "head_figure", "image_row", "median_scatter", "metric_bars",
-           "point_cloud_figure", "prediction_grid", "sample_grid", "save_figure", "show", "training_curves"]
+__all__ = ["DEPTH_CMAP", "ERROR_CMAP", "MODEL_COLOURS", "Scale", "TrainingRun", "add_note", "cutmix_figure",
+           "depth_histograms", "depth_map", "error_by_depth", "figure_note", "head_figure", "image_row",
+           "median_scatter", "metric_bars", "model_colour", "point_cloud_figure", "prediction_grid", "sample_grid",
+           "save_figure", "show", "training_curves"]

@@ -1,12 +1,15 @@
-"""Training curves: one panel per loss kind, validation per epoch, the student continuing its teacher.
+"""Training curves: one panel per loss kind, validation per epoch, every run on its own step axis.
 
 Losses of different kinds do not share an axis: ZoeDAM's SILog (paper §3.2), DenseDepth's eq. (1)
 loss and the ZoeDAM+ student's unlabeled affine-invariant term (§3.3) each get a panel; the
-student's labeled term is SILog again and continues the teacher's SILog curve. A run that
-continues another (``after``) is drawn from where that one ended, so the x axis is the pipeline's
-cumulative steps and epochs. The per-step terms come from ``history.json``'s ``step_logs`` (the
-loss function's logs, one dict per step, aligned with ``steps``); histories written before it
-existed only have the total loss.
+student's labeled term is SILog again and shares the teacher's panel. Every run is drawn from its
+own step 0: the ZoeDAM+ student (``student_init="pretrained"``, the course default) starts from
+SynthDA as its teacher did, so teacher and student are two trainings over the same labeled steps,
+compared side by side. Only a run that really continues another (``after``: a student that starts
+as a copy of the teacher) is drawn from where that one ended, on cumulative steps. The per-step
+terms come from ``history.json``'s ``step_logs`` (the loss function's logs, one dict per step,
+aligned with ``steps``); histories written before it existed only have the total loss. Each run
+keeps its model's colour (:mod:`.palette`); one legend sits above the panels.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from zoedam_lib.evaluation.metrics import METRIC_NAMES
-from zoedam_lib.viz.figures import new_figure
+from zoedam_lib.viz.figures import legend_outside, metric_label, new_figure
+from zoedam_lib.viz.palette import model_colour
 
 TOTAL = "loss"  # in TrainingRun.losses: the trainer's total loss (history "steps" column 2)
 
@@ -34,14 +37,15 @@ class TrainingRun:
     label: str  # legend entry, e.g. "ZoeDAM-S"
     history: Mapping[str, Any]  # the run's history.json: "steps", "epochs", "step_logs"
     losses: Mapping[str, str]  # panel title (the loss kind) → "loss" (the total) or a key of the step logs
-    after: str | None = None  # label of the run this one continues: its steps and epochs count on from that one's end
+    after: str | None = None  # label of the run this one continues (starts from its weights): counts on from its end
 
 
 def training_curves(runs: Sequence[TrainingRun], *, note: str, val_key: str = "val_abs_rel") -> Figure:
-    """Loss panels over cumulative steps (raw per step, faint; running mean, solid), and a validation panel.
+    """Loss panels over each run's steps (raw per step, faint; running mean, solid), and a validation panel.
 
     The validation panel shows ``val_key`` per epoch, measured on the validation split carved from
-    the training images (never the test split), with integer epoch ticks.
+    the training images (never the test split), with integer epoch ticks. Steps count from each
+    run's own start, except for a run that continues another (``after``), which counts on from it.
     """
     offsets = _offsets(runs)
     panels = list(dict.fromkeys(title for run in runs for title in run.losses))
@@ -49,17 +53,16 @@ def training_curves(runs: Sequence[TrainingRun], *, note: str, val_key: str = "v
     n = len(panels) + has_val
     if n == 0:
         raise ValueError("nothing to draw: give at least one TrainingRun with a loss")
-    fig = new_figure(note, (3.8 * n, 3.3))
+    fig = new_figure(note, (3.8 * n, 3.6))
     axes = fig.subplots(1, n, squeeze=False)[0]
-    colours = {run.label: f"C{i % 10}" for i, run in enumerate(runs)}
+    colours = {run.label: model_colour(run.label) for run in runs}
     for ax, title in zip(axes, panels, strict=False):
         drawn = [run for run in runs if title in run.losses]
         for run in drawn:
             _loss_line(ax, run, run.losses[title], offsets[run.label][0], colours[run.label])
         ax.set_title("\n".join(textwrap.wrap(title, 34)), fontsize=9)
-        ax.set(xlabel="step" + (" (cumulative)" if any(r.after for r in drawn) else ""), ylabel="loss")
+        ax.set(xlabel=_x_label("training step", drawn), ylabel="loss [no unit]")
         _handover_marks(ax, drawn, offsets, step=True)
-        _legend(ax)
     if has_val:
         ax = axes[-1]
         drawn = [run for run in runs if any(val_key in row for row in run.history.get("epochs", []))]
@@ -67,13 +70,21 @@ def training_curves(runs: Sequence[TrainingRun], *, note: str, val_key: str = "v
             rows = [row for row in run.history["epochs"] if val_key in row]
             ax.plot([row["epoch"] + offsets[run.label][1] for row in rows], [row[val_key] for row in rows],
                     "o-", color=colours[run.label], label=run.label)
-        name = METRIC_NAMES.get(val_key.removeprefix("val_"), val_key)
-        ax.set_title(f"validation {name}\n(validation split, carved from training)", fontsize=9)
-        ax.set(xlabel="epoch" + (" (cumulative)" if any(r.after for r in drawn) else ""), ylabel=name)
+        label = metric_label(val_key)
+        ax.set_title(f"validation {label.split(' [')[0]}\n(validation split, carved from training)", fontsize=9)
+        ax.set(xlabel=_x_label("epoch", drawn), ylabel=label)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         _handover_marks(ax, drawn, offsets, step=False)
-        _legend(ax)
+    legend_outside(fig, axes)
     return fig
+
+
+def _x_label(unit: str, runs: Sequence[TrainingRun]) -> str:
+    """Each run's own steps, or cumulative ones when a run of the panel continues another."""
+    continuing = [run for run in runs if run.after]
+    if not continuing:
+        return f"{unit} (each run from its own start)"
+    return f"{unit} (cumulative: {continuing[0].label} continues {continuing[0].after})"
 
 
 def _offsets(runs: Sequence[TrainingRun]) -> dict[str, tuple[int, int]]:
@@ -136,8 +147,3 @@ def _handover_marks(ax: Axes, runs: Sequence[TrainingRun], offsets: Mapping[str,
     for run in runs:
         if run.after is not None:
             ax.axvline(offsets[run.label][0] if step else offsets[run.label][1] + 0.5, ls=":", lw=1, color="0.5")
-
-
-def _legend(ax: Axes) -> None:
-    if ax.get_legend_handles_labels()[0]:  # (an empty legend() warns into the notebook)
-        ax.legend(fontsize=7)

@@ -19,12 +19,16 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
+from zoedam_lib.evaluation.metrics import METRIC_NAMES
 from zoedam_lib.utils.atomic import atomic_path
 
 DEPTH_CMAP = "turbo"  # depth in metres, everywhere (the app's colour bar uses it too)
 ERROR_CMAP = "magma"  # |prediction − ground truth| in metres
 NOTE_GID = "zoedam-note"  # the gid of the note's text artist, how show() finds it
 METADATA_KEY = "zoedam"  # the notebook output metadata key: {"zoedam": {"note": ...}}
+# the unit of each metric on an axis (paper §4.2's metrics; 02 defines them): metres, or none (ratios, shares)
+METRIC_UNITS = {"abs_rel": "no unit", "sq_rel": "m", "rmse": "m", "rmse_log": "log ratio", "log_10": "decades",
+                "silog": "100 × log ratio", "a1": "share of pixels", "a2": "share of pixels", "a3": "share of pixels"}
 
 
 def new_figure(note: str, figsize: tuple[float, float]) -> Figure:
@@ -49,6 +53,29 @@ def figure_note(fig: Figure) -> str:
             return text.get_text()
     raise ValueError("this figure has no data note: build it with a zoedam_lib.viz function, or call "
                      "zoedam_lib.viz.add_note(fig, ctx.note()) first")
+
+
+def metric_label(key: str) -> str:
+    """An axis label naming the metric and its unit, e.g. "RMSE ↓ [m]" or "AbsRel ↓ [no unit]"."""
+    name = METRIC_NAMES.get(key.removeprefix("val_"), key)
+    unit = METRIC_UNITS.get(key.removeprefix("val_"))
+    return f"{name} [{unit}]" if unit else name
+
+
+def legend_outside(fig: Figure, axes: Iterable[Axes], ncols: int = 4) -> None:
+    """One legend for ``axes``, above them, outside every panel (a legend inside a panel covers data;
+    below the panels it would meet the data note).
+
+    Entries are deduplicated by label, in the order the axes draw them; nothing is drawn when
+    there are none (an empty legend warns into the notebook).
+    """
+    entries: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    if entries:
+        fig.legend(list(entries.values()), list(entries), loc="outside upper center", fontsize=7, frameon=False,
+                   ncols=min(ncols, len(entries)))
 
 
 def show(fig: Figure) -> None:
@@ -89,6 +116,20 @@ class Scale:
         top = float(np.percentile(values, percentile)) if vmax is None else float(vmax)
         top = top if top > 0 else 1.0
         return cls(0.0, top, "max" if values.max() > top else "neither")
+
+    @classmethod
+    def spanning(cls, arrays: Iterable[np.ndarray]) -> Scale:
+        """From the smallest to the largest finite value: one map's own range (nothing clipped).
+
+        For a single smooth map (notebook 02's average depth, 1–6 m): a scale from 0 would spend
+        the colours below its nearest pixel on nothing.
+        """
+        values = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays])
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            raise ValueError("nothing to colour: every value is NaN or infinite")
+        low, high = float(values.min()), float(values.max())
+        return cls(low, high if high > low else low + 1.0, "neither")
 
     def image(self, ax: Axes, data: np.ndarray, cmap: str, title: str = "") -> AxesImage:
         """``data`` drawn on ``ax`` under this scale (NaN transparent), without ticks."""

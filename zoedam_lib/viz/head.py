@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from zoedam_lib.inference.head_probe import HeadProbe
-from zoedam_lib.viz.figures import new_figure
+from zoedam_lib.viz.figures import legend_outside, new_figure
 
 COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
 
@@ -46,7 +46,6 @@ def head_figure(image: np.ndarray, probe: HeadProbe, truth: Sequence[float], *, 
         ax.tick_params(labelsize=7)
         if k == 0:
             ax.set_title("bin centres after each stage [m]", fontsize=9)
-            ax.legend(fontsize=6, loc="upper right")
         ax_p = fig.add_subplot(grid[k, 2])
         order = np.argsort(probe.centers[k])
         ax_p.plot(probe.centers[k][order], probe.probs[k][order], "-o", color=colour, ms=2, lw=1)
@@ -54,9 +53,11 @@ def head_figure(image: np.ndarray, probe: HeadProbe, truth: Sequence[float], *, 
         ax_p.axvline(probe.depth[k], color=colour, lw=1.2, ls="--")
         ax_p.set_xlim(0, max_depth)
         ax_p.tick_params(labelsize=7)
+        ax_p.set_ylabel("probability", fontsize=8)
         if k == 0:
             ax_p.set_title("probability of each final bin", fontsize=9)
         if k == n - 1:
             ax.set_xlabel("depth [m]", fontsize=8)
             ax_p.set_xlabel("bin centre [m]", fontsize=8)
+            legend_outside(fig, [ax])  # one legend above the panels, covering no bin
     return fig

@@ -15,7 +15,9 @@ from matplotlib.figure import Figure
 from zoedam_lib.viz.figures import DEPTH_CMAP, ERROR_CMAP, Scale, new_figure, rgb_panel
 from zoedam_lib.viz.samples import BAR
 
-ERROR_PERCENTILE = 98.0  # the error scale ends here: a few huge errors would otherwise wash out the rest
+# |error| colour scale of every prediction grid of the course (notebooks 03, 04, 06), in metres: one scale, so
+# error maps of different notebooks compare by eye; larger errors are clipped and the bar ends in an arrow
+ERROR_MAX = 2.0
 
 
 def absolute_errors(prediction: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -29,7 +31,7 @@ def absolute_errors(prediction: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
 def prediction_grid(images: Sequence[np.ndarray], gts: Sequence[np.ndarray],
                     predictions: Mapping[str, Sequence[np.ndarray]], *, note: str, vmax: float | None = None,
-                    error_max: float | None = None) -> Figure:
+                    error_max: float = ERROR_MAX) -> Figure:
     """One row per example, RGB | ground truth | each model's prediction, and an |error| row under it.
 
     Args:
@@ -38,7 +40,7 @@ def prediction_grid(images: Sequence[np.ndarray], gts: Sequence[np.ndarray],
         predictions: model name → its predictions at ground-truth size, one per example.
         note: the data and preset the figure shows (``RunContext.note()``).
         vmax: top of the depth scale (default: the largest valid ground truth; 10 m for NYU).
-        error_max: top of the error scale (default: the 98th percentile of all errors shown);
+        error_max: top of the error scale (default :data:`ERROR_MAX`, the course's one error scale);
             larger errors are clipped, and the error bar then ends in an arrow (``extend="max"``).
     """
     names, n = list(predictions), len(images)
@@ -51,7 +53,7 @@ def prediction_grid(images: Sequence[np.ndarray], gts: Sequence[np.ndarray],
     top = vmax if vmax is not None else float(np.nanmax([np.nanmax(g) for g in valid_gts]))
     depth = Scale.covering(valid_gts + [p for name in names for p in predictions[name]], top)
     errors = {name: [absolute_errors(p, g) for p, g in zip(predictions[name], gts, strict=True)] for name in names}
-    error = Scale.covering([e for name in names for e in errors[name]], error_max, ERROR_PERCENTILE)
+    error = Scale.covering([e for name in names for e in errors[name]], error_max)
 
     cols = 2 + len(names)
     fig = new_figure(note, (2.2 * cols + 0.9, 3.5 * n + 0.4))

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from zoedam_lib.viz.figures import DEPTH_CMAP, Scale, new_figure, rgb_panel
+from zoedam_lib.viz.figures import DEPTH_CMAP, Scale, legend_outside, new_figure, rgb_panel
 
 BAR = 0.06  # width of a colour-bar column, relative to an image column
 
@@ -39,8 +39,8 @@ def depth_histograms(groups: Mapping[str, np.ndarray], *, note: str, bins: int =
         values = np.asarray(values)
         values = values[np.isfinite(values) & (values > 0)]
         ax.hist(values, bins=bins, range=(0, max_depth), density=True, histtype="step", lw=1.5, label=name)
-    ax.set(xlabel="depth [m]", ylabel="density")
-    ax.legend()
+    ax.set(xlabel="depth [m]", ylabel="density [1/m]")
+    legend_outside(fig, [ax])
     return fig
 
 
@@ -67,8 +67,12 @@ def image_row(items: Sequence[tuple[str, np.ndarray]], *, note: str, ncols: int 
 
 
 def depth_map(depth: np.ndarray, title: str, *, note: str, vmax: float | None = None) -> Figure:
-    """One depth map with a colour bar in metres (e.g. the average-depth baseline of notebook 02)."""
-    scale = Scale.covering([depth], vmax)
+    """One depth map with a colour bar in metres (e.g. the average-depth baseline of notebook 02).
+
+    The bar spans the map's own range (its nearest to its farthest pixel), so every colour shows
+    a depth the map has; ``vmax`` instead fixes a scale from 0 to ``vmax`` (to compare maps by colour).
+    """
+    scale = Scale.spanning([depth]) if vmax is None else Scale.covering([depth], vmax)
     fig = new_figure(note, (4.8, 3.4))
     grid = fig.add_gridspec(1, 2, width_ratios=[1, BAR])
     im = scale.image(fig.add_subplot(grid[0, 0]), depth, DEPTH_CMAP, title)
