@@ -383,25 +383,36 @@ def test_a_model_is_evaluated_once_per_weights_sets_and_evaluation_code(tmp_path
 
     import torch
 
+    from zoedam_lib.evaluation.evaluate import EvalResult
     from zoedam_lib.experiments import evaluation_cache as evaluations
     from zoedam_lib.experiments.evaluation_cache import evaluate_once
 
     calls = []
+
+    def evaluate(model, flip_tta):
+        calls.append(flip_tta)
+        return EvalResult({"abs_rel": float(len(calls))}), {}
+
+    def number(ctx, model, flip_tta):
+        test, zero_shot = evaluate_once(ctx, model, flip_tta)
+        assert zero_shot == {}
+        return test.metrics["abs_rel"]
+
     ctx = SimpleNamespace(data_path="d.mat", split=SimpleNamespace(test=(1, 2)), zero_shot={}, out_dir=tmp_path,
-                          device="cpu", evaluate=lambda model, flip_tta: calls.append(flip_tta) or (len(calls), {}))
+                          device="cpu", evaluate=evaluate)
     teacher = torch.nn.Linear(2, 2)
-    assert evaluate_once(ctx, teacher, True) == evaluate_once(ctx, teacher, True) == (1, {})
-    evaluate_once(ctx, teacher, False)
+    assert number(ctx, teacher, True) == number(ctx, teacher, True) == 1
+    number(ctx, teacher, False)
     with torch.no_grad():
         teacher.weight.add_(1.0)
-    assert evaluate_once(ctx, teacher, True) == (3, {})
+    assert number(ctx, teacher, True) == 3
     ctx.split = SimpleNamespace(test=(1, 3))
-    assert evaluate_once(ctx, teacher, True) == (4, {}) and calls == [True, False, True, True]
+    assert number(ctx, teacher, True) == 4 and calls == [True, False, True, True]
     monkeypatch.setattr(evaluations, "_MEMO", {})  # another process: nothing in memory
-    assert evaluate_once(ctx, teacher, True) == (4, {}) and len(calls) == 4  # read back from disk
-    assert len(list((tmp_path / "evaluations").glob("*.pt"))) == 4
+    assert number(ctx, teacher, True) == 4 and len(calls) == 4  # read back from disk
+    assert len(list((tmp_path / "evaluations").glob("*.json"))) == 4
     monkeypatch.setattr(evaluations, "_CODE", "metrics changed")
-    assert evaluate_once(ctx, teacher, True) == (5, {})  # a changed evaluation code is never answered from disk
+    assert number(ctx, teacher, True) == 5  # a changed evaluation code is never answered from disk
 
 
 @pytest.mark.parametrize("control", [False, True])
