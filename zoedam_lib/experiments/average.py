@@ -13,6 +13,7 @@ from zoedam_lib.experiments.context import RunContext
 from zoedam_lib.experiments.evaluation_cache import evaluate_once
 from zoedam_lib.experiments.results import write_result
 from zoedam_lib.models.average import AverageDepth
+from zoedam_lib.utils.errors import ConfigError
 
 
 @dataclass
@@ -26,6 +27,8 @@ class AverageResult:
 
 def run_average(ctx: RunContext, n_images: int = 400) -> AverageResult:
     """Average the depth maps of ``n_images`` random training images (the paper's 400) and evaluate it."""
+    if isinstance(n_images, bool) or not isinstance(n_images, int) or n_images < 1:
+        raise ConfigError(f"n_images must be a number of training depth maps >= 1 (the paper: 400), got {n_images!r}")
     rng = np.random.default_rng([ctx.seed, 400])
     train = np.array(ctx.split.train)
     chosen = sorted(rng.choice(train, size=min(n_images, len(train)), replace=False).tolist())

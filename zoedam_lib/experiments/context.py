@@ -31,7 +31,7 @@ from zoedam_lib.models.predict import has_camera_head
 from zoedam_lib.utils.errors import ConfigError
 from zoedam_lib.utils.output_dirs import ensure_output_dir
 from zoedam_lib.utils.paths import DEFAULT_SYNTH_FILE, resolve
-from zoedam_lib.utils.seeding import seed_everything
+from zoedam_lib.utils.seeding import check_seed, seed_everything
 
 PRESETS = ("auto", *RECIPE_PRESETS)
 
@@ -168,6 +168,7 @@ def setup_run(data_path: str | os.PathLike = DEFAULT_SYNTH_FILE, split: str = "p
     ``zero_shot``: NYU-layout test files every trained model is also evaluated on (named by file
     stem); None: SynthRooms' zero-shot domains for SynthRooms data (:func:`default_zero_shot`).
     """
+    check_seed(seed)
     path = resolve_data_file(data_path)
     with open_dataset(path, folder) as data:
         data.height  # noqa: B018 (a folder whose images differ in size stops here, told how to resize)

@@ -52,8 +52,8 @@ def datasets(ctx: RunContext, recipe: Recipe, transform: Transform | None,
     Validation images come from the split's validation part, carved from the training images:
     per-epoch curves and recipe choices never look at the test images.
     """
-    train_idx = list(ctx.split.train)[: recipe.n_train] if recipe.n_train else list(ctx.split.train)
-    val_idx = list(ctx.split.val)[: recipe.n_val] if recipe.n_val else list(ctx.split.val)
+    train_idx = list(ctx.split.train)[: recipe.n_train] if recipe.n_train is not None else list(ctx.split.train)
+    val_idx = list(ctx.split.val)[: recipe.n_val] if recipe.n_val is not None else list(ctx.split.val)
     data = ctx.open_data()
     return DepthDataset(data, train_idx, transform, seed=recipe.train.seed, zoom=zoom), DepthDataset(data, val_idx)
 

@@ -87,6 +87,13 @@ class Recipe:
     n_val: int | None = None  # validation images (carved from training) per epoch (None: all of them)
     flip_tta: bool = True  # flip test-time augmentation in the final evaluation
 
+    def __post_init__(self) -> None:
+        # 0 read as "all" (a falsy test) and negatives sliced from the end, recorded as given in the results
+        for name in ("n_train", "n_val"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name} must be a number of images >= 1, or None for all of them; got {value!r}")
+
     def table(self) -> list[tuple[str, object]]:
         """(setting, value) rows for printing in a notebook: every setting, flat names."""
         return [(name, value) for name, (_, value) in _flat(self).items()]

@@ -7,6 +7,7 @@ from typing import Any
 
 from zoedam_lib.utils.amp import AMP_CHOICES
 from zoedam_lib.utils.errors import ConfigError
+from zoedam_lib.utils.seeding import check_seed
 
 
 @dataclass
@@ -27,7 +28,7 @@ class TrainConfig:
     amp: str = "auto"  # auto | off | bf16 | fp16 (auto: bf16/fp16 on CUDA; bf16 on CPUs with native bf16, else fp32)
     num_workers: int = 0  # DataLoader workers (0 keeps CPU runs deterministic and simple)
     seed: int = 0  # data order and augmentation seed
-    max_steps_per_epoch: int | None = None  # cap steps per epoch (quick runs, tests)
+    max_steps_per_epoch: int | None = None  # cap steps per epoch (quick runs, tests); None: no cap
     checkpoint_every: int = 0  # also checkpoint every N steps (0: only at epoch ends)
     max_bad_steps: int = 20  # consecutive non-finite losses before stopping
 
@@ -35,11 +36,15 @@ class TrainConfig:
         checks = {"epochs": self.epochs >= 0, "batch_size": self.batch_size >= 1, "lr": self.lr > 0,
                   "weight_decay": self.weight_decay >= 0, "clip_grad": self.clip_grad >= 0,
                   "num_workers": self.num_workers >= 0, "checkpoint_every": self.checkpoint_every >= 0,
-                  "max_bad_steps": self.max_bad_steps >= 1, "pct_start": 0 < self.pct_start < 1}
+                  "max_bad_steps": self.max_bad_steps >= 1, "pct_start": 0 < self.pct_start < 1,
+                  # 0 used to mean "no cap" by accident (a falsy test): the cap is None or a number of steps
+                  "max_steps_per_epoch": self.max_steps_per_epoch is None or self.max_steps_per_epoch >= 1}
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ConfigError("invalid training settings: " + ", ".join(f"{k}={getattr(self, k)!r}" for k in bad)
-                              + " (epochs >= 0, batch_size >= 1, lr > 0, 0 < pct_start < 1)")
+                              + " (epochs >= 0, batch_size >= 1, lr > 0, 0 < pct_start < 1, max_steps_per_epoch "
+                                "None (no cap) or >= 1)")
+        check_seed(self.seed)
         # the name only: whether fp16/bf16 can run depends on the device, which the Trainer checks
         # (validating against the CPU here rejected amp='fp16' for CUDA runs too)
         if self.amp not in AMP_CHOICES:

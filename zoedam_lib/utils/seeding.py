@@ -8,6 +8,18 @@ import random
 import numpy as np
 import torch
 
+from zoedam_lib.utils.errors import ConfigError
+
+MAX_SEED = 2**32 - 1  # numpy's global seed and torch's generators take 0 … 2**32 - 1 everywhere
+
+
+def check_seed(seed: object, where: str = "seed") -> int:
+    """``seed`` if it is an integer in 0 … :data:`MAX_SEED`, else a :class:`ConfigError`. Negative seeds fail
+    deep inside numpy (``default_rng([-1, 11])``) and seeds over 2**64 inside torch, after the run started."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{where} must be an integer from 0 to {MAX_SEED} (2**32 - 1), got {seed!r}")
+    return int(seed)
+
 
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and torch (all devices)."""
