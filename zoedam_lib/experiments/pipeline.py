@@ -28,6 +28,7 @@ from zoedam_lib.training import distributed as dist_utils
 from zoedam_lib.training.trainer import LossFn, Trainer, TrainState
 from zoedam_lib.utils.config import to_dict
 from zoedam_lib.utils.output_dirs import ensure_output_dir, run_lock
+from zoedam_lib.utils.threads import intra_op_threads
 
 VAL_KEYS = ("abs_rel", "rmse", "log_10", "a1")
 
@@ -107,7 +108,8 @@ def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: L
                           resume_override=resume_override, wrap=prepare_training,
                           **(trainer_kwargs or {}))
         start = time.perf_counter()
-        state = trainer.fit(resume=resume)
+        with intra_op_threads(recipe.threads):  # the recipe's count, not the launcher's: the same numbers anywhere
+            state = trainer.fit(resume=resume)
         seconds = time.perf_counter() - start
         if not main:
             return ExperimentResult(model, state, None, None, None, None, seconds)
@@ -116,7 +118,8 @@ def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: L
         checkpoint = save_model(model, ctx.out_dir / "checkpoints" / key,
                                 extra={**ctx.provenance(), "recipe": to_dict(recipe), **overrides,
                                        **(checkpoint_extra or {})})
-        result, zero_shot = evaluate_once(ctx, model, recipe.flip_tta)  # notebook 05 reuses the teacher's
+        with intra_op_threads(recipe.threads):  # notebook 05 reuses the teacher's evaluation
+            result, zero_shot = evaluate_once(ctx, model, recipe.flip_tta)
         path = write_result(ctx.out_dir, key, ctx.provenance(), result, zero_shot, recipe=to_dict(recipe),
                             train_seconds=round(seconds, 1),
                             history=str((run_dir / "history.json").relative_to(ctx.out_dir)),

@@ -24,6 +24,13 @@ from zoedam_lib.experiments.recipes import (
 from zoedam_lib.training.trainer import TrainConfig
 from zoedam_lib.utils.errors import ConfigError
 
+# The course's CPU trainings run on one intra-op thread however they are launched: make demo trains two
+# runs side by side on two cores (one thread each) and notebook 03 beside 04 under OMP_NUM_THREADS=1,
+# while nbval, a lone papermill run and Colab run one notebook alone. One pinned count gives all of them
+# the same numbers (utils/threads.py says why the count matters); SynthDA's 30-min pretraining, a job
+# on its own, keeps torch's count.
+CPU_THREADS = 1
+
 
 @dataclass(frozen=True)
 class Experiment:
@@ -47,7 +54,8 @@ def _zoedam_cpu() -> Recipe:
     # lr_factors() replaces a factor by 1 for them, so a random-init run uses the same recipe.
     return Recipe("cpu", (98, 126), TrainConfig(epochs=3, batch_size=4, lr=5e-4, weight_decay=0.01,
                                                 div_factor=10.0, pct_start=0.3),
-                  ZoeDAMOptions(encoder_lr_factor=10.0, pos_embed_lr_factor=10.0, decoder_lr_factor=10.0), n_val=48)
+                  ZoeDAMOptions(encoder_lr_factor=10.0, pos_embed_lr_factor=10.0, decoder_lr_factor=10.0), n_val=48,
+                  threads=CPU_THREADS)
 
 
 def _densedepth_paper() -> Recipe:
@@ -61,7 +69,7 @@ def _densedepth_cpu() -> Recipe:
     # Half-width decoder, 64x96 input: ~2.5 min on 2 cores for 216 steps.
     return Recipe("cpu", (64, 96), TrainConfig(epochs=4, batch_size=8, lr=5e-4, weight_decay=0.0, div_factor=10.0,
                                                pct_start=0.3, cycle_momentum=False, clip_grad=1.0),
-                  DenseDepthOptions(decoder_width=0.5), n_val=48)
+                  DenseDepthOptions(decoder_width=0.5), n_val=48, threads=CPU_THREADS)
 
 
 def _zoedam_plus_paper() -> Recipe:
@@ -78,7 +86,8 @@ def _zoedam_plus_cpu() -> Recipe:
     return Recipe("cpu", (98, 126), TrainConfig(epochs=3, batch_size=4, lr=5e-4, weight_decay=0.01,
                                                 div_factor=10.0, pct_start=0.3),
                   ZoeDAMPlusOptions(encoder_lr_factor=10.0, pos_embed_lr_factor=10.0, decoder_lr_factor=10.0,
-                                    unlabeled_ratio=1, student_init="pretrained", n_unlabeled=300), n_val=48)
+                                    unlabeled_ratio=1, student_init="pretrained", n_unlabeled=300), n_val=48,
+                  threads=CPU_THREADS)
 
 
 def _synthda_cpu() -> Recipe:

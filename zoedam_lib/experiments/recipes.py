@@ -86,6 +86,9 @@ class Recipe:
     n_train: int | None = None  # use only the first n training images (None: all)
     n_val: int | None = None  # validation images (carved from training) per epoch (None: all of them)
     flip_tta: bool = True  # flip test-time augmentation in the final evaluation
+    # intra-op CPU threads for training and the final evaluation (None: torch's current count); a CPU result
+    # depends on it (float summation order, utils/threads.py), so CPU recipes pin it
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         # 0 read as "all" (a falsy test) and negatives sliced from the end, recorded as given in the results
