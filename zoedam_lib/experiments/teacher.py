@@ -1,9 +1,11 @@
-"""The ZoeDAM+ teacher: loaded from notebook 04's checkpoint, evaluated once, its pseudo-labels cached.
+"""The ZoeDAM+ teacher: notebook 04's checkpoint (trained here if missing), evaluated once, pseudo-labels cached.
 
 A student and its control share one teacher: its pseudo-labels are cached on disk
 (:class:`~zoedam_lib.semi.pseudo_labels.PseudoLabelCache`) and its evaluation is notebook 04's
 (:func:`~zoedam_lib.experiments.evaluation_cache.evaluate_once`), so runs in other processes (the
 student and control side by side, :mod:`.concurrent`; a re-run of notebook 05) compute neither again.
+Notebook 05 opened alone (a fresh Colab runtime, after ``make clean``) finds no checkpoint of
+notebook 04: :func:`ensure_teacher` then trains it, with notebook 04's own recipe, instead of stopping.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from torch import nn
 
 from zoedam_lib.checkpoints import load_checkpoint
 from zoedam_lib.experiments.context import RunContext
+from zoedam_lib.experiments.zoedam import run_zoedam
 from zoedam_lib.models.zoedam import ZoeDAM
 from zoedam_lib.semi.pseudo_labels import PseudoLabelCache
 from zoedam_lib.utils.atomic import recover_dir
@@ -22,6 +25,28 @@ from zoedam_lib.utils.errors import CheckpointError, ConfigError
 from zoedam_lib.utils.paths import display_path
 
 TEACHER_KEY = "zoedam_vits"  # notebook 04's checkpoint, the default teacher
+
+
+def ensure_teacher(ctx: RunContext, teacher: str | os.PathLike | nn.Module | None = None
+                   ) -> str | os.PathLike | nn.Module:
+    """The teacher to use: ``teacher`` when given, else notebook 04's ZoeDAM-S checkpoint in ``out_dir``,
+    trained first when it is not there yet.
+
+    The teacher is trained exactly as notebook 04 trains it (``run_zoedam(ctx, "vits")``: the
+    preset's recipe from SynthDA, or Depth Anything under ``paper``; about 5 min on 2 CPU cores at
+    the ``cpu`` preset), so notebook 05 run alone gets the teacher the course's numbers were
+    measured with (the recipe pins its CPU threads, so the same weights as notebook 04's run).
+    """
+    if teacher is not None:
+        return teacher
+    path = ctx.out_dir / "checkpoints" / TEACHER_KEY
+    if recover_dir(path).exists():
+        print(f"teacher: notebook 04's ZoeDAM-S ({display_path(path)})")
+        return path
+    print(f"teacher: no checkpoint at {display_path(path)} (notebook 04 not run in this out_dir); training it "
+          "with notebook 04's recipe")
+    run_zoedam(ctx, "vits")
+    return path
 
 
 def load_teacher(ctx: RunContext, teacher: str | os.PathLike | nn.Module | None) -> tuple[ZoeDAM, str, dict | None]:
