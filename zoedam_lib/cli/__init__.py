@@ -35,7 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # a write refused late (disk full, a folder turned read-only): no traceback
         if exc.errno not in WRITE_ERRNOS:
             raise
-        print(f"error: cannot write {exc.filename or ''}: {exc.strerror}. Free space or choose a writable output "
+        where = exc.filename or "an output file (the system named none)"
+        print(f"error: cannot write {where}: {exc.strerror}. Free space or choose a writable output "
               "folder; a training run can continue with --resume from its last checkpoint.", file=sys.stderr)
         return 2
 

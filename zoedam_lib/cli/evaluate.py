@@ -7,7 +7,6 @@ in ``06_results`` measured with exactly the same protocol as the models trained 
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from zoedam_lib.checkpoints import load_checkpoint
@@ -16,6 +15,7 @@ from zoedam_lib.evaluation.evaluate import EvalResult
 from zoedam_lib.experiments.context import setup_run
 from zoedam_lib.experiments.results import markdown_table, write_result
 from zoedam_lib.models.predict import is_camera_aware
+from zoedam_lib.utils.names import safe_name
 from zoedam_lib.utils.output_dirs import ensure_output_dir, run_lock
 from zoedam_lib.utils.paths import display_path
 
@@ -25,7 +25,7 @@ def results_key(checkpoint: str, model) -> str:
     name = Path(checkpoint).name
     if not name:
         name = type(model).__name__.lower()
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem if "." in name else name)
+    return safe_name(Path(name).stem if "." in name else name, default="model")
 
 
 def run_eval(args: argparse.Namespace) -> EvalResult:
@@ -44,7 +44,9 @@ def run_eval(args: argparse.Namespace) -> EvalResult:
         print(f"warning: {report.summary()}")
     if is_camera_aware(model) and getattr(args, "zero_shot", None) is None:
         ctx = ctx.with_camera_sets()  # a camera-aware model is also scored through other lenses
-    key = args.name or results_key(args.checkpoint, model)
+    key = results_key(args.checkpoint, model) if args.name is None else safe_name(args.name, default="model")
+    if args.name is not None and key != args.name:
+        print(f"--name {args.name!r} is not a plain file name: the results are named {key!r}")
     with run_lock(ctx.out_dir, key):
         ensure_output_dir(ctx.out_dir / "results", "output folder")
         result, zero_shot = ctx.evaluate(model, flip_tta=not args.no_flip_tta,

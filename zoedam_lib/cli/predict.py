@@ -29,7 +29,7 @@ from zoedam_lib.inference.precision import JobPrecision
 from zoedam_lib.inference.predict import infer_photos
 from zoedam_lib.io.images import IMAGE_EXTENSIONS, MAX_PIXELS, read_image
 from zoedam_lib.io.inputs import assign_names, collect_inputs
-from zoedam_lib.io.writers import write_color_png, write_depth_png16, write_ply
+from zoedam_lib.io.writers import write_color_png, write_depth_png16, write_ply, written_here
 from zoedam_lib.models.layers.preprocess import network_input_size, resize_image
 from zoedam_lib.models.predict import (
     has_camera_head,
@@ -38,6 +38,7 @@ from zoedam_lib.models.predict import (
     non_finite_problem,
 )
 from zoedam_lib.utils.errors import ConfigError, ImageReadError, PredictionError
+from zoedam_lib.utils.names import inside
 from zoedam_lib.utils.output_dirs import ensure_output_dir
 from zoedam_lib.utils.progress import tqdm
 
@@ -79,10 +80,10 @@ def _predict_batch(model: nn.Module, batch: list[_Loaded], args: argparse.Namesp
             tqdm.write(f"{item.name}: depth in metres with {item.camera.describe()}", file=sys.stdout)
         full = F.interpolate(pred[None], size=item.size, mode="bilinear", align_corners=True)
         depth_m = full.clamp_(lo, hi)[0, 0].numpy()  # (H, W) metres
-        write_depth_png16(out_dir / f"{item.name}_depth.png", depth_m)
-        write_color_png(out_dir / f"{item.name}_color.png", depth_m)
+        write_depth_png16(inside(out_dir, f"{item.name}_depth.png"), depth_m)
+        write_color_png(inside(out_dir, f"{item.name}_color.png"), depth_m)
         if item.rgb is not None and item.camera is not None:
-            counts = write_ply(out_dir / f"{item.name}.ply", depth_m, item.rgb, item.camera.intrinsics,
+            counts = write_ply(inside(out_dir, f"{item.name}.ply"), depth_m, item.rgb, item.camera.intrinsics,
                                item.camera.source, None if args.keep_edges else args.edge_jump)
             edges = "flying pixels kept" if args.keep_edges else f"{counts.flying:,} flying pixels dropped"
             tqdm.write(f"{item.name}.ply: {counts.points:,} points ({edges}); {item.camera.describe()}",
@@ -99,6 +100,21 @@ def _flush(model: nn.Module, batch: list[_Loaded], args: argparse.Namespace, out
         batch.clear()
         bar.update(n)
     return written
+
+
+OUTPUT_SUFFIXES = ("_depth.png", "_color.png", ".ply")  # what one image's outputs are named: <stem><suffix>
+
+
+def _output_names(files: list[Path], out_dir: Path) -> list[str]:
+    """Output stems for ``files`` that replace no file this program did not write (``--out`` may be the photos'
+    own folder, beside their ground truth); each stem moved aside for such a file is said once."""
+    def taken(stem: str) -> bool:
+        theirs = [out_dir / f"{stem}{s}" for s in OUTPUT_SUFFIXES
+                  if (out_dir / f"{stem}{s}").exists() and not written_here(out_dir / f"{stem}{s}")]
+        if theirs:
+            print(f"keeping {theirs[0]}: it was not written by zoedam, so {stem}'s outputs get another name")
+        return bool(theirs)
+    return assign_names(files, taken)
 
 
 def _reason(exc: ImageReadError) -> str:
@@ -167,18 +183,20 @@ def run_predict(args: argparse.Namespace) -> int:
     can_estimate = aware and has_camera_head(model)
     print(f"{summary} | device {device} | {len(files)} input files -> {out_dir}", flush=True)
     print(f"camera: {camera_line(aware, can_estimate)}", flush=True)
-    done, batch, failed = 0, [], []
+    done, batch, failed, misfits = 0, [], [], []
     max_pixels = getattr(args, "max_pixels", MAX_PIXELS)
     with torch.inference_mode(), tqdm(total=len(files), unit="img", desc="predict", file=sys.stderr) as bar:
-        for path, name in zip(files, assign_names(files), strict=True):
+        for path, name in zip(files, _output_names(files, out_dir), strict=True):
             try:
                 image = read_image(path, max_pixels)  # (H, W, 3) uint8/uint16, EXIF-rotated
-            except ImageReadError as exc:
-                skipped.append((str(path), _reason(exc)))
-                tqdm.write(f"skipped {exc}", file=sys.stderr)
+                camera = photo_camera(path, args.intrinsics, can_estimate) if args.ply or aware else None
+            except (ImageReadError, ConfigError) as exc:  # unreadable, or --intrinsics that do not fit this photo
+                unread = isinstance(exc, ImageReadError)
+                skipped.append((str(path), _reason(exc) if unread else "--intrinsics do not fit this image"))
+                misfits += [] if unread else [str(exc)]
+                tqdm.write(f"skipped {exc}" if unread else f"skipped {path}: {exc}", file=sys.stderr)
                 bar.update(1)
                 continue
-            camera = photo_camera(path, args.intrinsics, can_estimate) if args.ply or aware else None  # may refuse
             x = resize_image(image, network_input_size(model, *image.shape[:2]))
             item = _Loaded(path, name, x, image.shape[:2], image if args.ply else None, camera)
             del image
@@ -196,6 +214,9 @@ def run_predict(args: argparse.Namespace) -> int:
         raise PredictionError(f"the model predicted NaN/inf depth for {len(failed)} of {len(files)} images, so "
                               "nothing was written for them. The model is numerically broken: with --fast (fp16) "
                               "try without it; otherwise the checkpoint is damaged or diverged.")
+    if done == 0 and misfits:
+        raise ConfigError(f"{misfits[0]} Nothing was predicted: the given --intrinsics fit none of the {len(files)} "
+                          "images.")
     if done == 0:
         raise ImageReadError(f"none of the {len(files)} input files could be read as an image; expected "
                              f"{'/'.join(IMAGE_EXTENSIONS)} files")

@@ -29,6 +29,7 @@ from zoedam_lib.evaluation.evaluate import EvalResult, evaluate
 from zoedam_lib.experiments.recipes import PRESETS as RECIPE_PRESETS
 from zoedam_lib.models.predict import has_camera_head
 from zoedam_lib.utils.errors import ConfigError
+from zoedam_lib.utils.names import safe_name
 from zoedam_lib.utils.output_dirs import ensure_output_dir
 from zoedam_lib.utils.paths import DEFAULT_SYNTH_FILE, resolve
 from zoedam_lib.utils.seeding import check_seed, seed_everything
@@ -156,6 +157,31 @@ def default_zero_shot(data_path: Path, kind: str, names: Sequence[str] = COURSE_
             if (data_path.parent / DOMAINS[name].file).is_file()}
 
 
+def zero_shot_sets(files: Sequence[str | os.PathLike]) -> dict[str, Path]:
+    """User-given zero-shot files by name (the file's stem as a safe file name), refusing names that clash.
+
+    A set's name keys its row and its per-image CSV: two files of one stem would silently drop one set,
+    and a set named ``test`` would print as the test split's row and overwrite its CSV.
+    """
+    sets: dict[str, Path] = {}
+    given: dict[str, str] = {}
+    reserved = {"test", *(f"{name}{ESTIMATED_SUFFIX}" for name in CAMERA_ZERO_SHOT)}
+    for item in files:
+        path = resolve_data_file(item)
+        name = safe_name(path.stem, "zero_shot")
+        if name.casefold() in reserved:
+            raise ConfigError(f"--zero-shot {item}: a zero-shot set is named after its file, and {name!r} is "
+                              f"taken by the run's own results ({', '.join(sorted(reserved))}). Copy or link the "
+                              "file under another name, e.g. zs_" + path.name)
+        clash = next((other for other in given if other.casefold() == name.casefold()), None)
+        if clash is not None:
+            raise ConfigError(f"--zero-shot {given[clash]} and {item} would both be named {name!r} (sets are named "
+                              "after their file's stem, letter case aside): one would replace the other's results. "
+                              "Copy or link one of them under another name.")
+        sets[name], given[name] = path, str(item)
+    return sets
+
+
 def setup_run(data_path: str | os.PathLike = DEFAULT_SYNTH_FILE, split: str = "paper", seed: int = 0,
               out_dir: str | os.PathLike = "runs/demo", device: str = "auto", preset: str = "auto",
               splits_mat: str | os.PathLike | None = None, verbose: bool = True,
@@ -178,8 +204,7 @@ def setup_run(data_path: str | os.PathLike = DEFAULT_SYNTH_FILE, split: str = "p
         splits_mat = path.parent / "splits.mat"
     the_split = load_or_create_split(path, split, seed, out / "splits", splits_mat=splits_mat, folder=folder)
     dev = resolve_device(device)
-    sets = default_zero_shot(path, kind) if zero_shot is None else \
-        {resolve(p).stem: resolve_data_file(p) for p in zero_shot}
+    sets = default_zero_shot(path, kind) if zero_shot is None else zero_shot_sets(zero_shot)
     for zero_shot_file in sets.values():  # opening checks layout and depth unit now, not after training
         NyuMat(zero_shot_file).close()
     ctx = RunContext(path, kind, label, the_split, split, seed, out, dev, resolve_preset(preset, dev, kind), folder,

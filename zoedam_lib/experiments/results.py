@@ -22,6 +22,7 @@ from zoedam_lib.evaluation.evaluate import EvalResult
 from zoedam_lib.evaluation.metrics import METRIC_KEYS, METRIC_NAMES
 from zoedam_lib.utils.atomic import atomic_path, atomic_write_json
 from zoedam_lib.utils.markdown import markdown_table as table
+from zoedam_lib.utils.names import inside
 from zoedam_lib.utils.paths import display_path
 
 _THEIR_SPLIT = "NYU Depth V2, the paper's random 400-image test split"
@@ -84,10 +85,10 @@ def write_result(out_dir: str | os.PathLike, key: str, provenance: dict[str, Any
     evaluations = {"test": evaluation, **(zero_shot or {})}
     if zero_shot:
         record["zero_shot"] = {name: _summary(ev) for name, ev in zero_shot.items()}
-    path = results / f"{key}.json"
+    path = inside(results, f"{key}.json")  # a key or set name with a path in it never writes elsewhere
     with contextlib.ExitStack() as pending:
         for name, ev in evaluations.items():
-            csv_path = results / (f"{key}_per_image.csv" if name == "test" else f"{key}_{name}_per_image.csv")
+            csv_path = inside(results, f"{key}_per_image.csv" if name == "test" else f"{key}_{name}_per_image.csv")
             with open(pending.enter_context(atomic_path(csv_path)), "w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=list(ev.per_image[0]))
                 writer.writeheader()

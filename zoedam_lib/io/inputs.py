@@ -8,15 +8,14 @@ folder, hide itself or overwrite another output of the same run.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from zoedam_lib.io.images import IMAGE_EXTENSIONS
+from zoedam_lib.utils.names import safe_stem
 from zoedam_lib.utils.paths import unusable_path_reason
 
-_UNSAFE_CHARS = re.compile(r"[^\w.-]+")
-_MAX_STEM = 100  # characters; leaves room for suffixes within the usual 255-byte file-name limit
+__all__ = ["assign_names", "collect_inputs", "safe_stem"]
 
 
 def collect_inputs(inputs: Sequence[str | os.PathLike], exclude: Path | None = None
@@ -42,9 +41,13 @@ def collect_inputs(inputs: Sequence[str | os.PathLike], exclude: Path | None = N
     for item in inputs:
         path = Path(item).expanduser()
         if path.is_dir():
-            found = [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-                     and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                     and (excluded is None or not p.resolve().is_relative_to(excluded))]
+            images = [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                      and not any(part.startswith(".") for part in p.relative_to(path).parts)]
+            found = [p for p in images if excluded is None or not p.resolve().is_relative_to(excluded)]
+            if images and not found:
+                skipped.append((str(item), f"its {len(images)} image(s) lie inside the output folder {exclude}, "
+                                "which is never read as input (a rerun would predict the outputs again): pass "
+                                "another --out, or name the image files themselves"))
             for p in sorted(found, key=lambda p: p.relative_to(path).as_posix()):
                 add(p)
         elif path.is_file():
@@ -55,28 +58,19 @@ def collect_inputs(inputs: Sequence[str | os.PathLike], exclude: Path | None = N
     return files, skipped
 
 
-def safe_stem(path: str | os.PathLike) -> str:
-    """An output stem from a file name that cannot leave the output folder or hide itself.
-
-    Only the last path component is used; characters other than letters, digits, ``.``, ``-``
-    and ``_`` become ``_``; leading dots are dropped (no ``..``, no hidden files).
-    """
-    stem = _UNSAFE_CHARS.sub("_", Path(os.fspath(path).replace("\\", "/")).stem)
-    stem = stem.lstrip(".")[:_MAX_STEM]
-    return stem or "image"
-
-
-def assign_names(paths: Sequence[Path]) -> list[str]:
+def assign_names(paths: Sequence[Path], taken: Callable[[str], bool] | None = None) -> list[str]:
     """Unique output stems in input order: the second ``x`` becomes ``x-1``, the third ``x-2``.
 
     Compared case-insensitively, so outputs do not overwrite each other on macOS/Windows either.
+    ``taken(stem)`` says a stem's outputs would replace files this program did not write (a user's
+    ground truth beside the photos): such a stem is skipped the same way.
     """
     used: set[str] = set()
     names = []
     for path in paths:
         stem = candidate = safe_stem(path)
         k = 0
-        while candidate.casefold() in used:
+        while candidate.casefold() in used or (taken is not None and taken(candidate)):
             k += 1
             candidate = f"{stem}-{k}"
         used.add(candidate.casefold())

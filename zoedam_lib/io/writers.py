@@ -14,13 +14,14 @@ from typing import NamedTuple
 
 import matplotlib
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from zoedam_lib.camera.geometry import EDGE_JUMP, backproject, flying_pixels
 from zoedam_lib.camera.intrinsics import validate_intrinsics
 from zoedam_lib.utils.atomic import atomic_open, atomic_path
 from zoedam_lib.utils.depth import has_depth
 
+SOFTWARE = "zoedam_lib"  # the PNG "Software" text and the PLY comment that mark a file as written here
 MAX_MM = 65535  # largest depth a uint16 PNG holds: 65.535 m
 _PLY_CHUNK_ROWS = 256  # rows back-projected at a time, bounding the PLY writer's memory
 _VERTEX = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"), ("blue", "u1")])
@@ -55,7 +56,7 @@ def write_depth_png16(path: str | os.PathLike, depth_m: np.ndarray) -> None:
     """Write (H, W) depth in metres as a 16-bit grayscale PNG of millimetres (0 = invalid)."""
     image = Image.fromarray(depth_to_mm(depth_m))
     with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG")
+        image.save(tmp, format="PNG", pnginfo=_mark())
 
 
 def read_depth_png16(path: str | os.PathLike) -> np.ndarray:
@@ -106,7 +107,29 @@ def write_color_png(path: str | os.PathLike, depth_m: np.ndarray, vmin: float | 
     """Write an 8-bit RGB preview of (H, W) depth in metres (see :func:`colorize`)."""
     image = Image.fromarray(colorize(depth_m, vmin, vmax, cmap))
     with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG")
+        image.save(tmp, format="PNG", pnginfo=_mark())
+
+
+def written_here(path: str | os.PathLike) -> bool:
+    """Whether the file at ``path`` was written by these writers (its PNG "Software" text or PLY comment).
+
+    ``predict`` replaces such a file (a previous prediction) but never a file a user made, such as a
+    ground-truth ``0001_depth.png`` beside its photo when ``--out`` is the photos' folder.
+    """
+    try:
+        if str(path).lower().endswith(".ply"):
+            with open(path, "rb") as f:
+                return f"comment {SOFTWARE} ".encode() in f.read(200)
+        with Image.open(path) as img:
+            return img.format == "PNG" and img.info.get("Software") == SOFTWARE
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return False
+
+
+def _mark() -> PngImagePlugin.PngInfo:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", SOFTWARE)
+    return info
 
 
 def rgb8(rgb: np.ndarray) -> np.ndarray:
@@ -149,7 +172,7 @@ def write_ply(path: str | os.PathLike, depth_m: np.ndarray, rgb: np.ndarray,
         keep &= ~edges
         del edges
     lines = ["ply", "format binary_little_endian 1.0",
-             "comment zoedam_lib metric depth; camera frame x right, y down, z forward; metres",
+             f"comment {SOFTWARE} metric depth; camera frame x right, y down, z forward; metres",
              f"comment intrinsics fx {fx!r} fy {fy!r} cx {cx!r} cy {cy!r}"]
     if source is not None:
         lines.append("comment intrinsics " + " ".join(source.split()).encode("ascii", "replace").decode())

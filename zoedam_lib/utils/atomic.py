@@ -33,6 +33,9 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         _fsync_file(tmp_path)
         os.replace(tmp_path, target)
+    except OSError as exc:
+        _name_target(exc, target, tmp_path)
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -85,6 +88,9 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, target)
         if old.exists():
             shutil.rmtree(old)
+    except OSError as exc:
+        _name_target(exc, target, tmp)
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -98,6 +104,13 @@ def recover_dir(target: str | os.PathLike) -> Path:
     if not target.exists() and old.exists():
         os.replace(old, target)
     return target
+
+
+def _name_target(exc: OSError, target: Path, tmp: Path) -> None:
+    """Make ``exc`` name the file the user asked for: a write that fails on a full disk (``f.write``) names no
+    file at all, and one that fails on the temporary names a hidden file the user never heard of."""
+    if exc.filename is None or str(tmp) in str(exc.filename):
+        exc.filename = str(target)
 
 
 def _umask() -> int:

@@ -13,7 +13,6 @@ import contextlib
 import datetime as _dt
 import json
 import os
-import re
 import socket
 import tempfile
 import time
@@ -21,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from zoedam_lib.utils.errors import OutputError
+from zoedam_lib.utils.names import inside, safe_name
 from zoedam_lib.utils.paths import unusable_path_reason
 
 LOCK_DIR = "locks"  # under the run's output folder: one <name>.lock per run
@@ -60,8 +60,7 @@ def run_lock(out_dir: str | os.PathLike, name: str) -> Iterator[Path]:
     cannot be checked from here, so the error says how to remove it if that run is dead. The same
     process may take a lock it holds (a notebook running an experiment inside another).
     """
-    safe = re.sub(r"[^\w.-]", "_", name)
-    path = ensure_output_dir(Path(out_dir) / LOCK_DIR, "lock folder") / f"{safe}.lock"
+    path = inside(ensure_output_dir(Path(out_dir) / LOCK_DIR, "lock folder"), f"{safe_name(name, 'run')}.lock")
     mine = _holder()
     taken = False
     while not taken:
