@@ -187,3 +187,26 @@ def test_a_full_disk_names_the_file_it_could_not_write(checkpoint, tmp_path, mon
     assert main(["predict", str(tmp_path / "p.png"), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "out"),
                  "--device", "cpu"]) == 2
     assert _last_error(capsys).startswith(f"error: cannot write {tmp_path / 'out' / 'p_depth.png'}: No space left")
+
+
+# --------------------------------------------------------------------------- synth into a user's dataset
+
+
+def test_synth_folder_into_an_existing_dataset_is_refused(tmp_path, capsys):
+    """``synth --format folder --out my_dataset`` overwrote the user's images, depths and dataset.json and mixed
+    synthetic pairs in. A non-empty folder that is not a synth output of the same settings is refused, untouched;
+    an empty one, or a re-render of the same settings, works."""
+    from folder_helpers import make_folder
+
+    users = make_folder(tmp_path / "mine", n=3, spec={"name": "mine", "depth_unit": "mm"})
+    before = _files(users)
+    synth = ["synth", "--domain", "zeroshot_wide", "--n", "2", "--size", "12x16", "--format", "folder", "--out"]
+    assert main([*synth, str(users)]) == 2
+    last = _last_error(capsys)
+    assert f"--out {users} is not empty and not a synth output (it holds dataset.json, depth, images)" in last, last
+    assert "Pass a new or empty folder" in last and _files(users) == before
+    fresh = tmp_path / "fresh"
+    assert main([*synth, str(fresh)]) == 0 and main([*synth, str(fresh)]) == 0  # the same settings again
+    assert sorted(p.name for p in (fresh / "images").iterdir()) == ["00000.png", "00001.png"]
+    assert main([*synth[:4], "3", *synth[5:], str(fresh)]) == 2
+    assert "a synth output of other settings ({'domain': 'zeroshot_wide', 'n': 2," in _last_error(capsys)

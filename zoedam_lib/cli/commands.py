@@ -15,6 +15,12 @@ def _synth(args: argparse.Namespace) -> int:
     from zoedam_lib.data.synthrooms.domains import DOMAINS
     from zoedam_lib.data.synthrooms.generate import generate_domain, generate_synthrooms
 
+    settings = {k: list(v) if isinstance(v, tuple) else v  # as dataset.json records them
+                for k, v in ((k, getattr(args, k)) for k in ("domain", "n", "size", "seed", "n_unlabeled"))}
+    if args.format == "folder":
+        from zoedam_lib.data.folder.export import check_export_target
+
+        check_export_target(args.out, settings)
     ensure_output_dir(args.out, "--out folder")
     if args.domain == "labeled":
         d = DOMAINS["labeled"]
@@ -28,7 +34,7 @@ def _synth(args: argparse.Namespace) -> int:
     if args.format == "folder":
         from zoedam_lib.data.folder.export import export_folder
 
-        path = export_folder(path, args.out, remove_source=True)
+        path = export_folder(path, args.out, remove_source=True, settings=settings)
     print(f"wrote {path}")
     return 0
 

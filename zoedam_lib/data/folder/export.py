@@ -8,8 +8,10 @@ from the ``.mat`` is the depth's millimetre quantisation (at most 0.5 mm).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -19,18 +21,44 @@ from zoedam_lib.data.folder.spec import DATASET_JSON, DEFAULT_RANGE
 from zoedam_lib.data.nyu.reader import NyuMat
 from zoedam_lib.io.writers import write_depth_png16
 from zoedam_lib.utils.atomic import atomic_path, atomic_write_json
+from zoedam_lib.utils.errors import OutputError
 from zoedam_lib.utils.progress import tqdm
 
 
+def check_export_target(out_dir: str | os.PathLike, settings: dict[str, Any]) -> None:
+    """Refuse to render a folder dataset into ``out_dir`` unless it is empty or a previous export of ``settings``.
+
+    ``synth --format folder`` writes ``images/00000.png``…, ``depth/`` and ``dataset.json``: into a user's
+    own dataset it would overwrite their pairs and mix synthetic ones in. Re-rendering the same
+    settings (recorded in ``dataset.json`` as ``attrs.synth``) gives the same files, so that is allowed.
+    """
+    out = Path(out_dir)
+    found = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if not found:
+        return
+    try:
+        previous = json.loads((out / DATASET_JSON).read_text(encoding="utf-8")).get("attrs", {}).get("synth")
+    except (OSError, ValueError, AttributeError):
+        previous = None
+    if previous == settings:
+        return
+    what = (f"a synth output of other settings ({previous})" if previous is not None else
+            f"not a synth output (it holds {', '.join(found[:5])}{', …' if len(found) > 5 else ''})")
+    raise OutputError(f"--out {out} is not empty and {what}: rendering there would overwrite its files and mix "
+                      "synthetic pairs into them. Pass a new or empty folder.")
+
+
 def export_folder(mat_path: str | os.PathLike, out_dir: str | os.PathLike, name: str | None = None,
-                  remove_source: bool = False, progress: bool = False) -> Path:
+                  remove_source: bool = False, progress: bool = False,
+                  settings: dict[str, Any] | None = None) -> Path:
     """Write every item of ``mat_path`` into ``out_dir`` in the folder layout; returns ``out_dir``.
 
     Item ``i`` becomes ``images/{i:05d}.png`` and ``depth/{i:05d}.png`` (uint16 millimetres,
     0 = invalid); ``dataset.json`` states the unit, NYU's valid range, the intrinsics if the
     file has them and its provenance. ``remove_source`` deletes the ``.mat`` afterwards (when
     ``synth --format folder`` rendered it only to export it). Stale items of an earlier, larger
-    export are removed so the folder holds exactly this file's pairs.
+    export are removed so the folder holds exactly this file's pairs. ``settings`` (how ``synth`` rendered
+    the file) go into ``dataset.json`` for :func:`check_export_target`.
     """
     out = Path(out_dir)
     images_dir, depth_dir = out / IMAGES_DIR, out / DEPTH_DIR
@@ -50,7 +78,7 @@ def export_folder(mat_path: str | os.PathLike, out_dir: str | os.PathLike, name:
     provenance = {k: _jsonable(v) for k, v in attrs.items() if k != "intrinsics"}
     spec = {"name": name or (out.name if out.name else source.stem), "depth_unit": "mm",
             "min_depth": DEFAULT_RANGE[0], "max_depth": DEFAULT_RANGE[1],
-            "attrs": {**provenance, "exported_from": source.name}}
+            "attrs": {**provenance, "exported_from": source.name, **({"synth": settings} if settings else {})}}
     intrinsics = attrs.get("intrinsics")
     if intrinsics is not None:
         spec["intrinsics"] = [float(v) for v in np.asarray(intrinsics).ravel()]
