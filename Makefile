@@ -1,5 +1,5 @@
 # zoedam — two commands:
-#   make demo   run the six notebooks end to end on SynthRooms; outputs under $(RUN_DIR)
+#   make demo   run the seven notebooks end to end on SynthRooms; outputs under $(RUN_DIR)
 #   make test   the test suite: unit tests, conformance tests and every notebook under nbval
 # Both install what they need first: into the active virtualenv/conda env, or else into ./.venv.
 
@@ -31,7 +31,8 @@ $(VENV)/bin/python:
 # The notebooks in order, except that 03 (DenseDepth, independent of 04 and 05) runs beside 04 on one
 # thread: 04's two single-core runs and 03 share the two cores (each Jupyter kernel is its own session,
 # so the scheduler splits the CPU between the two notebooks; all six took 17.6 min on 2 cores, README).
-# 06 waits for 03. $(1): output folder ("" = in place).
+# 07 (cameras) runs before 06, so the results page has its camera-blind row too; 06 waits for 03.
+# $(1): output folder ("" = in place).
 define run_notebooks
 	set -e; nb() { $(PY) -m papermill notebooks/$$1 $(if $(1),$(1)/notebooks/$$1,notebooks/$$1) \
 	  $(if $(1),-p out_dir $(1)) -k python3 --log-level WARNING; }; \
@@ -39,7 +40,7 @@ define run_notebooks
 	( OMP_NUM_THREADS=1 $(PY) -m papermill notebooks/03_densedepth.ipynb \
 	  $(if $(1),$(1)/notebooks/03_densedepth.ipynb,notebooks/03_densedepth.ipynb) $(if $(1),-p out_dir $(1)) \
 	  -k python3 --log-level WARNING ) & dd=$$!; \
-	nb 04_zoedam.ipynb; nb 05_zoedam_plus.ipynb; wait $$dd; nb 06_results.ipynb
+	nb 04_zoedam.ipynb; nb 05_zoedam_plus.ipynb; nb 07_cameras.ipynb; wait $$dd; nb 06_results.ipynb
 endef
 
 demo: install

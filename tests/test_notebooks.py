@@ -24,9 +24,9 @@ ABSOLUTE_PATH = re.compile(r"/work/|/home/|/root/|/tmp/|/Users/|/content/|\b[A-Z
 DATA_WORDS = ("SynthRooms", "NYU", "folder")  # what RunContext.note() names first: the data
 
 
-def test_the_six_notebooks_exist():
+def test_the_seven_notebooks_exist():
     assert [p.stem for p in NOTEBOOKS] == ["01_data", "02_average_baseline", "03_densedepth", "04_zoedam",
-                                           "05_zoedam_plus", "06_results"]
+                                           "05_zoedam_plus", "06_results", "07_cameras"]
 
 
 def _parameters_cell(nb):

@@ -319,6 +319,12 @@ def test_run_zoedam_plus_end_to_end(synth, tmp_path):
     assert ex["mixed"].shape == (3, 3, *TINY_SIZE) and ex["mask"].flatten(1).any(1).all()
     assert torch.equal(ex["mixed"][ex["mask"].expand(-1, 3, -1, -1)],
                        ex["perturbed"][ex["partner"]][ex["mask"].expand(-1, 3, -1, -1)])
+    # a camera-aware teacher gives a camera-aware student, trained with zoom on canonical labels
+    save_model(tiny_zoedam(1, camera="canonical", max_depth=20.0, camera_head=True),
+               ctx.out_dir / "checkpoints" / "zoedam_vits")
+    aware = run_zoedam_plus(ctx, recipe=recipe, student_init="teacher", key="zoedam_plus_aware")
+    assert aware.student.model.config.camera == "canonical"
+    assert json.loads((ctx.out_dir / "results" / "zoedam_plus_aware.json").read_text())["camera"]
 
 
 def test_student_and_control_side_by_side_share_the_prepared_teacher(synth, tmp_path, capsys, one_thread):
