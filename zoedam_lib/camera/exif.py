@@ -23,12 +23,41 @@ def is_transposed(orientation: object) -> bool:
     return orientation in TRANSPOSED_ORIENTATIONS
 
 
-def header_orientation(img: Image.Image) -> int:
-    """EXIF orientation from what the header already holds: a PNG's ``getexif()`` would decode the pixels
-    to look for an eXIf chunk after them (most of the time of opening a dataset)."""
-    if img.format == "JPEG":
-        return img.getexif().get(ORIENTATION, 1)
-    exif = Image.Exif()
-    if "exif" in img.info:
-        exif.load(img.info["exif"])
+def orientation(exif: Image.Exif) -> object:
+    """The Orientation that turns the pixels: IFD0's, as ``ImageOps.exif_transpose`` reads it. A camera that
+    also writes one in the Exif sub-IFD does not change how the image is displayed, so the size the
+    intrinsics belong to must not follow it either."""
     return exif.get(ORIENTATION, 1)
+
+
+def header_orientation(img: Image.Image) -> object:
+    """EXIF orientation as :func:`~zoedam_lib.io.images.read_image` applies it, without decoding the pixels.
+
+    A PNG's ``getexif()`` would decode the pixels to find an eXIf chunk placed after them (most of
+    the time of opening a dataset); the reader does decode, and rotates by it. So the chunks of such
+    a PNG are walked here by their headers (a seek over each), and the same orientation is found.
+    """
+    if img.format == "JPEG":
+        return orientation(img.getexif())
+    exif = Image.Exif()
+    data = img.info.get("exif")
+    if data is None and img.format == "PNG" and getattr(img, "filename", None):
+        data = _png_exif_chunk(img.filename)
+    if data is not None:
+        exif.load(data)
+    return orientation(exif)
+
+
+def _png_exif_chunk(path: str) -> bytes | None:
+    """The data of a PNG's eXIf chunk wherever it lies (None without one), read by seeking from chunk to chunk."""
+    with open(path, "rb") as f:
+        if f.read(8) != b"\x89PNG\r\n\x1a\n":
+            return None
+        while len(head := f.read(8)) == 8:
+            length, kind = int.from_bytes(head[:4], "big"), head[4:]
+            if kind == b"eXIf":
+                return b"Exif\x00\x00" + f.read(length)
+            if kind == b"IEND":
+                return None
+            f.seek(length + 4, 1)  # the data and its CRC
+    return None

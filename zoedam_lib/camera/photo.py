@@ -75,7 +75,7 @@ def photo_intrinsics(path: str | os.PathLike, given: Sequence[float] | None = No
             tags: dict[int, Any] = {**exif, **exif.get_ifd(tag.EXIF_IFD)}
         except (OSError, ValueError, SyntaxError, struct.error):  # a corrupt Exif sub-IFD: use what IFD0 has
             tags = dict(exif)
-    transposed = is_transposed(tags.get(tag.ORIENTATION))
+    transposed = is_transposed(tag.orientation(exif))  # IFD0 only, as the pixels are turned (camera.exif)
     height, width = (stored_w, stored_h) if transposed else (stored_h, stored_w)
     if given is not None:
         checked = validate_intrinsics(given, height, width, f"--intrinsics for {Path(path).name}")

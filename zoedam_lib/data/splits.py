@@ -147,6 +147,15 @@ def _load_saved(json_path: Path, n: int, fingerprint: str | None = None) -> Spli
     if saved_n != n:
         raise DataFileError(f"saved split {json_path} was made for {saved_n} items but the data file has "
                             f"{n}; delete that JSON to make a split for the current data.")
+    for part in ("train", "val", "test"):  # a hand edit: -1 would read the last item, a training one
+        indices = getattr(split, part)
+        wrong = sorted({i for i in indices if not 0 <= i < n})
+        if wrong or len(set(indices)) != len(indices):
+            what = (f"indices outside 0..{n - 1}: {wrong[:5]}" if wrong else
+                    f"repeated indices: {sorted({i for i in indices if indices.count(i) > 1})[:5]}")
+            raise DataFileError(f"saved split {json_path}: its {part} part has {what}. Indices are 0-based positions "
+                                f"among the {n} items, each in one part once; fix the file, or delete it to make "
+                                "a new split.")
     if obj.get("fingerprint") != fingerprint:
         raise DataFileError(f"saved split {json_path} was made for other files (fingerprint "
                             f"{obj.get('fingerprint')}, now {fingerprint}): the dataset's pairs were renamed, "

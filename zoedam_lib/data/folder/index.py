@@ -132,6 +132,7 @@ def _read_manifest(path: Path) -> Listing:
     rows = _manifest_rows(path)
     if not rows:
         raise DataFileError(f"{path} lists no pairs. {LAYOUT_HELP}")
+    first: dict[Path, str] = {}  # each image or depth file → the row that lists it first
     for label, row in rows:
         paths = {key: str(row.get(key) or "").strip() for key in ("image", "depth")}
         empty = [key for key, value in paths.items() if not value]
@@ -143,6 +144,11 @@ def _read_manifest(path: Path) -> Listing:
         if missing:
             listing.skipped.append((label, f"file not found: {', '.join(missing)}"))
             continue
+        again = next((first[f] for f in (image.resolve(), depth.resolve()) if f in first), None)
+        if again is not None:  # a repeated file would be drawn into train and test by the split
+            listing.skipped.append((label, f"a file already listed by {again}: each file belongs to one pair"))
+            continue
+        first.update({image.resolve(): label, depth.resolve(): label})
         listing.pairs.append(Pair(paths["image"], image, depth, _row_intrinsics(row, label)))
     return listing
 
