@@ -21,6 +21,13 @@ import numpy as np
 from zoedam_lib.utils.errors import ConfigError
 
 MAX_FOV_DEG = 150.0  # wider than any ordinary (non-fisheye) camera: focal lengths implying more are refused
+#: Narrower than any camera lens short of a telescope, on either axis. The longest lenses in use see more:
+#: a 1200 mm super-telephoto on full frame 1.1 deg across its short side, a phone's 10x periscope (240 mm
+#: equivalent) 5.7 deg, a bridge camera's 3000 mm-equivalent end about 0.5 deg. Below that the value is a
+#: corrupt or placeholder tag (FocalLengthIn35mmFilm = 9999, or 65535, the 16-bit maximum: 0.2 deg and less),
+#: a focal length of a far larger image, or a typo; and since a camera-aware model's depth is proportional to
+#: the focal length, such a value would put a room kilometres away.
+MIN_FOV_DEG = 0.5
 
 
 @dataclass(frozen=True)
@@ -91,12 +98,37 @@ def field_of_view_deg(focal: float, size: int) -> float:
 
 
 def fov_problem(fx: float, fy: float, height: int, width: int) -> str | None:
-    """Why focal lengths cannot belong to an ordinary camera at this image size (a field of view over
-    :data:`MAX_FOV_DEG` on either axis), e.g. "fx = 12 px gives a 173 deg field of view"; None if plausible."""
+    """Why focal lengths cannot belong to a camera at this image size: a field of view over :data:`MAX_FOV_DEG`
+    or under :data:`MIN_FOV_DEG` on either axis, e.g. "fx = 12 px gives a 173 deg field of view across this
+    640x480 image, wider than any ordinary camera (<= 150 deg)"; None if plausible."""
     for axis, focal, size in (("x", fx, width), ("y", fy, height)):
         fov = field_of_view_deg(focal, size)
+        shown = f"{fov:.0f}" if fov >= 10 else f"{fov:.2g}"  # 179 deg, 2.5 deg, 0.21 deg
+        where = f"f{axis} = {focal:g} px gives a {shown} deg field of view across this {width}x{height} image"
         if fov > MAX_FOV_DEG:
-            return f"f{axis} = {focal:g} px gives a {fov:.0f} deg field of view across this {width}x{height} image"
+            return f"{where}, wider than any ordinary camera (<= {MAX_FOV_DEG:.0f} deg)"
+        if fov < MIN_FOV_DEG:
+            return f"{where}, narrower than any camera lens short of a telescope (>= {MIN_FOV_DEG:g} deg)"
+    return None
+
+
+def intrinsics_problem(intrinsics: Sequence[float], height: int | None = None, width: int | None = None
+                       ) -> str | None:
+    """Why ``(fx, fy, cx, cy)`` cannot be pixels of a ``height`` x ``width`` image, in a few words; None if they
+    can. The checks of :func:`validate_intrinsics`, for callers that fall back instead of refusing (EXIF)."""
+    try:
+        fx, fy, cx, cy = (float(v) for v in intrinsics)
+    except (TypeError, ValueError):
+        return f"intrinsics must be four numbers fx, fy, cx, cy (pixels), got {intrinsics!r}"
+    if not (np.isfinite([fx, fy, cx, cy]).all() and fx > 0 and fy > 0):
+        return f"intrinsics must be finite with fx, fy > 0 (pixels), got {(fx, fy, cx, cy)}"
+    if height is None or width is None:
+        return None
+    problem = fov_problem(fx, fy, height, width)
+    if problem is not None:
+        return problem
+    if not (-0.5 <= cx <= width - 0.5 and -0.5 <= cy <= height - 0.5):
+        return f"principal point ({cx:g}, {cy:g}) lies outside this {width}x{height} image"
     return None
 
 
@@ -104,32 +136,28 @@ def validate_intrinsics(intrinsics: Sequence[float], height: int | None = None, 
                         where: str = "intrinsics") -> tuple[float, float, float, float]:
     """``(fx, fy, cx, cy)`` as floats, refused with a :class:`ConfigError` when they cannot be pixels of this image.
 
-    The one validator of intrinsics (flags, dataset files, folder datasets, writers). Always: four
-    finite numbers with fx, fy > 0. With the image size also: a focal length implying a field of view
-    over :data:`MAX_FOV_DEG` is almost always millimetres typed where pixels belong (26 mm on a
-    4000-px-wide photo would be a 179° view), or intrinsics of a smaller image; a principal point
-    outside the image means intrinsics of another resolution. ``where`` names the source in the
-    message (e.g. ``"--intrinsics"``).
+    The one validator of intrinsics (flags, dataset files, folder datasets, EXIF through
+    :func:`intrinsics_problem`, writers). Always: four finite numbers with fx, fy > 0. With the image
+    size also a plausible field of view in both directions (:func:`fov_problem`): over
+    :data:`MAX_FOV_DEG` is almost always millimetres typed where pixels belong (26 mm on a 4000-px-wide
+    photo would be a 179° view), or intrinsics of a smaller image; under :data:`MIN_FOV_DEG` a value of
+    a far larger image or a typo (``1e300``), which would scale a camera-aware model's depth by as much;
+    a principal point outside the image means intrinsics of another resolution. ``where`` names the
+    source in the message (e.g. ``"--intrinsics"``).
     """
-    try:
-        fx, fy, cx, cy = (float(v) for v in intrinsics)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: intrinsics must be four numbers fx, fy, cx, cy (pixels), got {intrinsics!r}"
-                          ) from None
-    if not (np.isfinite([fx, fy, cx, cy]).all() and fx > 0 and fy > 0):
-        raise ConfigError(f"{where}: intrinsics must be finite with fx, fy > 0 (pixels), got {(fx, fy, cx, cy)}")
-    if height is None or width is None:
-        return fx, fy, cx, cy
-    problem = fov_problem(fx, fy, height, width)
-    if problem is not None:
-        raise ConfigError(
-            f"{where}: {problem}, wider than any ordinary camera (<= {MAX_FOV_DEG:.0f} deg): it looks like "
-            "millimetres, or intrinsics of a smaller image. Give pixels at the image's own resolution: "
-            "f_px = f_mm * width_px / sensor_width_mm (e.g. 4.25 mm * 4032 px / 5.6 mm = 3060 px), "
-            "or leave the intrinsics out to use the photo's EXIF focal length.")
-    if not (-0.5 <= cx <= width - 0.5 and -0.5 <= cy <= height - 0.5):
-        raise ConfigError(
-            f"{where}: principal point ({cx:g}, {cy:g}) lies outside this {width}x{height} image: the intrinsics "
-            "belong to another resolution. Scale fx, cx by new_width / old_width and fy, cy by new_height / "
-            "old_height (sizes after EXIF rotation), or leave the intrinsics out.")
-    return fx, fy, cx, cy
+    problem = intrinsics_problem(intrinsics, height, width)
+    if problem is None:
+        return tuple(float(v) for v in intrinsics)  # type: ignore[return-value]
+    if problem.startswith("principal point"):
+        hint = ("the intrinsics belong to another resolution. Scale fx, cx by new_width / old_width and fy, cy by "
+                "new_height / old_height (sizes after EXIF rotation), or leave the intrinsics out.")
+    elif "wider than" in problem:
+        hint = ("it looks like millimetres, or intrinsics of a smaller image. Give pixels at the image's own "
+                "resolution: f_px = f_mm * width_px / sensor_width_mm (e.g. 4.25 mm * 4032 px / 5.6 mm = 3060 px), "
+                "or leave the intrinsics out to use the photo's EXIF focal length.")
+    elif "narrower than" in problem:
+        hint = ("it looks like intrinsics of a far larger image, or a typo. Give pixels at the image's own "
+                "resolution (a phone photo 4032 px wide: about 3000 px), or leave the intrinsics out.")
+    else:
+        raise ConfigError(f"{where}: {problem}")
+    raise ConfigError(f"{where}: {problem}: {hint}")

@@ -27,11 +27,10 @@ from PIL import Image
 from zoedam_lib.camera import exif as tag
 from zoedam_lib.camera.exif import is_transposed
 from zoedam_lib.camera.intrinsics import (
-    MAX_FOV_DEG,
     NYU_CAMERA,
     Intrinsics,
     default_intrinsics,
-    fov_problem,
+    intrinsics_problem,
     validate_intrinsics,
 )
 
@@ -64,9 +63,11 @@ def photo_intrinsics(path: str | os.PathLike, given: Sequence[float] | None = No
     """The camera of the photo at ``path``, at the size :func:`~zoedam_lib.io.images.read_image` returns it.
 
     ``given`` (fx, fy, cx, cy) wins and is checked by :func:`~zoedam_lib.camera.intrinsics.validate_intrinsics`
-    (a :class:`~zoedam_lib.utils.errors.ConfigError` for millimetres or another resolution's values).
-    EXIF values implying a field of view over 150° are ignored as corrupt, with the reason in the
-    assumed source. The file is opened for its header only; call it after ``read_image`` succeeded.
+    (a :class:`~zoedam_lib.utils.errors.ConfigError` for millimetres, a typo or another resolution's values).
+    EXIF values go through the same checks (:func:`~zoedam_lib.camera.intrinsics.intrinsics_problem`): a
+    field of view over 150° or under 0.5° (a corrupt or placeholder tag such as 9999 or 65535 mm) is ignored,
+    with the reason in the assumed source, which every output line and PLY header carries.
+    The file is opened for its header only; call it after ``read_image`` succeeded.
     """
     with Image.open(path) as img:
         stored_w, stored_h = img.size
@@ -112,14 +113,16 @@ def _exif_focal(tags: dict[int, Any], stored_h: int, stored_w: int, transposed: 
     ``PixelXDimension`` columns (scaled if the file was resized), x and y swapped by a 90° rotation.
     """
     height, width = (stored_w, stored_h) if transposed else (stored_h, stored_w)
+    centre = ((width - 1) / 2.0, (height - 1) / 2.0)
     reasons = []
     f35 = _number(tags.get(tag.FOCAL_35MM))
     if f35 is not None:
         f = f35 * math.hypot(width, height) / FULL_FRAME_DIAGONAL_MM
         label = f"FocalLengthIn35mmFilm={f35:g} mm"
-        if fov_problem(f, f, height, width) is None:
+        problem = intrinsics_problem((f, f, *centre), height, width)
+        if problem is None:
             return f, f, label
-        reasons.append(f"EXIF {label} implies a view over {MAX_FOV_DEG:.0f} deg, ignored")
+        reasons.append(f"EXIF {label} ignored: {problem}")
     f_mm, x_res = _number(tags.get(tag.FOCAL_LENGTH)), _number(tags.get(tag.PLANE_X_RES))
     unit = tags.get(tag.PLANE_UNIT, 2)  # the Exif default unit is the inch
     if f_mm is not None and x_res is not None and unit in _UNIT_MM:
@@ -130,9 +133,10 @@ def _exif_focal(tags: dict[int, Any], stored_h: int, stored_w: int, transposed: 
         if transposed:
             fx, fy = fy, fx
         label = f"FocalLength={f_mm:g} mm x FocalPlaneXResolution={x_res:g} px/{_UNIT_NAME[unit]}"
-        if fov_problem(fx, fy, height, width) is None:
+        problem = intrinsics_problem((fx, fy, *centre), height, width)
+        if problem is None:
             return fx, fy, label
-        reasons.append(f"EXIF {label} implies a view over {MAX_FOV_DEG:.0f} deg, ignored")
+        reasons.append(f"EXIF {label} ignored: {problem}")
     elif f_mm is not None:
         reasons.append(f"EXIF FocalLength={f_mm:g} mm but no sensor size to turn it into pixels")
     return "; ".join(reasons) or "no focal length in the EXIF"

@@ -21,7 +21,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from zoedam_lib.camera.intrinsics import NYU_CAMERA, Intrinsics, default_intrinsics, scaled_intrinsics
+from zoedam_lib.camera.intrinsics import (
+    NYU_CAMERA,
+    Intrinsics,
+    default_intrinsics,
+    scaled_intrinsics,
+    validate_intrinsics,
+)
 from zoedam_lib.camera.photo import PhotoCamera, photo_intrinsics
 
 KINDS = ("given", "dataset", "exif", "estimate", "default")
@@ -31,8 +37,9 @@ ESTIMATED = "estimated by the model's camera head (no camera given and no EXIF f
 def item_camera(intrinsics: Sequence[float] | None, height: int, width: int, nyu_layout: bool) -> PhotoCamera:
     """A dataset item's camera at its read size: its own intrinsics, NYU's Kinect for an NYU-layout file
     without any, else the default (a folder dataset that records none)."""
-    if intrinsics is not None:
-        return PhotoCamera(Intrinsics(*intrinsics, height, width), "from the dataset's intrinsics", "dataset")
+    if intrinsics is not None:  # the file's own: impossible values are an error (they would set the scale)
+        checked = validate_intrinsics(intrinsics, height, width, "the dataset's intrinsics")
+        return PhotoCamera(Intrinsics(*checked, height, width), "from the dataset's intrinsics", "dataset")
     if nyu_layout:
         return PhotoCamera(Intrinsics(*scaled_intrinsics(height, width), height, width),
                            "NYU Depth V2's Kinect (an NYU-layout file that records no intrinsics)", "dataset")

@@ -18,7 +18,8 @@ import h5py
 import numpy as np
 
 from zoedam_lib.data.depth_unit import check_depth_unit
-from zoedam_lib.data.nyu.matfile import DEPTHS_KEY, IMAGES_KEY, INTRINSICS_KEY
+from zoedam_lib.data.nyu.intrinsics import file_intrinsics
+from zoedam_lib.data.nyu.matfile import DEPTHS_KEY, IMAGES_KEY
 from zoedam_lib.utils.errors import ConfigError, DataFileError
 from zoedam_lib.utils.paths import resolve, unusable_path_reason
 
@@ -63,6 +64,7 @@ class NyuMat:
         f = self._file()
         try:
             self._n, self._width, self._height = _check_layout(self.path, f)
+            self._cameras = file_intrinsics(self.path, f, self._n, self._height, self._width)
             self._check_unit()
         except DataFileError:
             self.close()
@@ -93,17 +95,13 @@ class NyuMat:
 
         Per-image rows (SynthRooms domains with varying lenses) win over the file attribute (fixed
         cameras); the official NYU file records neither, so this is None and callers assume
-        NYU's Kinect (:func:`zoedam_lib.camera.intrinsics.scaled_intrinsics`).
+        NYU's Kinect (:func:`zoedam_lib.camera.intrinsics.scaled_intrinsics`). Checked when the file was
+        opened (:mod:`.intrinsics`).
         """
         index = self._check_index(index)
-        if INTRINSICS_KEY in self._file():
-            row = self._read(INTRINSICS_KEY, index)
-            if row.shape != (4,):
-                raise DataFileError(f"{self.path}: '{INTRINSICS_KEY}' must be float (N, 4) = ({self._n}, 4), "
-                                    f"got rows of shape {row.shape}; regenerate the file.")
-            return tuple(float(v) for v in row)
-        fixed = self.attrs.get(INTRINSICS_KEY)
-        return None if fixed is None else tuple(float(v) for v in np.asarray(fixed).reshape(4))
+        if isinstance(self._cameras, np.ndarray):
+            return tuple(float(v) for v in self._cameras[index])
+        return self._cameras
 
     def read_depth(self, index: int) -> np.ndarray:
         """Depth only (half the bytes of :meth:`read`), for baselines that never look at the image."""
