@@ -25,6 +25,7 @@ from zoedam_lib.experiments.recipes import Recipe, recipe_identity
 from zoedam_lib.experiments.results import write_result
 from zoedam_lib.inference.exact import prepare_training
 from zoedam_lib.training import distributed as dist_utils
+from zoedam_lib.training.interrupts import after_training
 from zoedam_lib.training.trainer import LossFn, Trainer, TrainState
 from zoedam_lib.utils.config import to_dict
 from zoedam_lib.utils.output_dirs import ensure_output_dir, run_lock
@@ -114,16 +115,18 @@ def train_evaluate_write(ctx: RunContext, key: str, model: nn.Module, loss_fn: L
         if not main:
             return ExperimentResult(model, state, None, None, None, None, seconds)
         overrides = {"resumed_with_overrides": state.overrides} if state.overrides else {}
-        extra = {**(extra or {}), **(after_fit(model) if after_fit is not None else {})}
-        checkpoint = save_model(model, ctx.out_dir / "checkpoints" / key,
-                                extra={**ctx.provenance(), "recipe": to_dict(recipe), **overrides,
-                                       **(checkpoint_extra or {})})
-        with intra_op_threads(recipe.threads):  # notebook 05 reuses the teacher's evaluation
-            result, zero_shot = evaluate_once(ctx, model, recipe.flip_tta)
-        path = write_result(ctx.out_dir, key, ctx.provenance(), result, zero_shot, recipe=to_dict(recipe),
-                            train_seconds=round(seconds, 1),
-                            history=str((run_dir / "history.json").relative_to(ctx.out_dir)),
-                            checkpoint=str(checkpoint.relative_to(ctx.out_dir)), **overrides, **extra)
+        with after_training(trainer.state_path) as guard:  # Ctrl-C / SIGTERM here: the resume hint, exit 130
+            extra = {**(extra or {}), **(after_fit(model) if after_fit is not None else {})}
+            checkpoint = save_model(model, ctx.out_dir / "checkpoints" / key,
+                                    extra={**ctx.provenance(), "recipe": to_dict(recipe), **overrides,
+                                           **(checkpoint_extra or {})})
+            with intra_op_threads(recipe.threads):  # notebook 05 reuses the teacher's evaluation
+                result, zero_shot = evaluate_once(ctx, model, recipe.flip_tta)
+            with guard.atomic():  # the JSON and its CSVs together
+                path = write_result(ctx.out_dir, key, ctx.provenance(), result, zero_shot, recipe=to_dict(recipe),
+                                    train_seconds=round(seconds, 1),
+                                    history=str((run_dir / "history.json").relative_to(ctx.out_dir)),
+                                    checkpoint=str(checkpoint.relative_to(ctx.out_dir)), **overrides, **extra)
     return ExperimentResult(model, state, result, zero_shot, path, checkpoint, seconds)
 
 

@@ -11,10 +11,13 @@ step's update and bookkeeping, an epoch's end), where the signal waits until the
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from zoedam_lib.utils.errors import TrainingInterrupted
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C (and Jupyter's interrupt), cluster pre-emption
 
@@ -56,8 +59,40 @@ class InterruptGuard:
             self._pending = False
             raise KeyboardInterrupt
 
+    @contextmanager
+    def shielded(self) -> Iterator[None]:
+        """A block that must finish although the run is already stopping (the emergency checkpoint): a
+        second Ctrl-C or a SIGTERM during it is dropped, not raised, so the checkpoint is written."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            self._pending = False
+
     def _handle(self, signum: int, frame: object) -> None:
         if self._depth:
             self._pending = True
             return
         raise KeyboardInterrupt
+
+
+@contextmanager
+def after_training(state_path: os.PathLike | str) -> Iterator[InterruptGuard]:
+    """What follows :meth:`Trainer.fit` (saving the model, the final evaluation, the results), interruptible
+    with the same resume hint as training itself.
+
+    Outside this block a Ctrl-C there was a raw ``KeyboardInterrupt`` and a SIGTERM (a cluster's
+    pre-emption) killed the process without a word. ``train_state.pt`` already holds the finished run,
+    so ``--resume`` trains nothing and does this part again. Writes that must not be cut in half
+    (the results JSON and its CSVs) go in the yielded guard's :meth:`InterruptGuard.atomic` block.
+    """
+    guard = InterruptGuard()
+    try:
+        with guard.installed():
+            yield guard
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(
+            f"interrupted after training, during the final checkpoint, evaluation or results; the trained run is "
+            f"saved in {state_path}. Run the same command with resume enabled (--resume, or resume=True): it "
+            "trains nothing more and evaluates again.") from None

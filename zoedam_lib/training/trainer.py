@@ -30,7 +30,7 @@ from zoedam_lib.checkpoints.loading import check_finite
 from zoedam_lib.training import distributed as dist_utils
 from zoedam_lib.training.identity import check_resume, honour_overrides, plain, train_identity
 from zoedam_lib.training.interrupts import InterruptGuard
-from zoedam_lib.training.train_config import TrainConfig, TrainState
+from zoedam_lib.training.train_config import TrainConfig, TrainState, check_saved_run
 from zoedam_lib.utils.amp import autocast_context, resolve_amp
 from zoedam_lib.utils.atomic import atomic_path, atomic_write_json
 from zoedam_lib.utils.errors import (
@@ -124,16 +124,19 @@ class Trainer:
             self.load_checkpoint(self.state_path)
         elif resume and self.rank == 0:
             print(f"resume: no checkpoint at {display_path(self.state_path)}; starting from scratch")
-        try:
-            with self.guard.installed():
+        with self.guard.installed():
+            try:
                 while self.state.epoch < self.config.epochs:
                     self._run_epoch()
-        except KeyboardInterrupt:
-            self.save_checkpoint()
-            raise TrainingInterrupted(
-                f"training interrupted at epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}; "
-                f"checkpoint saved to {self.state_path}. Run the same command with resume enabled "
-                "(--resume, or resume=True) to continue exactly where it stopped.") from None
+            except KeyboardInterrupt:
+                with self.guard.shielded():  # a second Ctrl-C must not cut the checkpoint it waits for
+                    self.save_checkpoint()
+                raise TrainingInterrupted(
+                    f"training interrupted at epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}; "
+                    f"checkpoint saved to {self.state_path}. Run the same command with resume enabled "
+                    "(--resume, or resume=True) to continue exactly where it stopped.") from None
+        if self.rank == 0 and not (self.run_dir / "history.json").exists():
+            self._write_logs()  # a finished run resumed after its history was deleted: the results point at it
         return self.state
 
     def step(self, batch: dict[str, torch.Tensor]) -> float | None:
@@ -163,6 +166,7 @@ class Trainer:
             raise CheckpointError(f"cannot resume from {path}: {exc.__class__.__name__}: {reason}. The "
                                   "file is damaged; delete it to start over (checkpoints are written atomically, "
                                   "so this should only happen after disk corruption).") from None
+        check_saved_run(payload, path)
         saved = payload.get("identity") or train_identity(TrainConfig(**payload["config"]), self.steps_per_epoch)
         changes = check_resume(path, saved, self.identity, self.resume_override)
         check_finite(payload["model"], f"{path} (the run to resume)")
@@ -182,7 +186,10 @@ class Trainer:
             self.state.overrides.append({"global_step": self.state.global_step, "changes": changes})
             self.save_checkpoint()  # the new values become the run's settings, also if nothing is left to train
         if self.rank == 0:
-            print(f"resumed from {display_path(path)}: epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}"
+            where = (f"all {self.config.epochs} epochs were done, nothing left to train"
+                     if self.state.epoch >= self.config.epochs else
+                     f"epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}")
+            print(f"resumed from {display_path(path)}: {where}"
                   + "".join(f"; {k} overridden: {old!r} → {new!r}" for k, (old, new) in changes.items()))
 
     # ------------------------------------------------------------------ internals
