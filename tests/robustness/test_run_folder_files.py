@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import pickle
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -93,3 +94,130 @@ def test_damaged_evaluation_cache_file_is_recomputed_with_a_line(tmp_path, monke
     monkeypatch.setattr(evaluations, "_MEMO", {})
     evaluations.evaluate_once(ctx, model, True)
     assert calls == [True, True]  # the recomputed entry replaced the damaged file
+
+
+# --------------------------------------------------------------------------- config.json: sizes, shapes, format
+
+
+@pytest.fixture(scope="module")
+def own_checkpoint(tmp_path_factory) -> Path:
+    from helpers import tiny_zoedam
+
+    from zoedam_lib import save_model
+
+    return save_model(tiny_zoedam(), tmp_path_factory.mktemp("own") / "tiny")
+
+
+def _edited(source: Path, tmp_path: Path, edit) -> Path:
+    """A copy of checkpoint ``source`` whose config.json went through ``edit(meta)``."""
+    import shutil
+
+    copy = Path(shutil.copytree(source, tmp_path / "edited"))
+    meta = json.loads((copy / "config.json").read_text())
+    edit(meta)
+    (copy / "config.json").write_text(json.dumps(meta))
+    return copy
+
+
+@pytest.fixture
+def no_real_build(monkeypatch):
+    """ZoeDAM may be built on the meta device (shapes only) but not for real: a real build of these configs would
+    allocate gigabytes (n_bins 1e7: 11 GB measured) before anything said no."""
+    from zoedam_lib.models.zoedam import ZoeDAM
+
+    init = ZoeDAM.__init__
+
+    def guarded(self, *args, **kwargs):
+        if torch.empty(0).device.type != "meta":
+            raise AssertionError("the model was built for real before its config was checked")
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(ZoeDAM, "__init__", guarded)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("n_bins", 10_000_000, "n_bins=10000000 is outside 1-1024 (ZoeDepth uses 64)"),
+    ("img_size", [14000, 14000], "img_size=[14000, 14000] is outside 1-4096 (per side, pixels"),
+    ("n_attractors", [100_000_000, 8, 4, 1], "n_attractors=[100000000, 8, 4, 1] is outside 1-1024"),
+], ids=["n_bins-1e7", "img_size-14000", "n_attractors-1e8"])
+def test_config_asking_for_huge_sizes_is_refused_before_building(own_checkpoint, tmp_path, no_real_build, field,
+                                                                value, message):
+    from zoedam_lib import load_model
+    from zoedam_lib.utils.errors import ConfigError
+
+    path = _edited(own_checkpoint, tmp_path, lambda meta: meta["config"].update({field: value}))
+    with pytest.raises(ConfigError, match=re.escape(f"{path / 'config.json'}: {message}")):
+        load_model(path)
+
+
+def test_config_whose_shapes_do_not_fit_the_weights_is_refused_before_building(own_checkpoint, tmp_path,
+                                                                               no_real_build):
+    """``n_bins: 1000`` (inside the bounds) beside 64-bin weights: the shapes are compared on the meta device,
+    and the error lists the mis-shaped head tensors without a real build."""
+    from zoedam_lib import load_model
+    from zoedam_lib.utils.errors import CheckpointError
+
+    path = _edited(own_checkpoint, tmp_path, lambda meta: meta["config"].update(n_bins=1000))
+    with pytest.raises(CheckpointError, match=r"(?s)does not fit the model \(ZoeDAM, parts .*shape mismatches \(3\): .*"
+                                              r"seed_bin_regressor._net.2.bias: checkpoint \(64,\) vs model \(1000,\)"):
+        load_model(path)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda meta: meta.update(format_version=99), "format_version 99 was written by a newer zoedam_lib; this one "
+                                                  "reads up to format_version 1. Upgrade zoedam_lib"),
+    (lambda meta: meta.pop("format"), "'format' is 'missing', expected 'zoedam_lib' (save_model writes it beside "
+                                      "these weights): the file was edited or replaced"),
+    (lambda meta: meta.update(format="zoedepth"), "'format' is 'zoedepth', expected 'zoedam_lib'"),
+    (lambda meta: meta.update(format_version="1"), "'format_version' must be a whole number >= 1, got '1'"),
+    (lambda meta: meta.pop("format_version"), "'format_version' must be a whole number >= 1, got None"),
+], ids=["version-99", "no-format", "other-format", "version-a-string", "no-version"])
+def test_config_json_of_another_format_or_a_newer_version_is_refused(own_checkpoint, tmp_path, edit, message):
+    """Were: loaded silently, the fields read as this version's."""
+    from zoedam_lib import load_model
+    from zoedam_lib.utils.errors import CheckpointError
+
+    path = _edited(own_checkpoint, tmp_path, edit)
+    with pytest.raises(CheckpointError, match=re.escape(f"{path / 'config.json'}: {message}")):
+        load_model(path)
+    assert load_model(own_checkpoint).config.n_bins == 64  # the unedited checkpoint loads
+
+
+# --------------------------------------------------------------------------- train_state.pt of another structure
+
+
+def _tamper_missing_key(payload):
+    del payload["optimizer"]
+    return payload
+
+
+def _tamper_string_epoch(payload):
+    payload["state"]["epoch"] = "3"
+    return payload
+
+
+def _tamper_future_epoch(payload):
+    payload["state"]["epoch"] = 3
+    return payload
+
+
+@pytest.mark.parametrize(("tamper", "message"), [
+    (_tamper_missing_key, "it lacks ['optimizer']"),
+    (lambda payload: torch.zeros(3), "it holds a Tensor, not the dict of model, optimizer"),
+    (_tamper_string_epoch, "TrainState.epoch must be int, got '3' (str)"),
+    (_tamper_future_epoch, "its progress (epoch 3, step 0) does not fit its 2-epoch run"),
+], ids=["missing-key", "bare-tensor", "string-epoch", "epoch-beyond-the-run"])
+def test_resume_from_a_train_state_of_another_structure_is_explained(tmp_path, tamper, message):
+    """Was: a raw KeyError / TypeError from inside the resume. The file loads (``weights_only=True``), but its
+    structure is checked before anything is restored."""
+    from helpers import make_trainer
+
+    from zoedam_lib.utils.errors import CheckpointError
+
+    make_trainer(tmp_path).fit()
+    path = tmp_path / "train_state.pt"
+    torch.save(tamper(torch.load(path, weights_only=True)), path)
+    with pytest.raises(CheckpointError, match=re.escape(f"cannot resume from {path}: it is not a train state this "
+                                                        f"code wrote ({message}") + r".*Delete it to start the run "
+                                                                                    r"over"):
+        make_trainer(tmp_path).fit(resume=True)

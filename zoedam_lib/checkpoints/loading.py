@@ -19,10 +19,10 @@ import torch
 from torch import nn
 
 from zoedam_lib.checkpoints.keys import detect_backbone, detect_family, detect_format, to_own_keys
+from zoedam_lib.checkpoints.plan import build_checked, fit_error, fit_problems
 from zoedam_lib.checkpoints.reading import read_state_dict
 from zoedam_lib.checkpoints.saving import FORMAT_NAME
 from zoedam_lib.checkpoints.sources import resolve_source
-from zoedam_lib.models.registry import build_model
 from zoedam_lib.utils.errors import CheckpointError, ConfigError
 from zoedam_lib.utils.paths import display_path
 
@@ -65,18 +65,9 @@ def load_into(model: nn.Module, sd: dict[str, torch.Tensor], parts: tuple[str, .
     predicts garbage, e.g. a map clamped to the minimum depth, that would pass for a result.
     """
     own = {k: v for k, v in model.state_dict().items() if k.split(".", 1)[0] in parts}
-    missing = sorted(set(own) - set(sd))
-    unexpected = sorted(k for k in sd if k not in own)
-    shape = sorted(f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
-                   for k in set(own) & set(sd) if sd[k].shape != own[k].shape)
-    if missing or unexpected or shape:
-        lines = [f"checkpoint {source} does not fit the model ({type(model).__name__}, parts {list(parts)}):"]
-        for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shape)):
-            if items:
-                lines.append(f"  {title} ({len(items)}): {', '.join(items[:12])}{' …' if len(items) > 12 else ''}")
-        lines.append("  Is the checkpoint for another backbone or model? Pass the matching backbone, or use a "
-                     "checkpoint made for this model.")
-        raise CheckpointError("\n".join(lines))
+    problems = fit_problems({k: v.shape for k, v in own.items()}, sd)
+    if problems:
+        raise fit_error(source, type(model).__name__, parts, problems)
     check_finite(sd, f"checkpoint {source}")
     cast = {k: v.to(own[k].dtype) for k, v in sd.items()}
     model.load_state_dict({**model.state_dict(), **cast}, strict=True)
@@ -113,7 +104,7 @@ def load_checkpoint(source: str | os.PathLike, backbone: str | None = None, fami
     path = resolve_source(source)
     sd, meta = read_state_dict(path)
     if meta.get("format") == FORMAT_NAME:
-        model = _build_own(path, meta)
+        model = _build_own(path, meta, sd)
         load_into(model, sd, tuple(sorted({k.split(".", 1)[0] for k in model.state_dict()})), str(path))
         cfg = getattr(model, "config", None)
         report = LoadReport(str(path), "own", getattr(cfg, "backbone", meta["model"]),
@@ -128,17 +119,15 @@ def load_checkpoint(source: str | os.PathLike, backbone: str | None = None, fami
     return Loaded(model.to(device).eval(), report)
 
 
-def _build_own(path: Path, meta: dict[str, Any]) -> nn.Module:
-    """The model our config.json describes; a missing or mistyped entry names the file and the field."""
+def _build_own(path: Path, meta: dict[str, Any], sd: dict[str, torch.Tensor]) -> nn.Module:
+    """The model our config.json describes, built only once its sizes are bounded and its shapes fit the weights
+    (:mod:`.plan`); a missing or mistyped entry names the file and the field."""
     where = path / "config.json" if path.is_dir() else path
     if not isinstance(meta.get("model"), str) or not isinstance(meta.get("config"), dict):
         raise CheckpointError(f"{where}: 'model' must be a model name and 'config' an object of its settings, got "
                               f"model={meta.get('model')!r}, config={meta.get('config')!r:.60}; the checkpoint is "
                               "corrupt")
-    try:
-        return build_model(meta["model"], meta["config"])
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+    return build_checked(meta["model"], meta["config"], sd, None, str(where), str(path))
 
 
 def load_model(source: str | os.PathLike, backbone: str | None = None, family: str | None = None,
@@ -178,12 +167,13 @@ def _load_zoedam(path: Path, sd: dict[str, torch.Tensor], backbone: str | None, 
     if fmt == "own":
         raise CheckpointError(f"{path} has our key scheme but no config.json beside it; keep the checkpoint "
                               "directory together (config.json + model.safetensors)")
-    model = build_model("zoedam", {**config, "backbone": found, "layer_family": fam})
     parts = {"official_metric": ("encoder", "decoder", "head"), "depth_anything": ("encoder", "decoder"),
              "dinov2": ("encoder",)}[fmt]
     if decoder == "random" and "decoder" in parts:
         parts = tuple(p for p in parts if p != "decoder")
         own = {k: v for k, v in own.items() if not k.startswith("decoder.")}
+    model = build_checked("zoedam", {**config, "backbone": found, "layer_family": fam}, own, parts,
+                          f"{path} (its configuration: the manifest beside it, or the arguments)", str(path))
     load_into(model, own, parts, str(path))
     random_parts = tuple(p for p in ("encoder", "decoder", "head") if p not in parts)
     return model, LoadReport(str(path), fmt, found, fam, parts, random_parts)

@@ -17,6 +17,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
+from zoedam_lib.checkpoints.saving import FORMAT_NAME, FORMAT_VERSION
 from zoedam_lib.utils.errors import CheckpointError, refusal_reason
 from zoedam_lib.utils.paths import unusable_path_reason
 
@@ -24,6 +25,7 @@ from zoedam_lib.utils.paths import unusable_path_reason
 def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Tensors and metadata from a checkpoint file or our checkpoint directory; never runs pickled code."""
     meta: dict[str, Any] = {}
+    config_path = None
     if path.is_dir():
         config_path, weights = path / "config.json", path / "model.safetensors"
         for part in (config_path, weights):
@@ -47,6 +49,8 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
                 raise CheckpointError(f"{config_path} must hold a JSON object (format, model, config …), got a "
                                       f"{type(meta).__name__}; the checkpoint is corrupt. Restore config.json from "
                                       "the run that wrote it (or save the model again).")
+        else:
+            config_path = None
         path = weights
     if path.suffix == ".safetensors":
         try:
@@ -55,8 +59,10 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
             raise CheckpointError(f"cannot read {path}: {exc}. The file is truncated or not safetensors; "
                                   "download it again.") from None
         with safe_open(path, "pt") as f:
-            meta = {**(f.metadata() or {}), **meta}
-        return tensors, meta
+            weights_meta = f.metadata() or {}
+        if config_path is not None:
+            check_own_format(config_path, meta, weights_meta)
+        return tensors, {**weights_meta, **meta}
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -69,6 +75,28 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
         raise CheckpointError(f"cannot read {path}: {exc.__class__.__name__}: {str(exc)[:200]}. The file is "
                               "truncated or not a PyTorch checkpoint; download it again.") from None
     return _unwrap_state_dict(obj, path), meta
+
+
+def check_own_format(config_path: Path, config: dict[str, Any], weights_meta: dict[str, str]) -> None:
+    """Our checkpoint's ``config.json`` must say what it is: ``format`` ``zoedam_lib`` and a ``format_version``
+    this code reads. Was: a config.json without ``format`` beside our weights loaded as ours, and one of version
+    99 (a newer layout) loaded silently, its fields read as today's. Other programs' directories (a Hub repo's
+    config.json beside weights that do not say ``zoedam_lib``) are left to the key-scheme detection."""
+    if weights_meta.get("format") != FORMAT_NAME and "format" not in config:
+        return
+    restore = "Restore config.json from the run that wrote it, or save the model again."
+    if config.get("format") != FORMAT_NAME:
+        raise CheckpointError(f"{config_path}: 'format' is {config.get('format', 'missing')!r}, expected "
+                              f"{FORMAT_NAME!r} (save_model writes it beside these weights): the file was edited or "
+                              f"replaced. {restore}")
+    version = config.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{config_path}: 'format_version' must be a whole number >= 1, got {version!r}. "
+                              f"{restore}")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{config_path}: format_version {version} was written by a newer zoedam_lib; this one "
+                              f"reads up to format_version {FORMAT_VERSION}. Upgrade zoedam_lib (git pull, or pip "
+                              "install -U) to load it.")
 
 
 def _unwrap_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:

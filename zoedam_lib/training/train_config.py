@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from zoedam_lib.utils.amp import AMP_CHOICES
-from zoedam_lib.utils.errors import ConfigError
+from zoedam_lib.utils.errors import CheckpointError, ConfigError
 from zoedam_lib.utils.seeding import check_seed
 
 
@@ -71,3 +73,34 @@ class TrainState:
         # a checkpoint written before step_logs existed: its steps logged nothing (keeps the lists aligned)
         if not self.step_logs:
             self.step_logs = [{} for _ in self.steps]
+
+
+SAVED_PARTS = ("model", "optimizer", "scheduler", "scaler", "rng", "state", "config")  # what every train state holds
+
+
+def check_saved_run(payload: Any, path: Any) -> None:
+    """A :class:`CheckpointError` unless ``payload`` (a ``train_state.pt`` read with ``weights_only=True``) has the
+    structure the Trainer writes: the parts, a state dict of tensors, :class:`TrainState` and :class:`TrainConfig`
+    fields of their types, and an epoch within the run. Was: a missing key, a bare tensor or a string epoch
+    ended in a raw ``KeyError`` / ``TypeError`` from deep inside the resume."""
+    from zoedam_lib.utils.config import from_dict
+
+    try:
+        if not isinstance(payload, dict):
+            raise ConfigError(f"it holds a {type(payload).__name__}, not the dict of {', '.join(SAVED_PARTS)}")
+        missing = [k for k in SAVED_PARTS if k not in payload]
+        if missing:
+            raise ConfigError(f"it lacks {missing}")
+        if not isinstance(payload["model"], dict) or not all(
+                isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload["model"].items()):
+            raise ConfigError("'model' is not a state dict of tensors")
+        bad = [k for k in ("optimizer", "scheduler", "scaler", "rng") if not isinstance(payload[k], dict)]
+        if bad:
+            raise ConfigError(f"{bad} must be dicts")
+        state, config = from_dict(TrainState, payload["state"]), from_dict(TrainConfig, payload["config"])
+        if not 0 <= state.epoch <= config.epochs or state.step_in_epoch < 0 or state.global_step < 0:
+            raise ConfigError(f"its progress (epoch {state.epoch}, step {state.step_in_epoch}) does not fit its "
+                              f"{config.epochs}-epoch run")
+    except ConfigError as exc:
+        raise CheckpointError(f"cannot resume from {path}: it is not a train state this code wrote ({exc}). Delete "
+                              "it to start the run over, or put back the train_state.pt the run wrote.") from None
