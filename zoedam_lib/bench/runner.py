@@ -2,7 +2,8 @@
 
 Every case runs in a fresh process (peak memory is its own), the same machine, one after the
 other; times are medians of repeated runs after warm-up. Ratios against the transformers peer
-are computed within the run, so machine drift cancels. Writes JSON and ``docs/benchmarks.md``.
+are computed within the run, so machine drift cancels. Writes JSON and markdown under ``--out``
+(``runs/bench``), and ``docs/benchmarks.*`` only with ``--update-docs``.
 """
 
 from __future__ import annotations
