@@ -135,7 +135,7 @@ def test_dataset_json_errors(tmp_path: Path) -> None:
     (tmp_path / "dataset.json").write_text(json.dumps({"depth_unit": "inch"}))
     with pytest.raises(DataFileError, match="depth_unit must be one of .*give depth_scale"):
         FolderDataset(tmp_path)
-    with pytest.raises(ConfigError, match="--depth-unit must be kitti or mm or metres per stored unit"):
+    with pytest.raises(ConfigError, match="--depth-unit must be kitti or mm or tum or metres per stored unit"):
         parse_depth_unit("metres")
 
 

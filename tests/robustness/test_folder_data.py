@@ -5,6 +5,7 @@ EXIF orientation the reader and the header check would read differently."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -97,3 +98,74 @@ def test_orientation_in_the_exif_sub_ifd_neither_turns_the_pixels_nor_the_camera
     camera = photo_intrinsics(tmp_path / "sub.jpg").camera
     assert read_image(tmp_path / "sub.jpg").shape[:2] == (camera.height, camera.width) == (30, 40)
     assert (camera.cx, camera.cy) == (19.5, 14.5)
+
+
+# --------------------------------------------------------------------------- depth units that pass as millimetres
+
+
+def _rooms(root: Path, per_metre: float, lo: float = 0.5, hi: float = 9.0, spec: dict | None = None,
+           n: int = 4) -> Path:
+    """n pairs whose true depths are uniform in lo..hi m, stored as 16-bit integers of 1/per_metre m."""
+    from folder_helpers import rgb, write_png16
+    from PIL import Image
+
+    for i in range(n):
+        (root / "images").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rgb(i, (24, 32))).save(root / "images" / f"a{i}.png")
+        depth = np.random.default_rng([3, i]).uniform(lo, hi, size=(24, 32))
+        write_png16(root / "depth" / f"a{i}.png", np.rint(depth * per_metre))
+    if spec is not None:
+        (root / "dataset.json").write_text(json.dumps(spec))
+    return root
+
+
+def test_eight_bit_depth_is_refused(tmp_path: Path) -> None:
+    """An 8-bit 0-255 depth visualisation trained as 0.125 m rooms (255 read as mm): refused when opened."""
+    from PIL import Image
+
+    root = make_folder(tmp_path, n=2)
+    Image.fromarray(np.full((6, 8), 200, np.uint8)).save(root / "depth" / "a1.png")
+    with pytest.raises(DataFileError, match=r"a1.png is an 8-bit PNG: 256 levels cannot hold metric depth, so this is "
+                                            r"a depth visualisation .* a 16-bit PNG with its unit"):
+        FolderDataset(root)
+
+
+@pytest.mark.parametrize(("per_metre", "lo", "hi", "found", "guess"), [
+    (5000, 0.5, 3.0, r"a median depth of 8\.\d+ m is implausible for indoor scenes", "TUM's 1/5000 m"),
+    (100, 0.5, 9.0, r"a median depth of 0\.4\d+ m is implausible for indoor scenes", "KITTI's 1/256 m"),
+], ids=["tum-as-mm", "cm-as-mm"])
+def test_median_implausible_for_the_scene_type_is_an_error(tmp_path, per_metre, lo, hi, found, guess) -> None:
+    """TUM's 5000 units per metre read as mm (5× too far) and centimetres read as mm (0.3-0.9 m rooms) passed every
+    per-file check. Their median is implausible for indoor scenes (0.5-8 m): an error naming a unit that fits
+    (the one nearest a typical 2.5 m; centimetres' 4.5 m loses to KITTI's 1.8 m) and the ``scene`` key; declared
+    right (``depth_unit: tum``, ``depth_scale: 0.01``) they read the true metres."""
+    root = _rooms(tmp_path / "d", per_metre, lo, hi)
+    with pytest.raises(DataFileError, match="wrong depth unit") as caught:
+        FolderDataset(root)
+    message = str(caught.value)
+    assert re.search(found, message) and f"The values look like {guess}" in message, message
+    assert "\"scene\": 'close-range' | 'indoor' | 'outdoor' in dataset.json" in message
+    unit = {"depth_unit": "tum"} if per_metre == 5000 else {"depth_scale": 0.01}
+    (root / "dataset.json").write_text(json.dumps(unit))
+    data = FolderDataset(root)
+    truth = np.rint(np.random.default_rng([3, 0]).uniform(lo, hi, size=(24, 32)) * per_metre) / per_metre
+    assert np.allclose(data.read_depth(0), truth, atol=1e-6)
+
+
+def test_plausibility_report_is_printed_by_folder_check_and_training(tmp_path, capsys) -> None:
+    """Median and the share of values near each end of the valid range, for the declared scene type (indoor
+    by default; a close-range scene of 0.2-0.7 m is fine once declared) in folder_check and setup_run."""
+    from zoedam_lib.data.folder.check import main
+    from zoedam_lib.experiments.context import setup_run
+
+    root = _rooms(tmp_path / "near", 1000, 0.2, 0.7, spec={"scene": "close-range"}, n=12)
+    assert main([str(root)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "depth check" in x)
+    assert line.startswith("  depth check (12 maps): median 0.4") and "(close-range scenes: 0.05–2 m)" in line
+    assert "% of measured values near 0.001 m, 0.0 % near or beyond 10 m" in line
+    setup_run(root, out_dir=tmp_path / "run", device="cpu", preset="cpu")
+    out = capsys.readouterr().out
+    assert "depth check (5 maps): median 0." in out and "(close-range scenes" in out
+    (root / "dataset.json").write_text("{}")
+    with pytest.raises(DataFileError, match="implausible for indoor scenes"):
+        FolderDataset(root)

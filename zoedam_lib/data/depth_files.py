@@ -16,11 +16,11 @@ from PIL import Image, UnidentifiedImageError
 
 from zoedam_lib.camera.exif import header_orientation, is_transposed
 from zoedam_lib.io.images import read_image
-from zoedam_lib.utils.errors import ImageReadError
+from zoedam_lib.utils.errors import DataFileError, ImageReadError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 DEPTH_SUFFIXES = (".png", ".npy")
-INTEGER_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I", "L")  # PIL modes of single-channel integer PNGs
+INTEGER_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I")  # PIL modes of 16-bit single-channel PNGs
 
 
 class BadFile(Exception):
@@ -51,6 +51,11 @@ def depth_size(path: Path) -> tuple[int, int]:
         raise BadFile(f"not a readable PNG ({e.__class__.__name__}: {e})") from None
     if fmt != "PNG":
         raise BadFile(f"a {fmt} file named .png; depth must be a lossless 16-bit PNG")
+    if mode == "L":  # the whole dataset is made so: stop, do not skip pair after pair
+        raise DataFileError(f"{path} is an 8-bit PNG: 256 levels cannot hold metric depth, so this is a depth "
+                            "visualisation (0-255 scaled for viewing), not depth. Use the raw depth: a 16-bit PNG "
+                            "with its unit (mm, kitti, tum or depth_scale in dataset.json) or a float32 .npy in "
+                            "metres.")
     if mode not in INTEGER_DEPTH_MODES:
         raise BadFile(f"a {mode} PNG, not single-channel depth: a colour-mapped visualisation? Save the raw "
                       "depth as a 16-bit grayscale PNG (e.g. millimetres) or float32 .npy in metres")

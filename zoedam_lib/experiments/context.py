@@ -199,6 +199,7 @@ def setup_run(data_path: str | os.PathLike = DEFAULT_SYNTH_FILE, split: str = "p
     with open_dataset(path, folder) as data:
         data.height  # noqa: B018 (a folder whose images differ in size stops here, told how to resize)
         kind, label = data_kind(data), describe_data(data)
+        checked = getattr(data, "plausibility", None)  # a folder's depth check: median, values near the range ends
     out = ensure_output_dir(resolve(out_dir), "output folder (out_dir, --out)")
     if splits_mat is None and split == "official":
         splits_mat = path.parent / "splits.mat"
@@ -211,5 +212,5 @@ def setup_run(data_path: str | os.PathLike = DEFAULT_SYNTH_FILE, split: str = "p
                      sets)
     seed_everything(seed)
     if verbose:
-        print(ctx.describe())
+        print(ctx.describe() + (f"\n{checked.line()}" if checked is not None else ""))
     return ctx

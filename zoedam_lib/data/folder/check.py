@@ -9,7 +9,7 @@ their sizes, the depth statistics in metres and which items have intrinsics.
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import os
 import sys
 import warnings
@@ -21,6 +21,7 @@ import numpy as np
 
 from zoedam_lib.data.folder.dataset import FolderDataset
 from zoedam_lib.data.folder.spec import FolderConfig, parse_depth_unit
+from zoedam_lib.utils.atomic import atomic_write_json
 from zoedam_lib.utils.config import replace
 from zoedam_lib.utils.errors import ZoeDAMError
 
@@ -49,6 +50,7 @@ def check_folder(path: str | os.PathLike, config: FolderConfig | None = None, st
         "valid_fraction_mean": float(np.mean(valid_fraction)),
         "n_with_intrinsics": sum(data.intrinsics(i) is not None for i in range(len(data))),
         "fingerprint": data.fingerprint,
+        "plausibility": {**dataclasses.asdict(data.plausibility), "line": data.plausibility.line()},
     }
 
 
@@ -64,6 +66,7 @@ def format_report(report: dict[str, Any]) -> str:
              f"valid range {report['valid_range_m'][0]:g}..{report['valid_range_m'][1]:g} m",
              f"  depth [m]: min {d['min']:.3f}, median {d['median']:.3f}, mean {d['mean']:.3f}, max {d['max']:.3f}; "
              f"valid pixels {100 * report['valid_fraction_mean']:.1f} %",
+             f"  {report['plausibility']['line']}",
              f"  intrinsics: {report['n_with_intrinsics']} of {report['n_pairs']} items"]
     lines += [f"  skipped {s['file']}: {s['reason']}" for s in report["skipped"]]
     return "\n".join(lines)
@@ -72,7 +75,8 @@ def format_report(report: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", help="the folder (images/ + depth/, or with a manifest) or a manifest file")
-    parser.add_argument("--depth-unit", default=None, help="mm | kitti | metres per unit (overrides dataset.json)")
+    parser.add_argument("--depth-unit", default=None,
+                        help="mm | kitti | tum | metres per unit (overrides dataset.json)")
     parser.add_argument("--json", default=None, help="also write the report to this JSON file")
     args = parser.parse_args(argv)
     try:
@@ -82,8 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(format_report(report))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=1)
+        atomic_write_json(args.json, report)
     return 0
 
 

@@ -23,7 +23,15 @@ from PIL import Image
 
 from zoedam_lib.data.depth_files import BadFile, depth_size, image_size, read_raw_depth, read_rgb
 from zoedam_lib.data.folder.index import Listing, Pair, list_pairs, rel_path
-from zoedam_lib.data.folder.spec import DATASET_JSON, FolderConfig, FolderSpec, depth_problem, resolve_spec
+from zoedam_lib.data.folder.spec import (
+    DATASET_JSON,
+    FolderConfig,
+    FolderSpec,
+    check_plausible,
+    depth_problem,
+    resolve_spec,
+    stored_metres,
+)
 from zoedam_lib.utils.errors import DataFileError
 from zoedam_lib.utils.paths import resolve
 
@@ -51,7 +59,9 @@ class FolderDataset:
         self.spec: FolderSpec = resolve_spec(listing.root, listing.default_name, config)
         self.skipped: list[tuple[str, str]] = list(listing.skipped)  # (file or row, why), pairs left out
         pairs, sizes = self._probe(listing.pairs)
-        keep = self._check_depths(pairs, range(len(pairs)) if self.spec.verify else _sample(len(pairs)))
+        values: list[np.ndarray] = []  # the decoded maps' values in metres, for the plausibility report
+        keep = self._check_depths(pairs, range(len(pairs)) if self.spec.verify else _sample(len(pairs)), values)
+        self.plausibility = check_plausible(values, self.path, self.spec)  # folder_check and setup_run print it
         self._pairs = [p for i, p in enumerate(pairs) if keep[i]]
         self._sizes = [s for i, s in enumerate(sizes) if keep[i]]
         if not self._pairs:
@@ -210,7 +220,7 @@ class FolderDataset:
             sizes.append(shape)
         return kept, sizes
 
-    def _check_depths(self, pairs: list[Pair], indices: Any) -> list[bool]:
+    def _check_depths(self, pairs: list[Pair], indices: Any, values: list[np.ndarray]) -> list[bool]:
         """Decode the depth (and with ``verify`` the image) of ``indices``: skip bad pairs, stop on a wrong unit."""
         keep = [True] * len(pairs)
         for i in indices:
@@ -220,7 +230,9 @@ class FolderDataset:
                     bad = pair.image
                     read_rgb(pair.image)
                 bad = pair.depth
-                why = depth_problem(pair.depth, read_raw_depth(pair.depth), self.spec)
+                raw = read_raw_depth(pair.depth)
+                why = depth_problem(pair.depth, raw, self.spec)
+                values += [] if why else [stored_metres(pair.depth, raw, self.spec)]
             except BadFile as e:
                 why = str(e)
             if why:

@@ -19,12 +19,19 @@ from typing import Any
 import numpy as np
 
 from zoedam_lib.camera.intrinsics import validate_intrinsics
-from zoedam_lib.data.depth_unit import MIN_PLAUSIBLE_MEDIAN_M, positive_values, unit_guess
+from zoedam_lib.data.depth_unit import (
+    MIN_PLAUSIBLE_MEDIAN_M,
+    SCENE_MEDIANS_M,
+    DepthPlausibility,
+    plausibility,
+    positive_values,
+    unit_guess,
+)
 from zoedam_lib.utils.config import from_dict
 from zoedam_lib.utils.errors import ConfigError, DataFileError
 
 DATASET_JSON = "dataset.json"
-DEPTH_UNITS = {"mm": 1e-3, "kitti": 1.0 / 256.0}  # metres per stored unit of an integer depth PNG
+DEPTH_UNITS = {"mm": 1e-3, "kitti": 1.0 / 256.0, "tum": 1.0 / 5000.0}  # metres per stored unit of a 16-bit PNG
 DEFAULT_UNIT = "mm"
 DEFAULT_RANGE = (1e-3, 10.0)  # metres, NYU's evaluation range
 
@@ -35,11 +42,15 @@ class FolderConfig:
 
     Args:
         name: label in run descriptions and results (default: the folder's name).
-        depth_unit: unit of integer depth PNGs: ``mm`` (default; TUM, ScanNet, NYU toolbox) or
-            ``kitti`` (value / 256 m). ``.npy`` depth is always float metres.
+        depth_unit: unit of 16-bit depth PNGs: ``mm`` (default; ScanNet, RealSense, the NYU toolbox),
+            ``kitti`` (value / 256 m) or ``tum`` (TUM RGB-D's 5000 units per metre: read as mm, such
+            depth is 5x too far). ``.npy`` depth is always float metres. 8-bit PNGs are refused.
         depth_scale: metres per PNG unit, for any other unit (e.g. 1e-4 for 0.1 mm); overrides depth_unit.
         min_depth, max_depth: valid depth range in metres; values outside it read as 0 (invalid).
             Default 1e-3..10 like NYU; outdoor data needs e.g. ``max_depth=80``.
+        scene: ``indoor`` (median depth 0.5-8 m), ``outdoor`` (2-80 m) or ``close-range`` (0.05-2 m);
+            a median outside it stops the run as a wrong unit. Default: indoor, outdoor when
+            ``max_depth`` is above 10 m.
         size: (H, W) every pair is resized to when read (image bilinear, depth nearest); needed for
             training and evaluation when the images do not all share one size.
         intrinsics: (fx, fy, cx, cy) in pixels at the files' resolution, for items without their own.
@@ -52,6 +63,7 @@ class FolderConfig:
     depth_scale: float | None = None
     min_depth: float | None = None
     max_depth: float | None = None
+    scene: str | None = None
     size: tuple[int, int] | None = None
     intrinsics: tuple[float, float, float, float] | None = None
     verify: bool | None = None
@@ -68,6 +80,8 @@ class FolderConfig:
             value = getattr(self, key)
             if value is not None and not (_finite(value) and value >= 0):
                 raise ConfigError(f"{key} must be a non-negative number of metres, got {value!r}")
+        if self.scene is not None and self.scene not in SCENE_MEDIANS_M:
+            raise ConfigError(f"scene must be one of {sorted(SCENE_MEDIANS_M)}, got {self.scene!r}")
         if self.size is not None:
             size = tuple(self.size)
             if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
@@ -96,6 +110,7 @@ class FolderSpec:
     depth_scale: float  # metres per stored PNG unit
     min_depth: float
     max_depth: float
+    scene: str  # a key of depth_unit.SCENE_MEDIANS_M: which median depths are plausible
     size: tuple[int, int] | None
     intrinsics: tuple[float, float, float, float] | None
     verify: bool
@@ -170,7 +185,9 @@ def resolve_spec(root: Path, default_name: str, config: FolderConfig | None) -> 
         raise ConfigError(f"min_depth {min_depth:g} m must be below max_depth {max_depth:g} m "
                           f"(dataset.json in {root} or arguments)")
     return FolderSpec(name=str(merged.get("name") or default_name), depth_unit=unit, depth_scale=scale,
-                      min_depth=min_depth, max_depth=max_depth, size=merged.get("size"),
+                      min_depth=min_depth, max_depth=max_depth,
+                      scene=merged.get("scene") or ("outdoor" if max_depth > DEFAULT_RANGE[1] else "indoor"),
+                      size=merged.get("size"),
                       intrinsics=merged.get("intrinsics"), verify=bool(merged.get("verify", False)),
                       attrs=dict(merged.get("attrs") or {}), source=source)
 
@@ -209,6 +226,28 @@ def depth_problem(path: Path, raw: np.ndarray, spec: FolderSpec) -> str | None:
     if not ((metres >= spec.min_depth) & (metres <= spec.max_depth)).any():
         return f"depth all invalid: nothing within {spec.min_depth:g}..{spec.max_depth:g} m"
     return None
+
+
+def stored_metres(path: Path, raw: np.ndarray, spec: FolderSpec, stride: int = 4) -> np.ndarray:
+    """Every ``stride``-th measured value of a depth file in metres as read, before the valid range masks any."""
+    values = positive_values(raw[::stride, ::stride]).astype(np.float64)
+    return values if path.suffix.lower() == ".npy" else values * spec.depth_scale
+
+
+def check_plausible(values_m: list[np.ndarray], root: Path, spec: FolderSpec) -> DepthPlausibility:
+    """The plausibility report of the decoded maps' values; a :class:`DataFileError` where their median cannot
+    be the declared scene type's (centimetres or TUM's 1/5000 m read as millimetres pass every per-file check)."""
+    report = plausibility(np.concatenate(values_m) if values_m else np.empty(0), len(values_m),
+                          (spec.min_depth, spec.max_depth), spec.scene)
+    problem = report.problem()
+    if problem is not None:
+        stored = report.median / spec.depth_scale
+        raise DataFileError(f"{root}: wrong depth unit? {problem}, over {report.n_maps} decoded map(s) read as "
+                            f"{spec.depth_unit} (unit from {spec.source}).{unit_guess(stored, spec.max_depth)} Fix "
+                            f"the unit (--depth-unit, \"depth_unit\"/\"depth_scale\" in {DATASET_JSON}), or if the "
+                            f"scene is of another type, declare it: \"scene\": "
+                            f"{' | '.join(repr(k) for k in SCENE_MEDIANS_M)} in {DATASET_JSON}.")
+    return report
 
 
 def json_example() -> str:
