@@ -30,7 +30,7 @@ from zoedam_lib.checkpoints.loading import check_finite
 from zoedam_lib.training import distributed as dist_utils
 from zoedam_lib.training.identity import check_resume, honour_overrides, plain, train_identity
 from zoedam_lib.training.interrupts import InterruptGuard
-from zoedam_lib.training.train_config import TrainConfig, TrainState
+from zoedam_lib.training.train_config import TrainConfig, TrainState, check_saved_run
 from zoedam_lib.utils.amp import autocast_context, resolve_amp
 from zoedam_lib.utils.atomic import atomic_path, atomic_write_json
 from zoedam_lib.utils.errors import (
@@ -166,6 +166,7 @@ class Trainer:
             raise CheckpointError(f"cannot resume from {path}: {exc.__class__.__name__}: {reason}. The "
                                   "file is damaged; delete it to start over (checkpoints are written atomically, "
                                   "so this should only happen after disk corruption).") from None
+        check_saved_run(payload, path)
         saved = payload.get("identity") or train_identity(TrainConfig(**payload["config"]), self.steps_per_epoch)
         changes = check_resume(path, saved, self.identity, self.resume_override)
         check_finite(payload["model"], f"{path} (the run to resume)")
