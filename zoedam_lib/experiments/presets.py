@@ -8,7 +8,7 @@ minutes on 2 CPU cores on SynthRooms. The cpu numbers were chosen on SynthRooms'
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from zoedam_lib.data.augment import Transform, densedepth_augmentation, zoedepth_augmentation
@@ -121,3 +121,21 @@ def recipe_for(model: str, preset: str, **overrides) -> Recipe:
     if preset not in recipes:
         raise ConfigError(f"{model} has no {preset!r} recipe; it has {tuple(recipes)}")
     return apply_overrides(recipes[preset](), **overrides)
+
+
+def recipe_line(recipe: Recipe, keys: Sequence[str], n_val_available: int) -> str:
+    """The notebooks' one-line recipe (markdown): the settings ``keys`` in the recipe's order.
+
+    ``n_val`` is a cap (the ``cpu`` recipes validate on at most 48 images); the line shows how many
+    validation images the run really uses, ``min(n_val, n_val_available)``, beside the cap, so a
+    43-image validation split is not reported as 48.
+    """
+    parts = []
+    for name, value in recipe.table():
+        if name not in keys:
+            continue
+        if name == "n_val":
+            used = n_val_available if value is None else min(value, n_val_available)
+            value = f"{used}" + (f" (cap {value})" if value is not None and value != used else "")
+        parts.append(f"{name}={value}")
+    return f"**Recipe `{recipe.preset}`**: " + ", ".join(parts)

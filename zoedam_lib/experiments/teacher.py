@@ -25,14 +25,15 @@ from zoedam_lib.utils.errors import CheckpointError, ConfigError
 from zoedam_lib.utils.paths import display_path
 
 TEACHER_KEY = "zoedam_vits"  # notebook 04's checkpoint, the default teacher
+TEACHER_CAMERA = "canonical"  # notebook 04's default `camera` parameter: its ZoeDAM-S is camera-aware
 
 
-def ensure_teacher(ctx: RunContext, teacher: str | os.PathLike | nn.Module | None = None
-                   ) -> str | os.PathLike | nn.Module:
+def ensure_teacher(ctx: RunContext, teacher: str | os.PathLike | nn.Module | None = None,
+                   camera: str = TEACHER_CAMERA) -> str | os.PathLike | nn.Module:
     """The teacher to use: ``teacher`` when given, else notebook 04's ZoeDAM-S checkpoint in ``out_dir``,
     trained first when it is not there yet.
 
-    The teacher is trained exactly as notebook 04 trains it (``run_zoedam(ctx, "vits")``: the
+    The teacher is trained exactly as notebook 04 trains it (``run_zoedam(ctx, "vits", camera=...)``: the
     preset's recipe from SynthDA, or Depth Anything under ``paper``; about 5 min on 2 CPU cores at
     the ``cpu`` preset), so notebook 05 run alone gets the teacher the course's numbers were
     measured with (the recipe pins its CPU threads, so the same weights as notebook 04's run).
@@ -45,7 +46,7 @@ def ensure_teacher(ctx: RunContext, teacher: str | os.PathLike | nn.Module | Non
         return path
     print(f"teacher: no checkpoint at {display_path(path)} (notebook 04 not run in this out_dir); training it "
           "with notebook 04's recipe")
-    run_zoedam(ctx, "vits")
+    run_zoedam(ctx, "vits", camera=camera)
     return path
 
 
