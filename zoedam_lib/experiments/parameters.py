@@ -88,6 +88,8 @@ RULES: dict[str, Rule] = {
     "unlabeled_ratio": integer(1, optional=True), "cutmix_p": number(0.0, 1.0), "unlabeled_weight": number(0.0),
     "pseudo_labels": choice(*PSEUDO_MODES), "student_init": choice(None, *STUDENT_INITS), "control": FLAG,
     "feature_alignment": FLAG, "metric_pseudo": FLAG,
+    # 07 (cameras)
+    "example": integer(0),
 }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from zoedam_lib.models.layers.preprocess import config_input_size
 from zoedam_lib.models.zoedam import ZoeDAMConfig
 from zoedam_lib.utils.config import from_dict
 from zoedam_lib.utils.errors import CheckpointError, ConfigError
@@ -67,14 +69,35 @@ class ExportedDepthModel(nn.Module):
     :meth:`_run`.
     """
 
-    def _read_metadata(self, props: dict[str, str]) -> None:
+    def _read_metadata(self, props: dict[str, str], graph_shape: Sequence[object] | None = None) -> None:
+        """Read and check the contract: sizes and batch well-formed, the network size the config implies,
+        and (``graph_shape``, the runtime's shape of the ``image`` input, ints or names of dynamic
+        axes) the graph's own input size and batch. An edited file fails here, naming the field."""
         self.metadata = parse_metadata(props, self.source)
+        m = self.metadata
         try:
-            self.config = from_dict(ZoeDAMConfig, self.metadata["config"])
-            self.export_size = tuple(int(s) for s in self.metadata["input_size"])  # the graph's input (H, W)
-            self.batch = None if self.metadata["batch"] == "dynamic" else int(self.metadata["batch"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{self.source}: incomplete zoedam_lib metadata ({exc}); export it again") from None
+            self.config = from_dict(ZoeDAMConfig, m["config"])
+            self.export_size = _size(m["input_size"], "input_size")  # the graph's input (H, W)
+            network = _size(m["network_size"], "network_size")
+            self.batch = None if m["batch"] == "dynamic" else int(m["batch"])
+        except (KeyError, TypeError, ValueError, ConfigError) as exc:
+            raise CheckpointError(f"{self.source}: incomplete or damaged zoedam_lib metadata ({exc}); export it "
+                                  "again") from None
+        problems = []
+        if self.batch is not None and (self.batch < 1 or self.batch != m["batch"]):
+            problems.append(f"batch {m['batch']!r} (expected 'dynamic' or a whole number >= 1)")
+        if network != config_input_size(self.config, *self.export_size):
+            problems.append(f"network_size {list(network)} is not what its config makes of input_size "
+                            f"{list(self.export_size)} ({list(config_input_size(self.config, *self.export_size))})")
+        if graph_shape is not None and len(graph_shape) == 4:
+            fixed = [int(d) if isinstance(d, int) else None for d in graph_shape]
+            if any(f is not None and f != e for f, e in zip(fixed[2:], self.export_size, strict=True)):
+                problems.append(f"input_size {list(self.export_size)} disagrees with the graph's input {graph_shape}")
+            if fixed[0] is not None and fixed[0] != self.batch:  # a fixed-batch graph read as another batch
+                problems.append(f"batch {m['batch']!r} disagrees with the graph's input {graph_shape}")
+        if problems:
+            raise CheckpointError(f"{self.source}: its zoedam_lib metadata does not describe its graph: "
+                                  + "; ".join(problems) + ". Was the file edited? Export it again.")
 
     def _run(self, images: np.ndarray, camera: np.ndarray | None) -> list[np.ndarray]:
         """The graph's outputs (in :func:`output_names` order) for one chunk of float32 (b, 3, H, W) images
@@ -132,6 +155,13 @@ class ExportedDepthModel(nn.Module):
         nh, nw = m["network_size"]
         return (f"ONNX {m['model']} {self.config.backbone} from {self.source} (input {h}x{w}, network {nh}x{nw}, "
                 f"batch {m['batch']}, {m['precision']}; exported from {m.get('source') or 'a model in memory'})")
+
+
+def _size(value: object, name: str) -> tuple[int, int]:
+    """A metadata (H, W): two whole numbers >= 1, else a ConfigError naming the field."""
+    if not (isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(v, int) and v >= 1 for v in value)):
+        raise ConfigError(f"{name} must be [H, W], two whole numbers >= 1, got {value!r}")
+    return int(value[0]), int(value[1])
 
 
 def missing_model_error(source: str) -> CheckpointError:
