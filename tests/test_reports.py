@@ -48,7 +48,7 @@ def run(tmp_path):
     prov = {"data": "SynthRooms (24 images)", "data_kind": "synthrooms", "preset": "cpu", "split": "paper", "seed": 0}
     write_result(tmp_path, "zoedam_vits", prov, evaluation(rng, 12), history=history(tmp_path, "zoedam_vits", 3, 4, {}))
     write_result(tmp_path, "zoedam_plus", prov, evaluation(rng, 12), {"zeroshot_wide": evaluation(rng, 8, "wide")},
-                 teacher=str(tmp_path / "checkpoints" / "zoedam_vits"),
+                 teacher=str(tmp_path / "checkpoints" / "zoedam_vits"), recipe={"options": {"student_init": "teacher"}},
                  history=history(tmp_path, "zoedam_plus", 1, 8, {"loss_labeled": 0.2, "loss_unlabeled": 0.1}))
     return tmp_path, load_results(tmp_path)
 
@@ -60,10 +60,13 @@ def test_evaluation_rows_cover_every_set_of_every_model(run):
     assert len(rows["ZoeDAM+"]["zeroshot_wide"]) == 8 and "pred_median" in rows["ZoeDAM+"]["test"][0]
 
 
-def test_training_runs_continue_the_student_after_its_teacher(run):
+def test_training_runs_continue_a_student_copied_from_its_teacher_only(run):
     out, records = run
     runs = {r.label: r for r in training_runs(out, records)}
     assert runs["ZoeDAM+"].after == "ZoeDAM-S" and runs["ZoeDAM-S"].after is None
+    pretrained = {"recipe": {"options": {"student_init": "pretrained"}}}
+    fresh = {**records, "zoedam_plus": {**records["zoedam_plus"], **pretrained}}
+    assert {r.label: r.after for r in training_runs(out, fresh)}["ZoeDAM+"] is None  # starts from SynthDA itself
     assert runs["ZoeDAM+"].losses == LOSS_PANELS["zoedam_plus"] and runs["ZoeDAM-S"].losses == {SILOG_PANEL: "loss"}
     alone = training_runs(out, records, keys=("zoedam_plus",))  # without its teacher's log: starts at 0
     assert [r.after for r in alone] == [None]

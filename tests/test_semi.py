@@ -348,7 +348,7 @@ def test_student_and_control_side_by_side_share_the_prepared_teacher(synth, tmp_
     runs = run_concurrently(calls, "cpu", threads=2)
     out = capsys.readouterr().out
     assert out.count("0 computed, 8 reused") == 2  # neither process labelled the images again
-    assert len(list((ctx.out_dir / "evaluations").glob("*.pt"))) == 3  # the teacher once, student, control
+    assert len(list((ctx.out_dir / "evaluations").glob("*.json"))) == 3  # the teacher once, student, control
     assert runs["student"].teacher_evaluation.metrics == runs["control"].teacher_evaluation.metrics
     # the control ran on one thread in its own process; the same call on one thread here is the same run
     again = run_zoedam_plus(ctx, recipe=recipe, student_init="teacher", key="control_again",

@@ -42,7 +42,7 @@ def test_torchrun_two_cpu_processes_identical_weights_and_one_writer(tiny_data, 
     assert proc.stdout.count("results: ") == 1  # only rank 0 reports (and writes)
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     evaluations = [f for f in files if f.startswith("evaluations/")]  # rank 0's evaluation, kept for reuse
-    assert len(evaluations) == 1 and evaluations[0].endswith(".pt"), files
+    assert len(evaluations) == 1 and evaluations[0].endswith(".json"), files
     files.remove(evaluations[0])
     assert files == sorted([
         "checkpoints/zoedam_vitt/config.json", "checkpoints/zoedam_vitt/model.safetensors",
