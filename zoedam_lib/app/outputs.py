@@ -13,26 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
 from zoedam_lib.app.colorbar import depth_range, format_range, write_depth_figure
-from zoedam_lib.camera.photo import PhotoCamera
 from zoedam_lib.camera.resolve import photo_camera
-from zoedam_lib.inference.predict import infer_photos
+from zoedam_lib.inference.predict import predict_metric_depth
 from zoedam_lib.io.images import read_image
 from zoedam_lib.io.inputs import safe_stem
 from zoedam_lib.io.mesh import depth_to_mesh, write_glb
 from zoedam_lib.io.writers import rgb8, write_depth_png16, write_ply
-from zoedam_lib.models.layers.preprocess import network_input_size, resize_image
 from zoedam_lib.models.predict import (
-    check_finite_prediction,
     has_camera_head,
     is_camera_aware,
     model_depth_range,
-    model_device,
 )
 from zoedam_lib.utils.depth import has_depth
 
@@ -48,24 +42,6 @@ class AppOutputs:
     depth_png: Path  # uint16 millimetres, 0 = invalid (the ``predict`` format)
     ply: Path  # coloured point cloud, one vertex per valid pixel (the ``predict`` format)
     summary: str  # Markdown: model, image size, depth range, intrinsics, mesh size, timings
-
-
-def predict_metric_depth(model: nn.Module, image: np.ndarray, flip_tta: bool = False,
-                         camera: PhotoCamera | None = None) -> tuple[np.ndarray, PhotoCamera | None]:
-    """(H, W, 3) uint8/uint16 image → (H, W) float32 metres, by ``zoedam predict``'s steps, and the camera.
-
-    A camera-aware model scales its depth by ``camera`` (resolved by :func:`~zoedam_lib.camera.resolve.photo_camera`);
-    an ``estimate`` comes back with the focal length the model's camera head found.
-    """
-    height, width = image.shape[:2]
-    x = resize_image(image, network_input_size(model, height, width))  # (3, h, w) in [0, 1]
-    with torch.inference_mode():
-        depth, (camera,) = infer_photos(model, x[None].to(model_device(model)), [camera], [(height, width)],
-                                        flip_tta)
-    check_finite_prediction(depth, "the prediction")
-    full = F.interpolate(depth, size=(height, width), mode="bilinear", align_corners=True)
-    lo, hi = model_depth_range(model)
-    return full.clamp_(lo, hi)[0, 0].numpy(), camera
 
 
 def preview_image(image_path: str | Path, max_side: int = PREVIEW_SIDE) -> np.ndarray:

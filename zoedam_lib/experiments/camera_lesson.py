@@ -136,9 +136,9 @@ def lens_ratios(ctx: RunContext, name: str) -> dict[int, float]:
     """f / f_train of every image of the lens set ``name`` (index → ratio): the file's intrinsics over NYU's
     Kinect at the same image size, both the geometric mean of fx and fy."""
     with NyuMat(ctx.with_camera_sets().zero_shot[name]) as data:
-        ds = DepthDataset(data, range(len(data)))
-        cams = [ds.camera(i, *data.read(i)[1].shape).camera for i in range(len(data))]
-    return {i: float(np.sqrt(c.fx * c.fy) / canonical_focal((c.height, c.width))) for i, c in enumerate(cams)}
+        ds, size = DepthDataset(data, range(len(data))), (data.height, data.width)
+        cams = [ds.camera(i, *size).camera for i in range(len(data))]  # the file's size: no image is read
+    return {i: float(focal_ratio(c.fx, c.fy, size, size, canonical_focal(size))) for i, c in enumerate(cams)}
 
 
 def blind_prediction(ctx: RunContext) -> dict[str, float]:
@@ -161,11 +161,8 @@ def with_and_without_exif(model: nn.Module, rgb: np.ndarray, fx: float, folder: 
     folder.mkdir(parents=True, exist_ok=True)
     exif = Image.Exif()
     exif.get_ifd(EXIF_IFD)[FOCAL_35MM] = f35
-    paths = {f"EXIF FocalLengthIn35mmFilm = {f35} mm": folder / "with_exif.jpg", "no EXIF": folder / "no_exif.jpg"}
-    Image.fromarray(rgb).save(paths[next(iter(paths))], quality=95, exif=exif.tobytes())
-    Image.fromarray(rgb).save(paths["no EXIF"], quality=95)
-    out = {}
-    for name, path in paths.items():
-        _, depth, camera = predict_photo(model, path, flip_tta)
-        out[name] = (depth, camera)
-    return out
+    with_exif, no_exif = folder / "with_exif.jpg", folder / "no_exif.jpg"
+    Image.fromarray(rgb).save(with_exif, quality=95, exif=exif.tobytes())
+    Image.fromarray(rgb).save(no_exif, quality=95)
+    return {f"EXIF FocalLengthIn35mmFilm = {f35} mm": predict_photo(model, with_exif, flip_tta)[1:],
+            "no EXIF": predict_photo(model, no_exif, flip_tta)[1:]}

@@ -17,10 +17,23 @@ import torch
 from torch import nn
 
 from zoedam_lib.camera.photo import PhotoCamera
-from zoedam_lib.camera.resolve import estimated
+from zoedam_lib.camera.resolve import estimated, photo_camera
 from zoedam_lib.inference.exact import prepare_exact
 from zoedam_lib.inference.precision import JobPrecision, job_precision
-from zoedam_lib.models.predict import camera_depth_fn, camera_rows, flip_averaged, is_camera_aware, predict_image
+from zoedam_lib.io.images import read_image
+from zoedam_lib.io.writers import rgb8
+from zoedam_lib.models.layers.preprocess import network_input_size, resize_image
+from zoedam_lib.models.predict import (
+    camera_depth_fn,
+    camera_rows,
+    check_finite_prediction,
+    flip_averaged,
+    has_camera_head,
+    is_camera_aware,
+    model_depth_range,
+    model_device,
+    predict_image,
+)
 
 
 def infer(model: nn.Module, x: torch.Tensor, flip_tta: bool = False,
@@ -77,23 +90,34 @@ def predict_depth(model: nn.Module, image, flip_tta: bool = False, device: str |
     return predict_image(model, image, lambda x: infer(model, x, flip_tta, precision, rows), device)
 
 
+def predict_metric_depth(model: nn.Module, image: np.ndarray, flip_tta: bool = False,
+                         camera: PhotoCamera | None = None) -> tuple[np.ndarray, PhotoCamera | None]:
+    """(H, W, 3) uint8/uint16 image → (H, W) float32 metres, by ``zoedam predict``'s steps, and the camera.
+
+    A camera-aware model scales its depth by ``camera`` (resolved by :func:`~zoedam_lib.camera.resolve.photo_camera`);
+    an ``estimate`` comes back with the focal length the model's camera head found.
+    """
+    height, width = image.shape[:2]
+    x = resize_image(image, network_input_size(model, height, width))  # (3, h, w) in [0, 1]
+    with torch.inference_mode():
+        depth, (camera,) = infer_photos(model, x[None].to(model_device(model)), [camera], [(height, width)],
+                                        flip_tta)
+    check_finite_prediction(depth, "the prediction")
+    full = torch.nn.functional.interpolate(depth, size=(height, width), mode="bilinear", align_corners=True)
+    lo, hi = model_depth_range(model)
+    return full.clamp_(lo, hi)[0, 0].numpy(), camera
+
+
 def predict_photo(model: nn.Module, path: str | os.PathLike, flip_tta: bool = False,
                   given: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray, PhotoCamera]:
-    """A photo file → (RGB uint8, (H, W) metres at its own size, the camera used), as ``predict`` does.
+    """A photo file → (RGB uint8, (H, W) metres at its own size, the camera used), as ``predict`` and the app do
+    (:func:`predict_metric_depth`).
 
     The camera is resolved once (:func:`~zoedam_lib.camera.resolve.photo_camera`: ``given``, EXIF,
     the camera head's estimate, NYU's default) and serves both the depth (a camera-aware model's
     metres) and the returned intrinsics (the point cloud), so the two cannot disagree.
     """
-    from zoedam_lib.camera.resolve import photo_camera
-    from zoedam_lib.io.images import read_image
-    from zoedam_lib.models.layers.preprocess import resize_image
-    from zoedam_lib.models.predict import has_camera_head, model_device
-
-    rgb = read_image(path)
+    image = read_image(path)
     camera = photo_camera(path, given, can_estimate=is_camera_aware(model) and has_camera_head(model))
-    x = resize_image(rgb, model.config.img_size)[None].to(model_device(model))
-    with torch.inference_mode():
-        depth, (used,) = infer_photos(model.eval(), x, [camera], [rgb.shape[:2]], flip_tta)
-    full = torch.nn.functional.interpolate(depth, size=rgb.shape[:2], mode="bilinear", align_corners=True)
-    return (rgb if rgb.dtype == np.uint8 else (rgb >> 8).astype(np.uint8)), full[0, 0].numpy(), used
+    depth, used = predict_metric_depth(model.eval(), image, flip_tta, camera)
+    return rgb8(image), depth, used

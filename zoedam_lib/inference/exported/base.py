@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from zoedam_lib.models.layers.preprocess import config_input_size
+from zoedam_lib.models.predict import is_camera_aware
 from zoedam_lib.models.zoedam import ZoeDAMConfig
 from zoedam_lib.utils.config import from_dict
 from zoedam_lib.utils.errors import CheckpointError, ConfigError
@@ -109,7 +110,7 @@ class ExportedDepthModel(nn.Module):
 
     @property
     def camera_aware(self) -> bool:
-        return self.config.camera == "canonical"
+        return is_camera_aware(self)
 
     def forward(self, x: torch.Tensor, *, camera: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """(B, 3, H, W) RGB in [0, 1] at ``export_size`` → ``metric_depth`` (B, 1, h, w) m, ``rel_depth`` (B, h, w).
