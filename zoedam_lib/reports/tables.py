@@ -58,10 +58,7 @@ def paired_table(rows_a: Rows, rows_b: Rows, names: tuple[str, str], keys: Seque
     a, b = names
     body = []
     for k in keys:
-        xa, xb = paired_values(rows_a, rows_b, k)
-        diff = bootstrap_difference(xa, xb, n_boot, seed)
-        verdict = "supported" if diff.excludes_zero() else "not supported: interval contains 0"
-        body.append([metric_name(k), f"{fmt_interval(diff)} ({verdict})"])
+        body.append([metric_name(k), _paired_cell(rows_a, rows_b, k, n_boot, seed)])
     return markdown_table(["metric", f"{a} − {b}"], body, "ll") + (
         f"\n\n_paired bootstrap over the same {len(rows_a)} images, 95 % interval "
         f"({n_boot} resamples); supported: the interval excludes 0_")
@@ -75,9 +72,7 @@ def paired_sets_table(pairs: Mapping[str, tuple[Rows, Rows]], names: tuple[str, 
     a, b = names
     body = []
     for name, (rows_a, rows_b) in pairs.items():
-        diff = bootstrap_difference(*paired_values(rows_a, rows_b, key), n_boot, seed)
-        verdict = "supported" if diff.excludes_zero() else "not supported: interval contains 0"
-        body.append([f"{name} ({len(rows_a)} images)", f"{fmt_interval(diff)} ({verdict})"])
+        body.append([f"{name} ({len(rows_a)} images)", _paired_cell(rows_a, rows_b, key, n_boot, seed)])
     return markdown_table(["eval set", f"{metric_name(key)}: {a} − {b}"], body, "ll") + (
         f"\n\n_paired bootstrap over each set's images, 95 % interval ({n_boot} resamples); supported: the "
         "interval excludes 0_")
@@ -102,6 +97,13 @@ def scale_table(evaluations: Mapping[str, Mapping[str, Rows]], keys: Sequence[st
             body.append([model, f"{name} ({len(rows)} images)", *cells])
     header = ["model", "eval set", *head, "predicted / true median depth"]
     return markdown_table(header, body, "ll" + "r" * (len(head) + 1)) + f"\n\n{_footnote(n_boot)}"
+
+
+def _paired_cell(rows_a: Rows, rows_b: Rows, key: str, n_boot: int, seed: int) -> str:
+    """``−0.041 [−0.052, −0.030] (supported)``: A − B of ``key`` on the same images, paired, with its verdict."""
+    diff = bootstrap_difference(*paired_values(rows_a, rows_b, key), n_boot, seed)
+    verdict = "supported" if diff.excludes_zero() else "not supported: interval contains 0"
+    return f"{fmt_interval(diff)} ({verdict})"
 
 
 def _num(x: float) -> str:
