@@ -169,3 +169,25 @@ def test_plausibility_report_is_printed_by_folder_check_and_training(tmp_path, c
     (root / "dataset.json").write_text("{}")
     with pytest.raises(DataFileError, match="implausible for indoor scenes"):
         FolderDataset(root)
+
+
+def test_dataset_json_size_beyond_memory_is_refused_before_allocating(tmp_path: Path, capsys) -> None:
+    """``"size": [60000, 80000]`` in dataset.json (was: a bare numpy MemoryError in folder_check, 17.9 GiB asked for
+    one depth map): refused when the dataset is opened, naming the file, the size in MP and the limit; the
+    folder check exits 2 with one ``error:`` line; a size at the limit is accepted."""
+    from zoedam_lib.data.folder.check import main
+    from zoedam_lib.data.folder.spec import FolderConfig
+    from zoedam_lib.io.images import MAX_PIXELS
+    from zoedam_lib.utils.errors import ConfigError
+
+    root = make_folder(tmp_path / "d", n=2, spec={"size": [60000, 80000]})
+    message = (r"dataset.json: size \[60000, 80000\] is 60000x80000 = 4800 MP per pair, "
+               r"above the limit of 64 MP that keeps memory bounded .* e\.g\. \[480, 640\]")
+    with pytest.raises(DataFileError, match=message):
+        FolderDataset(root)
+    assert main([str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "4800 MP" in err and "Traceback" not in err
+    with pytest.raises(ConfigError, match="above the limit"):
+        FolderConfig(size=(1, MAX_PIXELS + 1))
+    assert FolderConfig(size=(1, MAX_PIXELS)).size == (1, MAX_PIXELS)

@@ -27,6 +27,7 @@ from zoedam_lib.data.depth_unit import (
     positive_values,
     unit_guess,
 )
+from zoedam_lib.io.images import MAX_PIXELS
 from zoedam_lib.utils.config import from_dict
 from zoedam_lib.utils.errors import ConfigError, DataFileError
 
@@ -86,6 +87,7 @@ class FolderConfig:
             size = tuple(self.size)
             if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
                 raise ConfigError(f"size must be two positive integers (H, W), got {self.size!r}")
+            _check_size_bounded(size)
             object.__setattr__(self, "size", size)
         if self.intrinsics is not None:
             object.__setattr__(self, "intrinsics", validate_intrinsics(self.intrinsics, where="intrinsics"))
@@ -254,6 +256,21 @@ def json_example() -> str:
     """A valid dataset.json, quoted in errors so the fix can be copied."""
     return ('A valid dataset.json looks like {"name": "my_rgbd", "depth_unit": "mm", "max_depth": 10} '
             f"(keys: {', '.join(f.name for f in dataclasses.fields(FolderConfig))}).")
+
+
+def _check_size_bounded(size: tuple[int, int]) -> None:
+    """Refuse a ``size`` whose pairs could not be held in memory, before a pixel is allocated.
+
+    Every read resizes to ``size``, so a typo such as ``[60000, 80000]`` would ask for 4800 MP
+    per pair (~34 GB: uint8 RGB plus float32 depth) and end in a bare MemoryError deep in numpy.
+    The bound is the one photos have at inference (:data:`~zoedam_lib.io.images.MAX_PIXELS`).
+    """
+    h, w = size
+    if h * w > MAX_PIXELS:
+        raise ConfigError(f"size {list(size)} is {h}x{w} = {h * w / 1e6:.0f} MP per pair, above the limit of "
+                          f"{MAX_PIXELS / 1e6:g} MP that keeps memory bounded (a pair read at that size takes "
+                          f"~{h * w * 7 / 1e9:.0f} GB). It is the size every pair is resized to on read: give the "
+                          "size to train at, e.g. [480, 640]")
 
 
 def _finite(value: Any) -> bool:
