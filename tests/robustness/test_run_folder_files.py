@@ -221,3 +221,67 @@ def test_resume_from_a_train_state_of_another_structure_is_explained(tmp_path, t
                                                         f"code wrote ({message}") + r".*Delete it to start the run "
                                                                                     r"over"):
         make_trainer(tmp_path).fit(resume=True)
+
+
+# --------------------------------------------------------------------------- results JSONs read by `seeds`
+
+
+def _results_file(run: Path, seed: int, changes: dict | None = None) -> Path:
+    """A results JSON as write_result makes it (the fields `seeds` reads), with ``changes`` applied."""
+    metrics = {"abs_rel": 0.2 + seed / 100, "rmse": 0.5, "a1": 0.7}
+    record = {"model": "zoedam_vits", "seed": seed, "metrics": metrics,
+              "zero_shot": {"wide": {"metrics": dict(metrics), "median_scaled": dict(metrics)}}, **(changes or {})}
+    path = run / "results" / "zoedam_vits.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record) if not isinstance(record.get("raw"), str) else record["raw"])
+    return path
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"raw": "{\"model\": \"zoedam_vits\", "}, r"is not readable JSON \(Expecting property name"),
+    ({"raw": "[1, 2]"}, r"holds a JSON list, expected an object with 'model', 'seed' and 'metrics'"),
+    ({"raw": "{\"model\": \"zoedam_vits\"}"}, r"lacks \['seed', 'metrics'\] \(it has \['model'\]\)"),
+    ({"seed": "1"}, r"'seed' must be a whole number >= 0, got '1'"),
+    ({"metrics": {"abs_rel": "0.2", "rmse": 0.5}}, r"metrics lacks \['a1'\]; metrics are not numbers: abs_rel='0.2'"),
+    ({"zero_shot": {"wide": {"metrics": {"abs_rel": 0.1, "rmse": 1, "a1": 1}, "median_scaled": []}}},
+     r"zero_shot\['wide'\].median_scaled must be an object of metric name to number, got list"),
+    ({"zero_shot": []}, r"'zero_shot' must be an object of evaluation sets, got list"),
+], ids=["truncated", "list", "missing-keys", "seed-string", "metric-string", "median-list", "zero-shot-list"])
+def test_seeds_of_a_malformed_results_file_names_the_file_and_what_is_wrong(tmp_path: Path, capsys, changes,
+                                                                            message) -> None:
+    """`zoedam seeds` over a results JSON that is truncated, a list, lacks keys or holds wrong types (were: raw
+    TypeError / KeyError / ValueError tracebacks, or a not-JSON file skipped with a line and its seed dropped):
+    exit 2, one `error:` line naming the file and what is wrong; the good runs alone summarise."""
+    from zoedam_lib.cli import main
+
+    _results_file(tmp_path / "seed0", 0)
+    _results_file(tmp_path / "seed1", 1)
+    assert main(["seeds", str(tmp_path)]) == 0
+    assert "| ZoeDAM-S | test | abs_rel | 0.205 ± 0.007" in capsys.readouterr().out
+    _results_file(tmp_path / "seed2", 2, changes)
+    assert main(["seeds", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: results file ") and "seed2/results/zoedam_vits.json" in err[0]
+    assert re.search(message, err[0]) and "Traceback" not in captured.err, err[0]
+    assert "re-run the notebook or command that wrote it, or move the file out of results/" in err[0]
+
+
+def test_seeds_refuses_one_seed_twice_and_two_files_of_one_model(tmp_path: Path, capsys) -> None:
+    """Two run folders with the same model and seed (was: one of them silently dropped from the spread) and one
+    run folder holding two files of one model (a copy): exit 2 naming both files; one folder named twice counts
+    once."""
+    from zoedam_lib.cli import main
+
+    _results_file(tmp_path / "a", 0)
+    _results_file(tmp_path / "b", 1)
+    assert main(["seeds", str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "a")]) == 0
+    capsys.readouterr()
+    _results_file(tmp_path / "c", 1)
+    assert main(["seeds", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "b/results/zoedam_vits.json and " in err and "c/results/zoedam_vits.json both hold 'zoedam_vits' with " \
+           "seed 1: a spread over seeds counts each seed once" in err, err
+    (tmp_path / "c" / "results" / "zoedam_vits.json").rename(tmp_path / "b" / "results" / "copy.json")
+    assert main(["seeds", str(tmp_path)]) == 2
+    assert "both hold the results of 'zoedam_vits', one run folder holds one file per model" in capsys.readouterr().err
