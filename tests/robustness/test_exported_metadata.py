@@ -2,12 +2,15 @@
 
 The runners trust the metadata for the input size, the batch and the network size; an edited
 value would otherwise crash inside ONNX Runtime or run a graph at sizes it was not exported for.
+The depth range predictions are clamped to is in no shape of the graph: export fixes the
+contract with its digest, so an edited ``max_depth`` is refused too.
 """
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from zoedam_lib.cli import main
@@ -37,6 +40,13 @@ def exported(checkpoint, tmp_path_factory):
 ])
 def test_edited_onnx_metadata_is_refused_naming_the_field(exported, tmp_path, key, value, message):
     """Issue 27 item 14: metadata that no longer describes the graph is an error, not a crash or a wrong run."""
+    with pytest.raises(CheckpointError, match=message):
+        OnnxDepthModel(_edited(exported, tmp_path, key, value))
+
+
+def _edited(exported, tmp_path, key, value):
+    """A copy of ``exported`` with metadata ``zoedam_lib.<key>`` set to ``value`` (JSON), or removed (None);
+    a callable ``value`` edits the decoded value in place."""
     proto = onnx.load(str(exported))
     props = {p.key: p.value for p in proto.metadata_props}
     del proto.metadata_props[:]
@@ -44,10 +54,76 @@ def test_edited_onnx_metadata_is_refused_naming_the_field(exported, tmp_path, ke
         if k == "zoedam_lib." + key:
             if value is None:
                 continue
-            v = json.dumps(value)
+            if callable(value):
+                decoded = json.loads(v)
+                value(decoded)
+                v = json.dumps(decoded)
+            else:
+                v = json.dumps(value)
         proto.metadata_props.append(onnx.StringStringEntryProto(key=k, value=v))
     onnx.save(proto, str(tmp_path / "edited.onnx"))
+    return tmp_path / "edited.onnx"
+
+
+def test_lowered_max_depth_in_onnx_metadata_is_refused_not_clamped_to(exported, tmp_path, capsys):
+    """``config.max_depth`` lowered from 10 to 2 m (was: every prediction silently clamped to 2 m, exit 0), raised,
+    or ``min_depth`` raised, the digest removed: refused before anything runs, naming the contract digest and the
+    depth range; ``predict`` exits 2 with that line and writes nothing. The untouched file and an edited
+    informational field (``source``) still run."""
+    from zoedam_lib.inference.exported.export import read_metadata
+
+    meta = read_metadata(exported)
+    assert meta["config"]["max_depth"] == 10.0 and len(meta["contract_sha256"]) == 64
+    OnnxDepthModel(exported)
+    OnnxDepthModel(_edited(exported, tmp_path, "source", "somewhere else"))
+    cases = [("config", lambda c: c.update(max_depth=2.0), "no longer matches its fields"),
+             ("config", lambda c: c.update(max_depth=80.0), "no longer matches its fields"),
+             ("config", lambda c: c.update(min_depth=1.0), "no longer matches its fields"),
+             ("contract_sha256", None, "has none")]
+    for key, edit, found in cases:
+        edited = _edited(exported, tmp_path, key, edit)
+        with pytest.raises(CheckpointError, match=rf"edited.onnx: its zoedam_lib metadata was changed after export: "
+                                                  rf"the contract_sha256 export wrote over model, config, input_size, "
+                                                  rf"network_size, batch, camera {found}\. Not every field .*clamped "
+                                                  r"to, config min_depth"):
+            OnnxDepthModel(edited)
+    from PIL import Image
+
+    Image.fromarray(np.full((56, 70, 3), 120, np.uint8)).save(tmp_path / "p.png")
+    edited = _edited(exported, tmp_path, "config", lambda c: c.update(max_depth=2.0))
+    code = main(["predict", str(tmp_path / "p.png"), "--checkpoint", str(edited), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "error: " in err and "changed after export" in err and "Traceback" not in err
+    assert not list((tmp_path / "out").glob("*.png")) if (tmp_path / "out").exists() else True
+
+
+
+
+@pytest.fixture(scope="module")
+def exported_aware(tmp_path_factory):
+    """A tiny camera-aware ZoeDAM with a camera head, exported."""
+    from helpers import tiny_zoedam
+
+    from zoedam_lib.inference.exported.export import export_onnx
+
+    model = tiny_zoedam(camera="canonical", camera_head=True)
+    return export_onnx(model, tmp_path_factory.mktemp("onnx_aware") / "aware.onnx")
+
+
+@pytest.mark.parametrize(("key", "edit", "message"), [
+    ("camera", lambda c: c.update(canonical_focal=0), r"camera canonical_focal 0 disagrees with config"),
+    ("camera", lambda c: c.update(mode="fisheye"), r"camera mode 'fisheye' disagrees with config camera 'canonical'"),
+    ("camera", lambda c: c.update(camera_head=False), r"camera camera_head False disagrees with config camera_head"),
+    ("camera", lambda c: c.clear(), r"camera mode None disagrees"),
+    ("config", lambda c: c.update(camera="blind", canonical_focal=None, camera_head=False),
+     r"config camera 'blind' disagrees with the graph's inputs \['image', 'camera'\]"),
+    ("config", lambda c: c.update(canonical_focal=2 * c["canonical_focal"]), r"camera canonical_focal .* disagrees"),
+], ids=["f_c-0", "mode-unknown", "head-removed", "camera-empty", "config-blind", "config-f_c-doubled"])
+def test_edited_camera_metadata_of_an_aware_export_is_refused(exported_aware, tmp_path, key, edit, message):
+    """The ``camera`` block of a camera-aware export (f_c 0, an unknown mode, the head removed) or the config's camera
+    mode and f_c (was: the block unread, a blind config ran an aware graph without its camera input, a doubled f_c
+    halved every focal length reported): refused naming the field, compared with the config and the graph's inputs;
+    where a comparison cannot tell, the contract digest does."""
+    OnnxDepthModel(exported_aware)
     with pytest.raises(CheckpointError, match=message):
-        OnnxDepthModel(tmp_path / "edited.onnx")
-
-
+        OnnxDepthModel(_edited(exported_aware, tmp_path, key, edit))

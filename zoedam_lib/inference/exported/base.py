@@ -13,6 +13,7 @@ its ``export_size``. A camera-aware graph (``config.camera == "canonical"``) als
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -35,6 +36,9 @@ META = "zoedam_lib."  # prefix of every metadata_props key we write
 INPUT_NAME = "image"
 CAMERA_INPUT = "camera"  # a camera-aware graph's second input: (B, 2) fx, fy in pixels, NaN = unknown
 OUTPUT_NAMES = ("metric_depth", "rel_depth")
+# The metadata that decides what a prediction is; export writes their digest beside them (see contract_digest).
+CONTRACT_KEYS = ("model", "config", "input_size", "network_size", "batch", "camera")
+DIGEST_KEY = "contract_sha256"
 
 
 def output_names(camera_aware: bool) -> tuple[str, ...]:
@@ -61,6 +65,24 @@ def parse_metadata(props: dict[str, str], where: str) -> dict[str, Any]:
         raise CheckpointError(f"{where}: damaged zoedam_lib metadata ({exc}); export the model again") from None
 
 
+def contract_digest(metadata: dict[str, Any]) -> str:
+    """The sha256 of the contract fields (:data:`CONTRACT_KEYS`, decoded values, canonical JSON).
+
+    Why a digest and not only comparisons with the graph: the graph records its input size,
+    batch and camera input in its shapes and names, and those are compared field by field; but
+    some of what a runner takes from the metadata is not in any shape. The depth range
+    (``config.min_depth``/``max_depth``) is applied *outside* the graph, which returns unclamped
+    metres, and the canonical focal length the graph multiplies by is a constant inside it. A
+    lowered ``max_depth`` would clamp every prediction without a word, and trusting the metadata
+    less (no clamp) would make the exported model predict what the PyTorch model never does. So
+    export fixes these fields with their digest, and a file whose contract no longer matches it
+    was edited after export: it is refused (export it again), never run with the edited values.
+    """
+    fields = {k: metadata.get(k) for k in CONTRACT_KEYS}
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 class ExportedDepthModel(nn.Module):
     """What every runner of a ``zoedam export`` file shares: the metadata contract, the input check,
     batching for fixed-batch graphs and the PyTorch model's call signature.
@@ -70,10 +92,13 @@ class ExportedDepthModel(nn.Module):
     :meth:`_run`.
     """
 
-    def _read_metadata(self, props: dict[str, str], graph_shape: Sequence[object] | None = None) -> None:
+    def _read_metadata(self, props: dict[str, str], graph_shape: Sequence[object] | None = None,
+                       graph_inputs: Sequence[str] | None = None) -> None:
         """Read and check the contract: sizes and batch well-formed, the network size the config implies,
-        and (``graph_shape``, the runtime's shape of the ``image`` input, ints or names of dynamic
-        axes) the graph's own input size and batch. An edited file fails here, naming the field."""
+        the ``camera`` entry the config implies, (``graph_shape``, the runtime's shape of the ``image``
+        input, ints or names of dynamic axes) the graph's own input size and batch, (``graph_inputs``)
+        its input names, and last the contract's digest (:func:`contract_digest`). An edited file fails
+        here, naming the field where a comparison can."""
         self.metadata = parse_metadata(props, self.source)
         m = self.metadata
         try:
@@ -96,9 +121,18 @@ class ExportedDepthModel(nn.Module):
                 problems.append(f"input_size {list(self.export_size)} disagrees with the graph's input {graph_shape}")
             if fixed[0] is not None and fixed[0] != self.batch:  # a fixed-batch graph read as another batch
                 problems.append(f"batch {m['batch']!r} disagrees with the graph's input {graph_shape}")
+        problems += _camera_problems(self.config, m.get("camera"), graph_inputs)
         if problems:
             raise CheckpointError(f"{self.source}: its zoedam_lib metadata does not describe its graph: "
                                   + "; ".join(problems) + ". Was the file edited? Export it again.")
+        if m.get(DIGEST_KEY) != contract_digest(m):
+            found = "has none" if DIGEST_KEY not in m else "no longer matches its fields"
+            raise CheckpointError(f"{self.source}: its zoedam_lib metadata was changed after export: the "
+                                  f"{DIGEST_KEY} export wrote over {', '.join(CONTRACT_KEYS)} {found}. Not every "
+                                  "field is in the graph (the depth range predictions are clamped to, "
+                                  f"config min_depth {self.config.min_depth:g} .. max_depth "
+                                  f"{self.config.max_depth:g} m, is applied outside it), so an edited value "
+                                  "would change the predictions without a word. Export it again from the checkpoint.")
 
     def _run(self, images: np.ndarray, camera: np.ndarray | None) -> list[np.ndarray]:
         """The graph's outputs (in :func:`output_names` order) for one chunk of float32 (b, 3, H, W) images
@@ -156,6 +190,25 @@ class ExportedDepthModel(nn.Module):
         nh, nw = m["network_size"]
         return (f"ONNX {m['model']} {self.config.backbone} from {self.source} (input {h}x{w}, network {nh}x{nw}, "
                 f"batch {m['batch']}, {m['precision']}; exported from {m.get('source') or 'a model in memory'})")
+
+
+def _camera_problems(config: ZoeDAMConfig, camera: object, graph_inputs: Sequence[str] | None) -> list[str]:
+    """How the metadata's ``camera`` entry and the graph's inputs disagree with the config's camera mode."""
+    aware = config.camera == "canonical"
+    problems = []
+    if graph_inputs is not None and (CAMERA_INPUT in graph_inputs) != aware:
+        problems.append(f"config camera {config.camera!r} disagrees with the graph's inputs {list(graph_inputs)}")
+    if not isinstance(camera, dict):
+        return [*problems, f"camera must be the object export writes, got {camera!r}"]
+    mode = camera.get("mode")
+    if mode != ("canonical" if aware else "blind"):
+        problems.append(f"camera mode {mode!r} disagrees with config camera {config.camera!r}")
+    elif aware:
+        for key in ("canonical_focal", "camera_head"):
+            if camera.get(key) != getattr(config, key):
+                problems.append(f"camera {key} {camera.get(key)!r} disagrees with config {key} "
+                                f"{getattr(config, key)!r}")
+    return problems
 
 
 def _size(value: object, name: str) -> tuple[int, int]:

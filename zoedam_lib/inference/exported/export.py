@@ -17,6 +17,9 @@ conformance tests hold to the official code. The contract (also in the file's me
   where it is unknown (then the graph's camera head estimates it, or NYU's field of view is assumed
   without a head); its third output ``focal_ratio`` (B,) is the f / f_c each depth was scaled by.
   The metadata's ``camera`` entry says so, with f_c and its definition.
+* the metadata's contract fields (``base.CONTRACT_KEYS``: config, sizes, batch, camera) are fixed by
+  their sha256 (``contract_sha256``): a runner refuses a file whose contract was edited after export
+  (the depth range it is clamped to is not in the graph; :func:`~.base.contract_digest` says why).
 
 Before the file is written, ONNX Runtime (CPU) runs it on a fixed input and its metric depth is
 compared with the PyTorch model's: beyond :data:`FP32_TOLERANCE` (the conformance tests'
@@ -42,10 +45,12 @@ from zoedam_lib.camera.canonical import CANONICAL_DEFINITION, focal_ratio
 from zoedam_lib.inference.exact import has_metric_bins_head
 from zoedam_lib.inference.exported.base import (
     CAMERA_INPUT,
+    DIGEST_KEY,
     FORMAT,
     FORMAT_VERSION,
     INPUT_NAME,
     META,
+    contract_digest,
     output_names,
     parse_metadata,
 )
@@ -137,13 +142,15 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, size: tuple[int, int]
               "definition": CANONICAL_DEFINITION, "camera_head": model.camera_head is not None,
               "input": CAMERA_DOC} if aware else {"mode": "blind", "note": "trained on one camera (NYU's); its "
                                                   "metres assume that camera's field of view"}
-    _add_metadata(onnx, proto, {
+    metadata = {
         "format": f"{FORMAT}/{FORMAT_VERSION}", "model": "zoedam", "version": __version__,
         "config": to_dict(model.config), "input_size": list(size),
         "network_size": list(config_input_size(model.config, *size)), "batch": "dynamic" if dynamic_batch else 1,
         "precision": "fp16 encoder+decoder, fp32 metric head" if fp16 else "fp32", "camera": camera,
         "inputs": INPUT_DOC + ("; " + CAMERA_DOC if aware else ""), "outputs": OUTPUT_DOC, "source": source,
-        "exporter": f"torch {torch.__version__}, onnx opset {opset}"})
+        "exporter": f"torch {torch.__version__}, onnx opset {opset}"}
+    metadata[DIGEST_KEY] = contract_digest(json.loads(json.dumps(metadata)))  # the values as a reader decodes them
+    _add_metadata(onnx, proto, metadata)
     tol = FP16_TOLERANCE if fp16 else FP32_TOLERANCE
     runner = OnnxDepthModel(proto.SerializeToString())
     each = [ErrorStats.between(runner(example, camera=c)["metric_depth"], ref)

@@ -52,7 +52,9 @@ class OnnxDepthModel(ExportedDepthModel):
         except Exception as exc:  # onnxruntime's own classes (InvalidProtobuf, Fail, …) share no public base
             raise CheckpointError(f"ONNX Runtime cannot load {self.source}: {str(exc)[:300]}. Is it a complete "
                                   ".onnx file? Export it again.") from None
-        self._read_metadata(self.session.get_modelmeta().custom_metadata_map, self.session.get_inputs()[0].shape)
+        inputs = self.session.get_inputs()
+        self._read_metadata(self.session.get_modelmeta().custom_metadata_map, inputs[0].shape,
+                            [i.name for i in inputs])
 
     def _run(self, images: np.ndarray, camera: np.ndarray | None) -> list[np.ndarray]:
         return self.session.run(list(output_names(self.camera_aware)), self._inputs(images, camera))

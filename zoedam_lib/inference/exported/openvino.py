@@ -58,12 +58,13 @@ class OpenVinoDepthModel(ExportedDepthModel):
         info = self._graph.get_rt_info()  # the ONNX file's metadata_props, under "framework"
         framework = info["framework"] if "framework" in info else {}  # noqa: SIM401 (an RTMap has no get)
         framework = framework.astype(dict) if hasattr(framework, "astype") else framework  # OVAny in some versions
-        try:  # the graph's own image input, checked against the metadata
+        try:  # the graph's own image input (and input names), checked against the metadata
             shape = [d.get_length() if d.is_static else "dynamic" for d in self._graph.inputs[0].get_partial_shape()]
+            names = [i.get_any_name() for i in self._graph.inputs]
         except (AttributeError, RuntimeError):  # an OpenVINO without this API: the metadata's own checks only
-            shape = None
+            shape = names = None
         self._read_metadata({k: v.astype(str) if hasattr(v, "astype") else str(v) for k, v in framework.items()},
-                            shape)
+                            shape, names)
         self._compiled: dict[str, Any] = {}  # inference precision hint → compiled model, built on first use
 
     def _run(self, images: np.ndarray, camera: np.ndarray | None) -> list[np.ndarray]:
