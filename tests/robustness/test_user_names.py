@@ -210,3 +210,36 @@ def test_synth_folder_into_an_existing_dataset_is_refused(tmp_path, capsys):
     assert sorted(p.name for p in (fresh / "images").iterdir()) == ["00000.png", "00001.png"]
     assert main([*synth[:4], "3", *synth[5:], str(fresh)]) == 2
     assert "a synth output of other settings ({'domain': 'zeroshot_wide', 'n': 2," in _last_error(capsys)
+
+
+def test_per_image_csvs_of_two_keys_never_share_a_name(tmp_path: Path) -> None:
+    """Key ``m`` evaluated on set ``x`` and key ``m_x``'s test split (were: both ``m_x_per_image.csv``, the later
+    write silently replacing the other's rows): ``m@x_per_image.csv`` and ``m_x_per_image.csv``; each JSON points to
+    its own rows, whichever is written last; a key or set holding ``@`` and a zero-shot set named ``test`` are
+    refused; a JSON naming an old-style CSV still reads."""
+    import json
+
+    from zoedam_lib.evaluation.evaluate import EvalResult
+    from zoedam_lib.evaluation.metrics import METRIC_KEYS
+    from zoedam_lib.experiments.results import per_image_csv_name, per_image_rows, write_result
+
+    def ev(value: float, n: int) -> EvalResult:
+        return EvalResult(dict.fromkeys(METRIC_KEYS, value), [{"index": i, "abs_rel": value} for i in range(n)])
+
+    provenance = {"data": "d", "data_kind": "synthrooms", "preset": "cpu", "split": "paper", "seed": 0}
+    m = json.loads(write_result(tmp_path, "m", provenance, ev(0.1, 2), {"x": ev(0.2, 3)}).read_text())
+    m_x = json.loads(write_result(tmp_path, "m_x", provenance, ev(0.3, 4)).read_text())
+    assert m["zero_shot"]["x"]["per_image"] == "m@x_per_image.csv" and m_x["per_image"] == "m_x_per_image.csv"
+    assert [r["abs_rel"] for r in per_image_rows(tmp_path, m, "x")] == [0.2] * 3
+    assert [r["abs_rel"] for r in per_image_rows(tmp_path, m_x)] == [0.3] * 4
+    assert [r["abs_rel"] for r in per_image_rows(tmp_path, m)] == [0.1] * 2
+    assert per_image_csv_name("m_x") == "m_x_per_image.csv"
+    for key, sets in (("m@x", None), ("m", {"a@b": ev(0.2, 1)})):
+        with pytest.raises(ConfigError, match="holds '@', which separates a results key from an evaluation set"):
+            write_result(tmp_path, key, provenance, ev(0.1, 1), sets)
+    with pytest.raises(ConfigError, match="a zero-shot set cannot be named 'test'"):
+        write_result(tmp_path, "k", provenance, ev(0.1, 2), {"test": ev(0.9, 1)})
+    assert not (tmp_path / "results" / "k.json").exists()
+    (tmp_path / "results" / "m@x_per_image.csv").rename(tmp_path / "results" / "old_m_x.csv")  # an older run folder
+    m["zero_shot"]["x"]["per_image"] = "old_m_x.csv"
+    assert [r["abs_rel"] for r in per_image_rows(tmp_path, m, "x")] == [0.2] * 3

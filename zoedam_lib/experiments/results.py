@@ -21,12 +21,14 @@ import torch
 from zoedam_lib.evaluation.evaluate import EvalResult
 from zoedam_lib.evaluation.metrics import METRIC_KEYS, METRIC_NAMES
 from zoedam_lib.utils.atomic import atomic_path, atomic_write_json
+from zoedam_lib.utils.errors import ConfigError
 from zoedam_lib.utils.markdown import markdown_table as table
 from zoedam_lib.utils.names import inside
 from zoedam_lib.utils.paths import display_path
 
 _THEIR_SPLIT = "NYU Depth V2, the paper's random 400-image test split"
 _OFFICIAL_SPLIT = "NYU Depth V2, the official 654-image test split"
+CSV_SEPARATOR = "@"  # between a results key and an evaluation set in a per-image CSV's name (per_image_csv_name)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,9 @@ def write_result(out_dir: str | os.PathLike, key: str, provenance: dict[str, Any
     files intact, not an old JSON beside a new CSV.
     """
     results = Path(out_dir) / "results"
+    if "test" in (zero_shot or {}):
+        raise ConfigError("a zero-shot set cannot be named 'test': that is the run's own test split, whose "
+                          "per-image rows it would replace; name the set after its file")
     record = {"model": key, "label": LABELS.get(key, key), **provenance, **_summary(evaluation),
               "created": _dt.datetime.now().isoformat(timespec="seconds"),
               "versions": {"torch": torch.__version__, "python": platform.python_version()}, **extra}
@@ -88,7 +93,7 @@ def write_result(out_dir: str | os.PathLike, key: str, provenance: dict[str, Any
     path = inside(results, f"{key}.json")  # a key or set name with a path in it never writes elsewhere
     with contextlib.ExitStack() as pending:
         for name, ev in evaluations.items():
-            csv_path = inside(results, f"{key}_per_image.csv" if name == "test" else f"{key}_{name}_per_image.csv")
+            csv_path = inside(results, per_image_csv_name(key, name))
             with open(pending.enter_context(atomic_path(csv_path)), "w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=list(ev.per_image[0]))
                 writer.writeheader()
@@ -96,6 +101,22 @@ def write_result(out_dir: str | os.PathLike, key: str, provenance: dict[str, Any
             (record if name == "test" else record["zero_shot"][name])["per_image"] = csv_path.name
         atomic_write_json(path, record)
     return path
+
+
+def per_image_csv_name(key: str, eval_set: str = "test") -> str:
+    """``<key>_per_image.csv`` for the run's test split, ``<key>@<set>_per_image.csv`` for another evaluation set.
+
+    Why ``@``: keys and set names become file names through ``utils.names.safe_name`` (letters,
+    digits, ``.``, ``-``, ``_``), which never holds it; with ``_`` between them, key ``m``'s set
+    ``x`` and key ``m_x``'s test split were both ``m_x_per_image.csv``, one run's rows silently
+    replacing the other's. Readers take the name the results JSON records (``per_image``), so
+    files written under the old names still read. A name holding ``@`` itself is refused.
+    """
+    for what, name in (("results key", key), ("evaluation set name", eval_set)):
+        if CSV_SEPARATOR in name:
+            raise ConfigError(f"{what} {name!r} holds {CSV_SEPARATOR!r}, which separates a results key from an "
+                              "evaluation set in per-image CSV names; use letters, digits, '.', '-' and '_'")
+    return f"{key}_per_image.csv" if eval_set == "test" else f"{key}{CSV_SEPARATOR}{eval_set}_per_image.csv"
 
 
 def _summary(evaluation: EvalResult) -> dict[str, Any]:
