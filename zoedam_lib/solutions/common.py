@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoedam_lib.evaluation.bootstrap import Interval, bootstrap_difference, bootstrap_mean, paired_values
 from zoedam_lib.experiments.context import RunContext, setup_run
 from zoedam_lib.solutions import exercise_dir
 from zoedam_lib.utils.paths import DEFAULT_SYNTH_FILE
@@ -34,6 +35,17 @@ def notebook_run(data_path: str | os.PathLike = DEFAULT_SYNTH_FILE, split: str =
 def mean_of(rows: Sequence[dict], key: str = "abs_rel") -> float:
     """The mean over images of a per-image metric, as the course's tables report it."""
     return float(np.nanmean([r[key] for r in rows]))
+
+
+def paired_gap(rows_a: Sequence[dict], rows_b: Sequence[dict], key: str = "abs_rel") -> Interval:
+    """A − B of ``key`` on the images both were evaluated on (matched by index), with its paired 95 % interval:
+    the comparison the course's tables call supported when the interval excludes 0."""
+    return bootstrap_difference(*paired_values(rows_a, rows_b, key))
+
+
+def scale_ratio(rows: Sequence[dict]) -> Interval:
+    """Mean predicted / true median depth per image (scale_table's last column): which way the scale is off."""
+    return bootstrap_mean([r["pred_median"] / r["gt_median"] for r in rows])
 
 
 def rounded(values: dict, digits: int = 3) -> dict:
