@@ -7,15 +7,13 @@ ends and every ``checkpoint_every`` steps; ``resume`` continues exactly where it
 data order, optimizer, scheduler, RNG) and refuses a run whose settings differ from the saved
 one's (:mod:`.identity`); SIGINT/SIGTERM save a whole step and exit with a resume hint
 (:mod:`.interrupts`); non-finite losses skip the step and, too many in a row, stop with likely
-causes. Under ``torchrun`` it runs DDP and only rank 0 writes.
+causes. Under ``torchrun`` it runs DDP and only rank 0 writes. What is written and read back
+(``train_state.pt``, the history) is :mod:`.state_files`'.
 """
 
 from __future__ import annotations
 
-import csv
-import dataclasses
 import math
-import pickle
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,30 +24,21 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from zoedam_lib.checkpoints.loading import check_finite
 from zoedam_lib.training import distributed as dist_utils
-from zoedam_lib.training.identity import check_resume, honour_overrides, plain, train_identity
+from zoedam_lib.training.identity import plain, train_identity
 from zoedam_lib.training.interrupts import InterruptGuard
-from zoedam_lib.training.train_config import TrainConfig, TrainState, check_saved_run
+from zoedam_lib.training.state_files import STATE_FILE, restore_state, resumed_line, save_state, write_history
+from zoedam_lib.training.train_config import TrainConfig, TrainState
 from zoedam_lib.utils.amp import autocast_context, resolve_amp
-from zoedam_lib.utils.atomic import atomic_path, atomic_write_json
-from zoedam_lib.utils.errors import (
-    CheckpointError,
-    ConfigError,
-    NonFiniteLossError,
-    TrainingInterrupted,
-    refusal_reason,
-)
+from zoedam_lib.utils.errors import ConfigError, NonFiniteLossError, TrainingInterrupted
 from zoedam_lib.utils.output_dirs import ensure_output_dir
 from zoedam_lib.utils.paths import display_path
 from zoedam_lib.utils.progress import tqdm
-from zoedam_lib.utils.seeding import rng_state, set_rng_state
 
-__all__ = ["LossFn", "TrainConfig", "TrainState", "Trainer"]
+__all__ = ["STATE_FILE", "LossFn", "TrainConfig", "TrainState", "Trainer"]
 
 LossFn = Callable[[nn.Module, dict[str, torch.Tensor]], tuple[torch.Tensor, dict[str, float]]]
 ValidateFn = Callable[[nn.Module], dict[str, float]]
-STATE_FILE = "train_state.pt"
 
 
 class Trainer:
@@ -144,53 +133,17 @@ class Trainer:
         return self._step(batch)
 
     def save_checkpoint(self) -> None:
-        """Write the full training state atomically (rank 0 only)."""
-        if self.rank != 0:
-            return
-        payload = {
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
-            "rng": rng_state(), "state": dataclasses.asdict(self.state),
-            "config": dataclasses.asdict(self.config), "identity": self.identity, "world_size": self.world,
-        }
-        with atomic_path(self.state_path) as tmp:
-            torch.save(payload, tmp)
-        self._write_logs()
+        """Write the full training state atomically (rank 0 only; :func:`.state_files.save_state`)."""
+        if self.rank == 0:
+            save_state(self)
 
     def load_checkpoint(self, path: Path) -> None:
-        """Restore model, optimizer, scheduler, scaler, RNG and progress from ``path``."""
-        try:
-            payload = torch.load(path, map_location=self.device, weights_only=True)
-        except Exception as exc:  # (torch's own advice for a refused pickle, weights_only=False, is left out)
-            reason = refusal_reason(exc) if isinstance(exc, pickle.UnpicklingError) else str(exc)[:200]
-            raise CheckpointError(f"cannot resume from {path}: {exc.__class__.__name__}: {reason}. The "
-                                  "file is damaged; delete it to start over (checkpoints are written atomically, "
-                                  "so this should only happen after disk corruption).") from None
-        check_saved_run(payload, path)
-        saved = payload.get("identity") or train_identity(TrainConfig(**payload["config"]), self.steps_per_epoch)
-        changes = check_resume(path, saved, self.identity, self.resume_override)
-        check_finite(payload["model"], f"{path} (the run to resume)")
-        if payload.get("world_size", 1) != self.world:
-            raise CheckpointError(f"{path} was written by a run with {payload.get('world_size')} process(es); "
-                                  f"resume it with the same number (this run has {self.world})")
-        self.model.load_state_dict(payload["model"])
-        configured = [(peak, g["weight_decay"]) for peak, g in zip(self.peak_lrs, self.optimizer.param_groups,
-                                                                          strict=True)]
-        self.optimizer.load_state_dict(payload["optimizer"])
-        self.scheduler.load_state_dict(payload["scheduler"])
-        self.scaler.load_state_dict(payload["scaler"])
-        set_rng_state(payload["rng"])
-        self.state = TrainState(**payload["state"])
+        """Restore model, optimizer, scheduler, scaler, RNG and progress from ``path`` (checked first)."""
+        changes = restore_state(self, path)
         if changes:
-            honour_overrides(self.optimizer, configured)
-            self.state.overrides.append({"global_step": self.state.global_step, "changes": changes})
             self.save_checkpoint()  # the new values become the run's settings, also if nothing is left to train
         if self.rank == 0:
-            where = (f"all {self.config.epochs} epochs were done, nothing left to train"
-                     if self.state.epoch >= self.config.epochs else
-                     f"epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}")
-            print(f"resumed from {display_path(path)}: {where}"
-                  + "".join(f"; {k} overridden: {old!r} → {new!r}" for k, (old, new) in changes.items()))
+            print(resumed_line(path, self.state, self.config.epochs, changes))
 
     # ------------------------------------------------------------------ internals
 
@@ -277,15 +230,7 @@ class Trainer:
         return value
 
     def _write_logs(self) -> None:
-        overrides = {"resumed_with_overrides": self.state.overrides} if self.state.overrides else {}
-        atomic_write_json(self.run_dir / "history.json", {"epochs": self.state.history, "steps": self.state.steps,
-                                                          "step_logs": self.state.step_logs, **overrides})
-        if self.state.history:
-            keys = list(dict.fromkeys(k for row in self.state.history for k in row))
-            with atomic_path(self.run_dir / "history.csv") as tmp, open(tmp, "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=keys)
-                writer.writeheader()
-                writer.writerows(self.state.history)
+        write_history(self.run_dir, self.state)
 
 
 def _warmup_fraction(pct_start: float, total_steps: int) -> float:

@@ -5,7 +5,8 @@
 ``attrs``, ``close``, pickling for DataLoader workers), so training, evaluation, the average
 baseline and the notebooks run on it unchanged. Opening validates what is cheap to validate:
 the pairing in full, every file's header (size, format) and the depth unit on a few sampled
-files, so a wrong unit stops the run before training, not after an epoch of nonsense.
+files, so a wrong unit stops the run before training, not after an epoch of nonsense (those
+checks at opening are :mod:`.opening`'s).
 """
 
 from __future__ import annotations
@@ -21,21 +22,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from zoedam_lib.data.depth_files import BadFile, depth_size, image_size, read_raw_depth, read_rgb
-from zoedam_lib.data.folder.index import Listing, Pair, list_pairs, rel_path
-from zoedam_lib.data.folder.spec import (
-    DATASET_JSON,
-    FolderConfig,
-    FolderSpec,
-    check_plausible,
-    depth_problem,
-    resolve_spec,
-    stored_metres,
-)
+from zoedam_lib.data.depth_files import BadFile, read_raw_depth, read_rgb
+from zoedam_lib.data.folder.depth_checks import check_plausible
+from zoedam_lib.data.folder.index import Pair, list_pairs, rel_path
+from zoedam_lib.data.folder.opening import UNIT_SAMPLES, check_depths, nothing_usable, probe_pairs, unit_samples  # noqa: F401
+from zoedam_lib.data.folder.spec import DATASET_JSON, FolderConfig, FolderSpec, resolve_spec
 from zoedam_lib.utils.errors import DataFileError
 from zoedam_lib.utils.paths import resolve
 
-UNIT_SAMPLES = 5  # depth files decoded at open to check the unit
 CHECK_COMMAND = "python -m zoedam_lib.data.folder.check"
 
 
@@ -58,14 +52,15 @@ class FolderDataset:
         self.root, self.layout = listing.root, listing.layout
         self.spec: FolderSpec = resolve_spec(listing.root, listing.default_name, config)
         self.skipped: list[tuple[str, str]] = list(listing.skipped)  # (file or row, why), pairs left out
-        pairs, sizes = self._probe(listing.pairs)
+        pairs, sizes = probe_pairs(listing.pairs, self.root, self.skipped)
         values: list[np.ndarray] = []  # the decoded maps' values in metres, for the plausibility report
-        keep = self._check_depths(pairs, range(len(pairs)) if self.spec.verify else _sample(len(pairs)), values)
+        indices = range(len(pairs)) if self.spec.verify else unit_samples(len(pairs))
+        keep = check_depths(pairs, indices, self.spec, self.root, self.skipped, values)
         self.plausibility = check_plausible(values, self.path, self.spec)  # folder_check and setup_run print it
         self._pairs = [p for i, p in enumerate(pairs) if keep[i]]
         self._sizes = [s for i, s in enumerate(sizes) if keep[i]]
         if not self._pairs:
-            raise DataFileError(_nothing_usable(listing, self.skipped))
+            raise DataFileError(nothing_usable(listing, self.skipped))
         self.attrs: dict[str, Any] = {**self.spec.attrs, "format": "folder", "name": self.spec.name,
                                       "layout": self.layout, "depth_unit": self.spec.depth_unit,
                                       "depth_scale": self.spec.depth_scale, "min_depth": self.spec.min_depth,
@@ -199,52 +194,6 @@ class FolderDataset:
         depth[~valid] = 0.0
         return depth
 
-    def _probe(self, pairs: list[Pair]) -> tuple[list[Pair], list[tuple[int, int]]]:
-        """The pairs whose headers read and agree in size, with their (H, W); the others are skipped."""
-        kept, sizes = [], []
-        for pair in pairs:
-            try:
-                bad = pair.image
-                shape = image_size(pair.image)
-                bad = pair.depth
-                depth_shape = depth_size(pair.depth)
-            except BadFile as e:
-                self.skipped.append((rel_path(bad, self.root), str(e)))
-                continue
-            if depth_shape != shape:
-                depth_name = rel_path(pair.depth, self.root)
-                self.skipped.append((rel_path(pair.image, self.root), "size mismatch: image {}x{} but {} {}x{}; "
-                                     "a pair must have one size".format(*shape, depth_name, *depth_shape)))
-                continue
-            kept.append(pair)
-            sizes.append(shape)
-        return kept, sizes
-
-    def _check_depths(self, pairs: list[Pair], indices: Any, values: list[np.ndarray]) -> list[bool]:
-        """Decode the depth (and with ``verify`` the image) of ``indices``: skip bad pairs, stop on a wrong unit."""
-        keep = [True] * len(pairs)
-        for i in indices:
-            pair = pairs[i]
-            try:
-                if self.spec.verify:
-                    bad = pair.image
-                    read_rgb(pair.image)
-                bad = pair.depth
-                raw = read_raw_depth(pair.depth)
-                why = depth_problem(pair.depth, raw, self.spec)
-                values += [] if why else [stored_metres(pair.depth, raw, self.spec)]
-            except BadFile as e:
-                why = str(e)
-            if why:
-                self.skipped.append((rel_path(bad, self.root), why))
-                keep[i] = False
-        return keep
-
-
-def _sample(n: int) -> list[int]:
-    """Up to UNIT_SAMPLES evenly spread items (first and last included), the same at every open."""
-    return sorted({int(round(x)) for x in np.linspace(0, n - 1, min(UNIT_SAMPLES, n))}) if n else []
-
 
 def _resize_nearest(depth: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Nearest-neighbour resize: depth at edges must not be averaged into values no surface has."""
@@ -252,9 +201,3 @@ def _resize_nearest(depth: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     rows = np.minimum(((np.arange(size[0]) + 0.5) * h / size[0]).astype(np.int64), h - 1)
     cols = np.minimum(((np.arange(size[1]) + 0.5) * w / size[1]).astype(np.int64), w - 1)
     return np.ascontiguousarray(depth[rows[:, None], cols[None, :]])
-
-
-def _nothing_usable(listing: Listing, skipped: list[tuple[str, str]]) -> str:
-    reasons = "; ".join(f"{name}: {why}" for name, why in skipped[:5])
-    return (f"{listing.source}: no usable (image, depth) pair among {len(listing.pairs) + len(listing.skipped)} "
-            f"listed. First problems: {reasons or 'none listed'}.")
