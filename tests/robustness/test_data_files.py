@@ -466,3 +466,28 @@ def test_pseudo_label_cache_built_by_two_processes_keeps_the_others_file_in_flig
     assert cache.build() == 0  # waits for the other builder, then finds every entry intact
     thread.join()
     assert renamed == [True] and (cache.dir / "other.json").is_file()
+
+
+def test_pseudo_label_cache_folder_of_another_teacher_is_recomputed(tmp_path, capsys):
+    """A cache folder copied or renamed from another teacher's, entries, checksums and manifest included (was: every
+    entry intact by its checksum, so teacher A's labels trained teacher B's student, `build() == 0`): its manifest's
+    fingerprint differs, so all entries are recomputed and counted (`damaged`), with a line naming both
+    fingerprints; a truncated manifest likewise; this teacher's own folder is reused as before."""
+    import shutil
+
+    write_images(tmp_path / "imgs")
+    images = UnlabeledImages(tmp_path / "imgs", n=3, seed=1, size=TINY_SIZE)
+    a = PseudoLabelCache(tmp_path / "cache", tiny_zoedam(1), images, progress=False)
+    assert a.build() == 3
+    b = PseudoLabelCache(tmp_path / "cache", tiny_zoedam(2), images, progress=False)
+    shutil.copytree(a.dir, b.dir)
+    capsys.readouterr()
+    assert b.build() == 3 and b.damaged == [0, 1, 2]
+    line = capsys.readouterr().out
+    assert f"its manifest.json says fingerprint {a.fingerprint[:16]}…, not {b.fingerprint[:16]}…: entries of " \
+           "another teacher or image list; recomputing its entries" in line, line
+    assert not torch.equal(b.get(0), a.get(0))
+    own = PseudoLabelCache(tmp_path / "cache", tiny_zoedam(2), images, progress=False)
+    assert own.build() == 0 and torch.equal(own.get(0), b.get(0))
+    (b.dir / "manifest.json").write_text('{"version": 2, "finger')
+    assert own.build() == 3 and "its manifest.json cannot be read (JSONDecodeError)" in capsys.readouterr().out

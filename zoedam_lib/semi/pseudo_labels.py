@@ -10,7 +10,8 @@ interrupted computation resumes where it stopped. Every entry is written to a te
 and renamed, so a crash leaves at most a temp file (ignored, then deleted), never a bad entry.
 Each entry's sha256 is appended to ``entries.sha256`` (``sha256sum -c`` reads it) once the entry
 is in place: an entry whose bytes changed afterwards (a disk error, a stray edit) or that has no
-checksum is recomputed by the next :meth:`PseudoLabelCache.build`, and counted.
+checksum is recomputed by the next :meth:`PseudoLabelCache.build`, and counted; so is every entry
+of a folder whose manifest names another fingerprint (a cache copied or renamed from another teacher).
 """
 
 from __future__ import annotations
@@ -113,7 +114,10 @@ class PseudoLabelCache:
     def _build(self) -> int:
         for stale in self.dir.glob(".*.tmp"):  # left by a crash between write and rename
             stale.unlink(missing_ok=True)
-        self._checksums = self._read_checksums()
+        foreign = self._foreign()
+        if foreign is not None:  # entries and checksums copied from another cache: none of them is this teacher's
+            print(f"pseudo-label cache {self.dir}: {foreign}; recomputing its entries")
+        self._checksums = {} if foreign is not None else self._read_checksums()
         missing = set(self.missing())
         self.damaged = [i for i in range(len(self)) if i not in missing and not self._intact(i)]
         todo = sorted(missing | set(self.damaged))
@@ -176,6 +180,22 @@ class PseudoLabelCache:
             if len(digest) == 64 and name.endswith(".npy"):
                 checksums[name] = digest
         return checksums
+
+    def _foreign(self) -> str | None:
+        """Why the folder's entries are not this cache's (its manifest names another fingerprint or cannot be
+        read), or None. The folder's name is only the fingerprint's first 16 characters and a folder can be
+        copied or renamed: the checksums prove each entry unchanged, not whose teacher wrote it."""
+        path = self.dir / MANIFEST
+        if not path.is_file():
+            return None
+        try:
+            found = json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
+        except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
+            return f"its {MANIFEST} cannot be read ({exc.__class__.__name__})"
+        if found != self.fingerprint:
+            return (f"its {MANIFEST} says fingerprint {str(found)[:16]}…, not {self.fingerprint[:16]}…: entries of "
+                    "another teacher or image list")
+        return None
 
     def _record(self, i: int, digest: str) -> None:
         """Append entry ``i``'s checksum now that the entry is in place (a crash before leaves it unverified,
