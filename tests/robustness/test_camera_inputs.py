@@ -112,3 +112,28 @@ def test_eval_with_a_zero_shot_file_of_impossible_intrinsics_exits_2_before_eval
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and "'intrinsics' row 2" in err and "zs.mat" in err
     assert not (tmp_path / "run" / "results").exists()
+
+
+@pytest.mark.parametrize("value", [0, -5.0, float("nan"), float("inf")])
+def test_canonical_focal_that_is_not_a_positive_number_is_refused(value, tmp_path):
+    """A camera-aware model's f_c (``canonical_focal``, px at img_size) of 0 (was: silently NYU's default), negative
+    (was: accepted, every focal ratio and so every depth negated), NaN or inf (were: NaN/zero depths): a
+    ``ConfigError`` naming the field and the default, from the library and from a checkpoint's ``config.json``."""
+    import json
+
+    from helpers import tiny_zoedam
+
+    from zoedam_lib import load_model, save_model
+    from zoedam_lib.models.zoedam import ZoeDAMConfig
+
+    message = r"canonical_focal must be a positive number of pixels at img_size, or None for NYU's camera"
+    with pytest.raises(ConfigError, match=message):
+        ZoeDAMConfig(backbone="vitt", img_size=(56, 70), camera="canonical", canonical_focal=value)
+    saved = save_model(tiny_zoedam(camera="canonical"), tmp_path / "aware")
+    config = json.loads((saved / "config.json").read_text())
+    config["config"]["canonical_focal"] = value
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match=message):
+        load_model(saved)
+    default = ZoeDAMConfig(backbone="vitt", img_size=(56, 70), camera="canonical", canonical_focal=None)
+    assert default.canonical_focal > 0

@@ -13,6 +13,7 @@ are wrappers that training and inference choose (:mod:`zoedam_lib.inference.exac
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -77,7 +78,14 @@ class ZoeDAMConfig:
             if self.keep_aspect_ratio:
                 raise ConfigError("camera='canonical' needs a fixed network size (keep_aspect_ratio=False): the "
                                   "canonical focal length is pixels at img_size")
-            self.canonical_focal = float(self.canonical_focal or canonical_focal(self.img_size))
+            given = self.canonical_focal
+            if given is not None and not (isinstance(given, numbers.Real) and not isinstance(given, bool)
+                                          and math.isfinite(given) and given > 0):
+                # f_c divides every focal length: 0 was silently the default, a negative one negated the depths
+                raise ConfigError(f"canonical_focal must be a positive number of pixels at img_size, or None for "
+                                  f"NYU's camera resized to it ({canonical_focal(self.img_size):.1f} px here); "
+                                  f"got {given!r}")
+            self.canonical_focal = float(given or canonical_focal(self.img_size))
 
 
 class ZoeDAM(nn.Module):
