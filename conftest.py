@@ -1,6 +1,7 @@
-"""pytest for the whole checkout: the notebooks run into a folder of their own, never into a user's ``runs/demo``.
+"""pytest for the whole checkout: the notebooks run into a folder of their own, never into a user's
+``runs/demo``, and as a run-through (the ``smoke`` preset), not as the course's default run.
 
-``make test`` runs the six notebooks under nbval with their committed parameters, whose ``out_dir``
+``make test`` runs the seven notebooks under nbval with their committed parameters, whose ``out_dir``
 is ``runs/demo``: the folder ``make demo`` fills with checkpoints, results JSONs and ``results.md``.
 A test run must not replace those (its numbers differ). nbval cannot pass parameters as papermill
 does, so this plugin does what papermill's injected cell does: the ``parameters`` cell of every
@@ -8,10 +9,21 @@ notebook ends with ``out_dir = <one temporary folder>``, shared by the session's
 reads 04's teacher, 06 everyone's results) and removed at the end. As a check, it records every
 file of the project's ``runs/demo`` (size, mtime, inode) before the session and fails the session,
 naming the files, when any was added, removed or rewritten by the end.
+
+The same cell also gets ``preset = "smoke"`` (``experiments.presets``: the cpu recipe on 64 training
+images for one epoch) and ``data_path`` of a small SynthRooms rendered for the session (120 labeled
+rooms, 24 per zero-shot set, the camera head's 150 held-out lenses rooms and 40 more). The notebooks'
+default run is ``make demo``'s, about 25 min on 2 cores; under nbval, one after the other and beside
+the unit tests, it would not fit CI's budget, and most of it is evaluation over 1,400 images per
+camera-aware model, which a smaller preset alone does not shorten. The run-through executes every
+cell and code path with the default image and network sizes, so a broken cell still fails; the
+committed outputs (and every number the course reports) are ``make demo``'s, and no cell's output is
+compared with them. Set ``ZOEDAM_NOTEBOOK_PRESET=auto`` to run the notebooks' own defaults instead.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -21,6 +33,19 @@ import pytest
 
 GUARDED = Path("runs") / "demo"  # under the rootdir: make demo's outputs
 _state: dict[str, object] = {}
+PRESET = os.environ.get("ZOEDAM_NOTEBOOK_PRESET", "smoke")  # the preset the notebooks run under nbval
+SMOKE_SETS = {"zeroshot_shifted": 24, "zeroshot_wide": 24, "zeroshot_tele": 24, "zeroshot_mixed": 24}
+
+
+def smoke_data(folder: Path) -> Path:
+    """A small SynthRooms in ``folder`` (same renderer, first rooms of each domain's stream): its labeled file."""
+    from zoedam_lib.data.synthrooms.generate import generate_domain, generate_synthrooms
+    from zoedam_lib.experiments.camera import HEAD_HOLDOUT
+
+    path = generate_synthrooms(folder, n=120, n_unlabeled=60, workers=1, progress=False)
+    for name, n in {**SMOKE_SETS, "lenses": HEAD_HOLDOUT + 40}.items():
+        generate_domain(name, folder, n=n, workers=1, progress=False)
+    return path
 
 
 def run_folder_manifest(folder: Path) -> dict[str, tuple[int, int, int]]:
@@ -40,16 +65,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
-    """Append ``out_dir = <session folder>`` to each collected notebook's ``parameters`` cell (in memory:
-    the .ipynb files are not touched)."""
+    """Append ``out_dir = <session folder>`` and ``preset = PRESET`` to each collected notebook's
+    ``parameters`` cell (in memory: the .ipynb files are not touched)."""
     for item in items:
         cell = getattr(item, "cell", None)
         if cell is None or "parameters" not in cell.get("metadata", {}).get("tags", []):
             continue
         if "out_dir" not in _state:
             _state["out_dir"] = tempfile.mkdtemp(prefix="zoedam-notebook-run-")
-        cell.source = (f"{cell.source.rstrip()}\nout_dir = {_state['out_dir']!r}  # injected by conftest.py: "
-                       "the test run writes here, not into runs/demo\n")
+        source = (f"{cell.source.rstrip()}\nout_dir = {_state['out_dir']!r}  # injected by conftest.py: "
+                  "the test run writes here, not into runs/demo\n"
+                  f"preset = {PRESET!r}  # injected by conftest.py: a run-through, not make demo's run\n")
+        if PRESET == "smoke":
+            if "data_path" not in _state:
+                _state["data_path"] = str(smoke_data(Path(_state["out_dir"]) / "smoke_data"))
+            source += f"data_path = {_state['data_path']!r}  # injected by conftest.py: the small SynthRooms\n"
+        cell.source = source
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

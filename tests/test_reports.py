@@ -104,6 +104,7 @@ def test_reported_rows_name_their_source_and_split_and_are_never_ours(run):
     assert "official 654-image test split" in zoedepth and "| 0.075 |" in zoedepth
     vitl = [ln for ln in lines if ln.startswith("| ZoeDAM-L |")]
     assert len(vitl) == 2 and "not run" in vitl[0] and "Depth Anything's published" in vitl[1]
+    assert "re-implemented, trained, and evaluated" in vitl[1] and "400-image test split as claimed" in vitl[1]
     assert "random 400-image test split" in next(ln for ln in lines if "reported" in ln and "ZoeDAM-B" in ln)
 
 

@@ -166,6 +166,11 @@ def test_prediction_grid_layout_scales_and_bars():
     depth_images = [im for ax in fig.axes for im in ax.images if im.get_cmap().name == viz.DEPTH_CMAP]
     error_images = [im for ax in fig.axes for im in ax.images if im.get_cmap().name == viz.ERROR_CMAP]
     assert len(depth_images) == 3 * 3 and len(error_images) == 3 * 2  # no error cells under RGB / ground truth
+    # ... but each example's numbers there: its true median, and each model's AbsRel on it (A is 5 % too far)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert sum("true median" in t for t in texts) == 3
+    scores = [t for t in texts if t.startswith("AbsRel, this image")]
+    assert len(scores) == 3 and all("A: 0.050" in t for t in scores)
     assert len({im.get_clim() for im in depth_images}) == 1 and len({im.get_clim() for im in error_images}) == 1
     bars = {bar.ax.get_ylabel(): bar for bar in colorbars(fig)}
     assert set(bars) == {"depth [m]", "|error| [m]"}

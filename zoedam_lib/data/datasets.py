@@ -58,6 +58,29 @@ class DepthDataset(Dataset):
         return item_camera(self.mat.intrinsics(index), height, width, isinstance(self.mat, NyuMat))
 
 
+class ConcatDepthDataset(Dataset):
+    """Several :class:`DepthDataset` as one training set, e.g. a run's rooms and rooms of other cameras.
+
+    Metric3D (Yin et al. 2023, §3.2) trains one canonical-camera model on many datasets of many
+    cameras at once; this is that mixture. Keys are ``(position, epoch)`` as for one dataset, so the
+    :class:`EpochBatchSampler` shuffles across the parts and each item keeps its own seeded augmentation.
+    """
+
+    def __init__(self, parts: Sequence[DepthDataset]) -> None:
+        self.parts = list(parts)
+        self.starts = np.cumsum([0] + [len(p) for p in self.parts])
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        i, epoch = key if isinstance(key, tuple) else (key, 0)
+        if not 0 <= i < len(self):
+            raise IndexError(f"item {i} of a {len(self)}-item training set")
+        part = int(np.searchsorted(self.starts, i, side="right")) - 1
+        return self.parts[part][(i - int(self.starts[part]), epoch)]
+
+
 class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
     """Batches of ``(position, epoch)`` keys in a per-epoch seeded order, sharded across ranks.
 

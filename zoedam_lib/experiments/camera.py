@@ -16,17 +16,24 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from zoedam_lib.camera.canonical import focal_ratio
+from zoedam_lib.data.augment import Transform
 from zoedam_lib.data.datasets import DepthDataset
 from zoedam_lib.data.nyu.reader import NyuMat
-from zoedam_lib.data.zoom import zoom
+from zoedam_lib.data.synthrooms.generate import ensure_domain
+from zoedam_lib.data.zoom import RandomZoom, zoom
 from zoedam_lib.inference.approximate import fast_dtype
+from zoedam_lib.utils.errors import ConfigError
+from zoedam_lib.utils.paths import display_path
 from zoedam_lib.utils.progress import tqdm
+
+HEAD_HOLDOUT = 150  # lenses images the camera head's error is measured on (never trained on, by head or depth)
 
 
 @dataclass
@@ -94,7 +101,32 @@ def focal_errors(model: nn.Module, data: NyuMat, indices: list[int] | None = Non
     return np.abs(est / true - 1)
 
 
-def train_camera_head(model: nn.Module, lenses: NyuMat, epochs: int = 40, n_holdout: int = 150, seed: int = 0,
+def lens_split(n: int, n_holdout: int = HEAD_HOLDOUT,
+               seed: int | np.random.Generator = 0) -> tuple[list[int], list[int]]:
+    """(held-out, training) indices of an ``n``-image ``lenses`` file: the head's error is measured on the
+    held-out ones, and the depth network's extra rooms (``lens_rooms``) come only from the others."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng([seed, 7])
+    order = rng.permutation(n)
+    return sorted(order[:n_holdout].tolist()), sorted(order[n_holdout:].tolist())
+
+
+def lens_rooms(data_dir: Path, n: int, transform: Transform | None, zoom: RandomZoom | None,
+               seed: int) -> DepthDataset:
+    """``n`` rooms of SynthRooms' ``lenses`` domain (0.5-1.6× NYU's focal length, the pretraining styles) as
+    depth-training items, outside the camera head's held-out images: real other cameras beside the
+    zoomed training camera, as Metric3D mixes datasets of many cameras. A zoom pads a view; only such
+    photographs show a wide lens's periphery (docs/camera.md, "What limits the wide lens")."""
+    path = ensure_domain("lenses", data_dir)
+    mat = NyuMat(path)
+    _, train = lens_split(len(mat), seed=seed)
+    if n > len(train):
+        raise ConfigError(f"lens_rooms={n} asks for more rooms than {display_path(path)} has outside the camera "
+                          f"head's held-out ones ({len(train)}); use at most {len(train)}")
+    pick = np.random.default_rng([seed, 8]).permutation(train)[:n]
+    return DepthDataset(mat, sorted(pick.tolist()), transform, seed=seed + 1, zoom=zoom)
+
+
+def train_camera_head(model: nn.Module, lenses: NyuMat, epochs: int = 40, n_holdout: int = HEAD_HOLDOUT, seed: int = 0,
                       lr: float = 1e-3, batch_size: int = 64, progress: bool = True) -> CameraHeadReport:
     """Fit ``model.camera_head`` (the rest frozen) on ``lenses``; returns its held-out error.
 
@@ -103,8 +135,7 @@ def train_camera_head(model: nn.Module, lenses: NyuMat, epochs: int = 40, n_hold
     """
     start = time.perf_counter()
     rng = np.random.default_rng([seed, 7])
-    order = rng.permutation(len(lenses))
-    holdout, train = sorted(order[:n_holdout].tolist()), sorted(order[n_holdout:].tolist())
+    holdout, train = lens_split(len(lenses), n_holdout, rng)
     model.eval()
     images, cameras = _views(lenses, train, rng, crops=True)
     tokens, target = _tokens(model, images), _log_ratio(model, cameras, tuple(images.shape[-2:]))

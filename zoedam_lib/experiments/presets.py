@@ -4,6 +4,8 @@ One table drives the notebooks' ``preset`` parameter, the CLI's ``--model`` and 
 choices and the recipes printed beside every number. ``paper`` is the paper's (and the official
 code's) recipe, for a GPU with NYU Depth V2; ``cpu`` is sized so each notebook trains in a few
 minutes on 2 CPU cores on SynthRooms. The cpu numbers were chosen on SynthRooms' validation split.
+``smoke`` is the test suite's: the ``cpu`` recipe on 64 training images for one epoch, so nbval runs
+every cell of every notebook in minutes; its numbers measure nothing and are never reported.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from zoedam_lib.experiments.recipes import (
     apply_overrides,
 )
 from zoedam_lib.training.trainer import TrainConfig
+from zoedam_lib.utils.config import replace
 from zoedam_lib.utils.errors import ConfigError
 
 # The course's CPU trainings run on one intra-op thread however they are launched: make demo trains two
@@ -111,6 +114,18 @@ EXPERIMENTS: dict[str, Experiment] = {
 }
 
 
+# smoke: what the cpu recipe becomes for the test suite's run-through of the notebooks (conftest.py). The
+# settings that exist in every recipe, then the per-model ones that the recipe's options have.
+SMOKE = {"epochs": 1, "n_train": 64, "n_val": 8}
+SMOKE_OPTIONS = {"camera_head_epochs": 2, "n_unlabeled": 32}
+
+
+def _smoke(recipe: Recipe) -> Recipe:
+    """The ``cpu`` recipe shrunk to a run-through: same sizes and code paths, a fraction of the steps."""
+    options = {k: v for k, v in SMOKE_OPTIONS.items() if hasattr(recipe.options, k)}
+    return replace(apply_overrides(recipe, **SMOKE, **options), preset="smoke")
+
+
 def recipe_for(model: str, preset: str, **overrides) -> Recipe:
     """The recipe of ``model`` under ``preset`` with flat overrides (``None``: keep), see :func:`apply_overrides`."""
     if model not in EXPERIMENTS:
@@ -118,6 +133,8 @@ def recipe_for(model: str, preset: str, **overrides) -> Recipe:
     if preset not in PRESETS:
         raise ConfigError(f"preset must be one of {PRESETS} here (resolve 'auto' with setup_run), got {preset!r}")
     recipes = EXPERIMENTS[model].recipes
+    if preset == "smoke" and "cpu" in recipes:
+        return apply_overrides(_smoke(recipes["cpu"]()), **overrides)
     if preset not in recipes:
         raise ConfigError(f"{model} has no {preset!r} recipe; it has {tuple(recipes)}")
     return apply_overrides(recipes[preset](), **overrides)

@@ -18,7 +18,7 @@ from zoedam_lib.training.trainer import TrainConfig
 from zoedam_lib.utils.config import replace
 from zoedam_lib.utils.errors import ConfigError
 
-PRESETS = ("paper", "cpu")
+PRESETS = ("paper", "cpu", "smoke")
 STUDENT_INITS = ("pretrained", "teacher")
 
 
@@ -36,10 +36,13 @@ class ZoeDAMOptions:
     zoom_p: float = 0.75  # ... applied to this fraction of the training images
     canonical_max_depth: float = 20.0  # canonical: the depth range in canonical metres (a 0.5x lens doubles depth)
     camera_head_epochs: int = 40  # canonical: epochs of the camera head on the lenses domain (0: no head)
+    lens_rooms: int = 0  # rooms of other cameras (SynthRooms' lenses domain) added to the training images
 
     def __post_init__(self) -> None:
         if self.camera not in CAMERA_MODES:
             raise ConfigError(f"camera must be one of {CAMERA_MODES}, got {self.camera!r}")
+        if isinstance(self.lens_rooms, bool) or not isinstance(self.lens_rooms, int) or self.lens_rooms < 0:
+            raise ConfigError(f"lens_rooms must be a number of rooms >= 0, got {self.lens_rooms!r}")
 
 
 @dataclass
@@ -79,7 +82,7 @@ Options = ZoeDAMOptions | DenseDepthOptions | ZoeDAMPlusOptions | PretrainOption
 class Recipe:
     """Training and evaluation settings of one model under one preset."""
 
-    preset: str  # paper | cpu
+    preset: str  # paper | cpu | smoke
     img_size: tuple[int, int]  # network / training input size (H, W)
     train: TrainConfig = field(default_factory=TrainConfig)
     options: Options = field(default_factory=ZoeDAMOptions)  # the model's own settings

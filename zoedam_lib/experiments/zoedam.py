@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
 from zoedam_lib.checkpoints import load_checkpoint
+from zoedam_lib.data.augment import Transform
+from zoedam_lib.data.datasets import ConcatDepthDataset, DepthDataset
 from zoedam_lib.data.nyu.reader import NyuMat
 from zoedam_lib.data.synthrooms.generate import ensure_domain
 from zoedam_lib.data.zoom import RandomZoom
-from zoedam_lib.experiments.camera import train_camera_head
+from zoedam_lib.experiments.camera import lens_rooms, train_camera_head
 from zoedam_lib.experiments.concurrent import run_concurrently
 from zoedam_lib.experiments.context import RunContext
 from zoedam_lib.experiments.pipeline import ExperimentResult, train_evaluate_write
@@ -105,6 +109,20 @@ def fit_camera_head(ctx: RunContext, options: ZoeDAMOptions, seed: int, model: n
     return {"camera_head": to_dict(report)}
 
 
+def with_lens_rooms(ctx: RunContext, options: ZoeDAMOptions, augment: Transform, zoom: RandomZoom | None,
+                    seed: int) -> Callable[[DepthDataset], Dataset] | None:
+    """The training set's wrapper that adds ``options.lens_rooms`` rooms of other cameras (None: none asked).
+
+    They get the run's augmentation and zoom; a camera-blind model learns their metric labels as they
+    are (one network for every camera, as ZoeDepth's mixed-dataset training), a canonical one in
+    canonical metres. Validation stays on the run's own rooms.
+    """
+    if options.lens_rooms == 0:
+        return None
+    extra = lens_rooms(ctx.data_path.parent, options.lens_rooms, augment, zoom, seed)
+    return lambda labeled: ConcatDepthDataset([labeled, extra])
+
+
 def silog_step(model: nn.Module, batch: dict[str, torch.Tensor], beta: float = 0.15) -> tuple[torch.Tensor, dict]:
     """One labeled step: SILog of the metric prediction against valid ground truth.
 
@@ -146,10 +164,11 @@ def run_zoedam(ctx: RunContext, backbone: str = "vits", pretrained: str | None =
     groups = model.param_groups(recipe.train.lr, **factors)
     aware = options.camera == "canonical"
     zoom = RandomZoom((options.zoom_min, options.zoom_max), options.zoom_p) if aware else None
+    augment = EXPERIMENTS["zoedam"].augment()
     return train_evaluate_write(ctx.with_camera_sets() if aware else ctx, key or f"zoedam_{backbone}", model,
-                                _silog_step(options.silog_beta), recipe, EXPERIMENTS["zoedam"].augment(),
+                                _silog_step(options.silog_beta), recipe, augment,
                                 param_groups=groups, resume=resume, resume_override=resume_override,
-                                zoom=zoom,
+                                zoom=zoom, train_set_fn=with_lens_rooms(ctx, options, augment, zoom, recipe.train.seed),
                                 after_fit=partial(fit_camera_head, ctx, options, recipe.train.seed) if aware else None,
                                 identity={"pretrained": pretrained, "decoder": decoder},
                                 checkpoint_extra={"init": to_dict(init)},

@@ -27,7 +27,7 @@ from zoedam_lib.experiments.pipeline import ExperimentResult, train_evaluate_wri
 from zoedam_lib.experiments.presets import EXPERIMENTS, recipe_for
 from zoedam_lib.experiments.recipes import Recipe, ZoeDAMPlusOptions, apply_overrides
 from zoedam_lib.experiments.teacher import build_pseudo_labels, load_teacher
-from zoedam_lib.experiments.zoedam import Init, build_zoedam, lr_factors
+from zoedam_lib.experiments.zoedam import Init, build_zoedam, lr_factors, with_lens_rooms
 from zoedam_lib.models.predict import model_device
 from zoedam_lib.models.zoedam import ZoeDAM
 from zoedam_lib.semi.cutmix import apply_cutmix, cutmix_box
@@ -187,17 +187,19 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
     ctx = ctx.with_camera_sets() if aware else ctx  # then both are scored on the other lenses too
     teacher_eval, teacher_zero_shot = (evaluate_once(ctx, teacher_model, recipe.flip_tta)
                                        if dist_utils.is_main_process() else (None, None))
+    augment = EXPERIMENTS[KEY].augment()
+    zoom = RandomZoom((opts.zoom_min, opts.zoom_max), opts.zoom_p) if aware else None
+    add_rooms = with_lens_rooms(ctx, opts, augment, zoom, recipe.train.seed) or (lambda labeled: labeled)
     experiment = train_evaluate_write(
         ctx, key, student, make_student_step(cfg, teacher=teacher_model if cache is None else None,
                                              frozen_model=frozen),
-        recipe, EXPERIMENTS[KEY].augment(), param_groups=student.param_groups(recipe.train.lr, **factors),
-        resume=resume, resume_override=resume_override,
-        zoom=RandomZoom((opts.zoom_min, opts.zoom_max), opts.zoom_p) if aware else None,
+        recipe, augment, param_groups=student.param_groups(recipe.train.lr, **factors),
+        resume=resume, resume_override=resume_override, zoom=zoom,
         identity={"teacher": source, "teacher_and_unlabeled.sha256": cache.fingerprint if cache is not None
                   else fingerprint(teacher_model, images),
                   "pseudo_labels": pseudo_labels, **{f"loss.{k}": v for k, v in to_dict(cfg).items()}},
-        train_set_fn=lambda labeled: SemiSupervisedDataset(labeled, images, cache, ratio=opts.unlabeled_ratio,
-                                                           seed=recipe.train.seed),
+        train_set_fn=lambda labeled: SemiSupervisedDataset(add_rooms(labeled), images, cache,
+                                                           ratio=opts.unlabeled_ratio, seed=recipe.train.seed),
         checkpoint_extra={"teacher": source, "init": to_dict(init)},
         extra={"teacher_metrics": teacher_eval.metrics if teacher_eval else None,
                "teacher_zero_shot": {n: ev.metrics for n, ev in (teacher_zero_shot or {}).items()},

@@ -2,7 +2,9 @@
 
 One depth scale for the whole figure (the ground truth's range; a prediction beyond it shows the
 bar's extension) and one error scale, each with one colour bar in a dedicated grid column: the
-depth bar beside the upper half of the rows, the error bar beside the lower half.
+depth bar beside the upper half of the rows, the error bar beside the lower half. Under the RGB and
+the ground truth, where no error map belongs, each example's numbers: its true median depth and
+share of valid pixels, and each model's AbsRel on that image, so a map can be read with its score.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from zoedam_lib.evaluation.metrics import compute_metrics
 from zoedam_lib.viz.figures import DEPTH_CMAP, ERROR_CMAP, Scale, new_figure, rgb_panel
 from zoedam_lib.viz.samples import BAR
 
@@ -67,6 +70,23 @@ def prediction_grid(images: Sequence[np.ndarray], gts: Sequence[np.ndarray],
             depth.image(fig.add_subplot(grid[2 * i, 2 + j]), predictions[name][i], DEPTH_CMAP, name if first else "")
             error_im = error.image(fig.add_subplot(grid[2 * i + 1, 2 + j]), errors[name][i], ERROR_CMAP,
                                    f"|error| {name}" if first else "")
+        scores = {name: compute_metrics(predictions[name][i], gts[i], max_depth=float("inf"),
+                                        eigen_crop=False)["abs_rel"] for name in names}
+        _text_panel(fig.add_subplot(grid[2 * i + 1, 0]), [f"true median {np.nanmedian(valid_gts[i]):.2f} m",
+                                                          f"valid pixels {np.isfinite(valid_gts[i]).mean():.0%}"])
+        _text_panel(fig.add_subplot(grid[2 * i + 1, 1]), ["AbsRel, this image:"]
+                    + [f"{_short(name)}: {v:.3f}" for name, v in scores.items()])
     depth.colorbar(fig, depth_im, fig.add_subplot(grid[:n, -1]), "depth [m]")
     error.colorbar(fig, error_im, fig.add_subplot(grid[n:, -1]), "|error| [m]")
     return fig
+
+
+def _text_panel(ax, lines: Sequence[str]) -> None:
+    """A cell of the grid that holds numbers instead of a map: left-aligned lines, no axes."""
+    ax.axis("off")
+    ax.text(0.02, 0.95, "\n".join(lines), transform=ax.transAxes, va="top", ha="left", fontsize=7.5,
+            family="monospace")
+
+
+def _short(name: str, width: int = 24) -> str:
+    return name if len(name) <= width else name[:width - 1] + "…"
