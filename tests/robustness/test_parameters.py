@@ -56,9 +56,10 @@ def write_mat(path: Path) -> Path:
                                      r"'zoedam'\]"),
     (lambda: recipe_for("zoedepth", "cpu"), r"unknown model 'zoedepth'; expected one of \('zoedam', 'densedepth', "
                                             r"'zoedam_plus', 'synthda'\)"),
-    (lambda: resolve_preset("gpu", CPU, "nyu"), r"unknown preset 'gpu'; expected one of \('auto', 'paper', 'cpu'\)"),
-    (lambda: recipe_for("zoedam", "auto"), r"preset must be one of \('paper', 'cpu'\) here \(resolve 'auto' with "
-                                           r"setup_run\)"),
+    (lambda: resolve_preset("gpu", CPU, "nyu"), r"unknown preset 'gpu'; expected one of \('auto', 'paper', 'cpu', "
+                                                r"'smoke'\)"),
+    (lambda: recipe_for("zoedam", "auto"), r"preset must be one of \('paper', 'cpu', 'smoke'\) here \(resolve 'auto' "
+                                           r"with setup_run\)"),
     (lambda: recipe_for("zoedam", "cpu", decoder_widht=0.5), r"unknown recipe setting\(s\) \['decoder_widht'\] for a "
                                                             r"ZoeDAMOptions recipe; valid settings are \["),
     (lambda: TrainConfig(amp="fp8"), r"amp must be one of \('auto', 'off', 'bf16', 'fp16'\), got 'fp8'"),
