@@ -79,10 +79,22 @@ def test_committed_with_outputs_of_the_default_run(path):
 
 
 @pytest.mark.slow
+def small_domains(folder: Path) -> None:
+    """The zero-shot sets and the camera head's lenses rooms beside a test's data, small: a notebook renders a
+    missing one at its full size (1,500 lenses rooms, 200 per set), minutes of a test spent on rendering."""
+    from zoedam_lib.data.synthrooms.generate import generate_domain
+    from zoedam_lib.experiments.camera import HEAD_HOLDOUT
+
+    for name, n in (("zeroshot_shifted", 4), ("zeroshot_wide", 4), ("zeroshot_tele", 4), ("zeroshot_mixed", 4),
+                    ("lenses", HEAD_HOLDOUT + 8)):
+        generate_domain(name, folder, n=n, size=(60, 80), workers=1, progress=False)
+
+
 def test_papermill_overrides_parameters(tmp_path):
     from zoedam_lib.data.synthrooms.generate import generate_synthrooms
 
     data = generate_synthrooms(tmp_path / "data", n=24, size=(60, 80), n_unlabeled=0, workers=1, progress=False)
+    small_domains(data.parent)
     out = tmp_path / "out.ipynb"
     papermill.execute_notebook(str(ROOT / "notebooks/04_zoedam.ipynb"), str(out), kernel_name="python3",
                                progress_bar=False, cwd=str(ROOT),
@@ -101,7 +113,9 @@ def test_notebook_04_on_a_folder_dataset_matches_the_mat_of_the_same_images(tmp_
     from zoedam_lib.data.synthrooms.generate import generate_synthrooms
 
     mat = generate_synthrooms(tmp_path / "data", n=24, size=(60, 80), n_unlabeled=0, workers=1, progress=False)
+    small_domains(mat.parent)
     folder = export_folder(mat, tmp_path / "folder")
+    small_domains(folder.parent)
     records = {}
     for kind, data_path in (("mat", mat), ("folder", folder)):
         papermill.execute_notebook(str(ROOT / "notebooks/04_zoedam.ipynb"), str(tmp_path / f"{kind}.ipynb"),
