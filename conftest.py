@@ -17,8 +17,9 @@ default run is ``make demo``'s, about 25 min on 2 cores; under nbval, one after 
 the unit tests, it would not fit CI's budget, and most of it is evaluation over 1,400 images per
 camera-aware model, which a smaller preset alone does not shorten. The run-through executes every
 cell and code path with the default image and network sizes, so a broken cell still fails; the
-committed outputs (and every number the course reports) are ``make demo``'s, and no cell's output is
-compared with them. Set ``ZOEDAM_NOTEBOOK_PRESET=auto`` to run the notebooks' own defaults instead.
+committed outputs (and every number the course reports) are ``make demo``'s; only 04's parameter-count
+table, which depends on neither data nor preset, is compared with its committed output. Set
+``ZOEDAM_NOTEBOOK_PRESET=auto`` to run the notebooks' own defaults instead.
 """
 
 from __future__ import annotations
