@@ -78,7 +78,6 @@ def test_committed_with_outputs_of_the_default_run(path):
     assert "Traceback (most recent call last)" not in json.dumps(outputs)
 
 
-@pytest.mark.slow
 def small_domains(folder: Path) -> None:
     """The zero-shot sets and the camera head's lenses rooms beside a test's data, small: a notebook renders a
     missing one at its full size (1,500 lenses rooms, 200 per set), minutes of a test spent on rendering."""
@@ -90,6 +89,7 @@ def small_domains(folder: Path) -> None:
         generate_domain(name, folder, n=n, size=(60, 80), workers=1, progress=False)
 
 
+@pytest.mark.slow
 def test_papermill_overrides_parameters(tmp_path):
     from zoedam_lib.data.synthrooms.generate import generate_synthrooms
 
