@@ -2,8 +2,8 @@
 SIGINT/SIGTERM save a checkpoint and exit 130 saying how to resume; a write that fails (or is killed)
 half-way leaves the previous checkpoint and results intact; an interrupted pseudo-label cache resumes.
 
-The CLI runs are real subprocesses (``python -m zoedam_lib train``, one thread, a 24-image SynthRooms
-file, 2 epochs × 4 steps at 28×42). To kill them at a known point, a small wrapper around the CLI's
+The CLI runs are real subprocesses (:mod:`.cli_runs`: ``python -m zoedam_lib train``, one thread, a 24-image
+SynthRooms file, 2 epochs × 4 steps at 28×42). To kill them at a known point, a small wrapper around the CLI's
 ``main`` holds the training loss of step 7 (mid-epoch 2, after step 6's checkpoint) until signalled.
 """
 
@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,10 +22,19 @@ import numpy as np
 import pytest
 import torch
 from helpers import TINY_SIZE, InterruptAt, counting, make_trainer, tiny_zoedam, weights, write_images
-from safetensors.torch import load_file
 
+from robustness.cli_runs import (
+    ENV,
+    KEY,
+    TESTS,
+    assert_same_run,
+    final_outputs,
+    run_cli,
+    start_until,
+    train_args,
+    train_state,
+)
 from zoedam_lib import load_model, save_model
-from zoedam_lib.data.synthrooms.generate import generate_synthrooms
 from zoedam_lib.data.unlabeled import UnlabeledImages
 from zoedam_lib.evaluation.evaluate import EvalResult
 from zoedam_lib.evaluation.metrics import METRIC_KEYS
@@ -35,10 +43,6 @@ from zoedam_lib.semi.pseudo_labels import PseudoLabelCache
 from zoedam_lib.training.trainer import TrainConfig
 from zoedam_lib.utils.errors import TrainingInterrupted
 
-ROOT = Path(__file__).resolve().parents[2]
-TESTS = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
-KEY = "zoedam_vitt"
 HOLD_AT_STEP = 7  # of 8: epoch 2, after the checkpoint of step 6
 
 # The CLI with the training loss of one step held (sleeping) until the test signals the process.
@@ -61,87 +65,26 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory) -> Path:
-    return generate_synthrooms(tmp_path_factory.mktemp("synth"), n=24, size=(60, 80), n_unlabeled=0, workers=1,
-                               progress=False)
-
-
-def train_args(data: Path, out: Path) -> list[str]:
-    return ["train", "--model", "zoedam", "--backbone", "vitt", "--data", str(data), "--out", str(out),
-            "--preset", "cpu", "--device", "cpu", "--epochs", "2", "--batch-size", "2", "--img-size", "28x42",
-            "--max-steps-per-epoch", "4", "--checkpoint-every", "1", "--n-val", "4"]
-
-
-def run_cli(args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "zoedam_lib", *args], capture_output=True, text=True, env=ENV,
-                          timeout=300)
-
-
 def start_held(args: list[str], stderr_path: Path) -> subprocess.Popen:
     """Start the CLI and return once it is holding inside step ``HOLD_AT_STEP``."""
-    with open(stderr_path, "w") as err:  # a file, not a pipe: tqdm output must never block the child
-        proc = subprocess.Popen([sys.executable, "-c", HOLD_SCRIPT, *args], stdout=subprocess.PIPE, stderr=err,
-                                text=True, env={**ENV, "HOLD_AT_STEP": str(HOLD_AT_STEP)})
-    watchdog = threading.Timer(240, proc.kill)  # never hang the suite
-    watchdog.start()
-    try:
-        for line in proc.stdout:
-            if line.startswith(f"holding in step {HOLD_AT_STEP}"):
-                return proc
-    finally:
-        watchdog.cancel()
-    proc.wait()
-    raise AssertionError(f"the run ended (code {proc.returncode}) before step {HOLD_AT_STEP}: "
-                         f"{stderr_path.read_text()[-2000:]}")
-
-
-def train_state(out: Path) -> dict:
-    return torch.load(out / "runs" / KEY / "train_state.pt", weights_only=True)
-
-
-def final_outputs(out: Path) -> tuple[dict, dict, list, str]:
-    """(weights, results metrics, per-epoch history without timings, per-image CSV) of a finished run."""
-    tensors = load_file(out / "checkpoints" / KEY / "model.safetensors")
-    record = json.loads((out / "results" / f"{KEY}.json").read_text())
-    history = json.loads((out / "runs" / KEY / "history.json").read_text())
-    epochs = [{k: v for k, v in row.items() if k != "seconds"} for row in history["epochs"]]
-    return tensors, record["metrics"], epochs, (out / "results" / f"{KEY}_per_image.csv").read_text()
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(tiny_data, tmp_path_factory) -> tuple:
-    out = tmp_path_factory.mktemp("uninterrupted")
-    proc = run_cli(train_args(tiny_data, out))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return final_outputs(out)
-
-
-def assert_same_run(resumed: tuple, reference: tuple) -> None:
-    tensors, metrics, epochs, per_image = resumed
-    ref_tensors, ref_metrics, ref_epochs, ref_per_image = reference
-    """Bit for bit: one thread on the CPU is deterministic, and resume restores data order, RNG and optimizer."""
-    assert tensors.keys() == ref_tensors.keys()
-    assert [k for k in ref_tensors if not torch.equal(tensors[k], ref_tensors[k])] == []
-    assert metrics == ref_metrics
-    assert epochs == ref_epochs  # losses and validation metrics per epoch
-    assert per_image == ref_per_image
+    return start_until(HOLD_SCRIPT, args, f"holding in step {HOLD_AT_STEP}", stderr_path,
+                       env={"HOLD_AT_STEP": str(HOLD_AT_STEP)})
 
 
 # --------------------------------------------------------------------------- SIGKILL, SIGINT, SIGTERM
 
 
 @pytest.mark.slow
-def test_sigkill_mid_epoch_then_resume_matches_the_uninterrupted_run(tiny_data, uninterrupted, tmp_path):
+def test_sigkill_mid_epoch_then_resume_matches_the_uninterrupted_run(run_data, uninterrupted, tmp_path):
     out = tmp_path / "run"
-    proc = start_held(train_args(tiny_data, out), tmp_path / "stderr.txt")
+    proc = start_held(train_args(run_data, out), tmp_path / "stderr.txt")
     state = train_state(out)["state"]  # the checkpoint on disk when the process dies
     assert (state["epoch"], state["step_in_epoch"], state["global_step"]) == (1, 2, 6)  # in epoch 2 (0-based 1)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(timeout=60) == -signal.SIGKILL
     assert not list(out.glob("checkpoints/*")) and not list(out.glob("results/*"))  # (folders made writable-proven)
 
-    resumed = run_cli([*train_args(tiny_data, out), "--resume"])
+    resumed = run_cli([*train_args(run_data, out), "--resume"])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resumed from {out / 'runs' / KEY / 'train_state.pt'}: epoch 2, step 2" in resumed.stdout
     assert_same_run(final_outputs(out), uninterrupted)
@@ -149,9 +92,9 @@ def test_sigkill_mid_epoch_then_resume_matches_the_uninterrupted_run(tiny_data, 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signal_saves_a_checkpoint_and_exits_130_with_the_resume_hint(sig, tiny_data, uninterrupted, tmp_path):
+def test_signal_saves_a_checkpoint_and_exits_130_with_the_resume_hint(sig, run_data, uninterrupted, tmp_path):
     out = tmp_path / "run"
-    proc = start_held(train_args(tiny_data, out), tmp_path / "stderr.txt")
+    proc = start_held(train_args(run_data, out), tmp_path / "stderr.txt")
     proc.send_signal(sig)
     assert proc.wait(timeout=120) == 130
     state_path = out / "runs" / KEY / "train_state.pt"
@@ -164,7 +107,7 @@ def test_signal_saves_a_checkpoint_and_exits_130_with_the_resume_hint(sig, tiny_
     assert (state["epoch"], state["step_in_epoch"], state["global_step"]) == (1, 2, 6)  # the unfinished step 7 is not
     assert len(state["history"]) == 1 and not list(out.glob("checkpoints/*"))
 
-    resumed = run_cli([*train_args(tiny_data, out), "--resume"])  # the hint works
+    resumed = run_cli([*train_args(run_data, out), "--resume"])  # the hint works
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert_same_run(final_outputs(out), uninterrupted)
 
@@ -192,15 +135,15 @@ sys.exit(main(sys.argv[1:]))
 
 
 @pytest.mark.slow
-def test_sigterm_right_after_an_update_then_resume_with_other_monitoring_settings(tiny_data, uninterrupted, tmp_path):
+def test_sigterm_right_after_an_update_then_resume_with_other_monitoring_settings(run_data, uninterrupted, tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-c", SIGNAL_SCRIPT, *train_args(tiny_data, out)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", SIGNAL_SCRIPT, *train_args(run_data, out)], capture_output=True,
                           text=True, env=ENV, timeout=300)
     assert proc.returncode == 130, proc.stderr[-3000:]
     assert "training interrupted at epoch 2, step 3;" in proc.stderr  # step 7 finished before the signal acted
     assert train_state(out)["state"]["global_step"] == 7
     monitoring = ["--n-val", "2", "--checkpoint-every", "3"]  # validation size and checkpoint frequency only
-    resumed = run_cli([*train_args(tiny_data, out), *monitoring, "--resume"])
+    resumed = run_cli([*train_args(run_data, out), *monitoring, "--resume"])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     tensors, _, epochs, _ = final_outputs(out)
     ref_tensors, _, ref_epochs, _ = uninterrupted
@@ -317,7 +260,7 @@ def test_failed_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
     good = (tmp_path / "train_state.pt").read_bytes()
 
     def broken_save(obj, f, *args, **kwargs):
-        Path(f).write_bytes(good[: len(good) // 2])  # half the bytes, then the disk is full
+        f.write(good[: len(good) // 2])  # half the bytes, then the disk is full
         _disk_full()
 
     monkeypatch.setattr(torch, "save", broken_save)
@@ -384,15 +327,14 @@ def test_pseudo_label_cache_interrupted_resumes_without_recomputing(crash, tmp_p
     with pytest.raises(RuntimeError, match="simulated crash"):
         broken.build()
     monkeypatch.undo()
-    assert sorted(p.name for p in broken.dir.glob("*.npy")) == ["000000.npy", "000001.npy"]  # no partial entry
-    assert not json.loads((broken.dir / "manifest.json").read_text())["complete"]
-    (broken.dir / ".000002.npy.x1y2.tmp").write_bytes(b"half written")  # as a kill between write and rename
+    assert sorted(p.name for p in broken.dir.glob("*.npy")) == sorted(broken.path(i).name for i in (0, 1))
+    assert broken.missing() == [2, 3, 4]  # no partial entry
+    (broken.dir / f".{broken.path(2).name}.x1y2.tmp").write_bytes(b"half written")  # a kill between write and rename
 
     calls = {"images": 0}
     resumed = PseudoLabelCache(tmp_path / "c2", counting(tiny_zoedam(1), calls), images, progress=False)
     assert resumed.dir == broken.dir
     assert resumed.build() == 3 and calls["images"] == 3  # entries 0 and 1 are not recomputed
-    assert not list(resumed.dir.glob("*.tmp"))
-    assert json.loads((resumed.dir / "manifest.json").read_text())["complete"]
+    assert not list(resumed.dir.glob("*.tmp")) and resumed.missing() == []
     for i in range(5):
         assert torch.equal(resumed.get(i), reference.get(i))

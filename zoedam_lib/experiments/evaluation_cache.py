@@ -36,7 +36,7 @@ from zoedam_lib.evaluation.by_depth import DepthBinned
 from zoedam_lib.evaluation.evaluate import EvalResult
 from zoedam_lib.experiments.context import RunContext
 from zoedam_lib.inference import precision
-from zoedam_lib.utils.atomic import atomic_write_json
+from zoedam_lib.utils.atomic import atomic_write_json, remove_stale_temporaries
 from zoedam_lib.utils.paths import display_path
 
 EVALUATIONS_DIR = "evaluations"
@@ -62,6 +62,7 @@ def evaluate_once(ctx: RunContext, model: nn.Module, flip_tta: bool) -> tuple[Ev
         stored = read_entry(path, key) if path.exists() else None
         if stored is None:
             stored = ctx.evaluate(model, flip_tta=flip_tta)
+            remove_stale_temporaries(path)  # left by a process killed while writing this entry
             atomic_write_json(path, entry_json(key, *stored))
         _MEMO[key] = stored
     return _MEMO[key]

@@ -19,7 +19,7 @@ import torch
 from zoedam_lib.checkpoints.loading import check_finite
 from zoedam_lib.training.identity import check_resume, honour_overrides, train_identity
 from zoedam_lib.training.train_config import TrainConfig, TrainState, check_saved_run
-from zoedam_lib.utils.atomic import atomic_path, atomic_write_json
+from zoedam_lib.utils.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
 from zoedam_lib.utils.errors import CheckpointError, refusal_reason
 from zoedam_lib.utils.paths import display_path
 from zoedam_lib.utils.seeding import rng_state, set_rng_state
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from zoedam_lib.training.trainer import Trainer
 
 STATE_FILE = "train_state.pt"
+HISTORY_FILES = ("history.json", "history.csv")
 
 
 def save_state(trainer: Trainer) -> None:
@@ -38,8 +39,11 @@ def save_state(trainer: Trainer) -> None:
         "rng": rng_state(), "state": dataclasses.asdict(trainer.state),
         "config": dataclasses.asdict(trainer.config), "identity": trainer.identity, "world_size": trainer.world,
     }
-    with atomic_path(trainer.state_path) as tmp:
-        torch.save(payload, tmp)
+    for name in (STATE_FILE, *HISTORY_FILES):  # a killed writer's leftovers: each as large as the file
+        remove_stale_temporaries(trainer.run_dir / name)
+    # a file object, not the path: then a full disk is an OSError torch's error keeps (see utils.atomic)
+    with atomic_path(trainer.state_path) as tmp, open(tmp, "wb") as f:
+        torch.save(payload, f)
     write_history(trainer.run_dir, trainer.state)
 
 

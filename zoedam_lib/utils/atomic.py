@@ -3,18 +3,33 @@
 A reader either sees the previous complete file or the new complete file: the data goes to a
 temporary file in the same directory (same filesystem), is flushed and fsynced, and only then
 ``os.replace``-d over the target, which is atomic on POSIX and Windows.
+
+A process killed (SIGKILL, the OOM killer, a power cut) between opening its temporary and renaming
+it leaves the temporary behind: for a training state that is a file as large as the model and its
+optimizer moments, one more after every pre-emption. Temporaries are therefore named after their
+writer (``.<target>.<host>-<pid>-<random>.tmp``), and :func:`remove_stale_temporaries` deletes those
+whose writer no longer runs on this host; the checkpoint writers call it before each write.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno as errnos
+import glob
+import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+# What a system says when it refuses a write (full disk or quota, file size limit, read-only, I/O, permission)
+REFUSALS = frozenset({errnos.ENOSPC, errnos.EDQUOT, errnos.EFBIG, errnos.EROFS, errnos.EIO, errnos.EACCES,
+                      errnos.EPERM})
 
 
 @contextlib.contextmanager
@@ -24,8 +39,12 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     Use this for writers that insist on a file name (h5py, PIL, safetensors).
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
+    except OSError as exc:  # a read-only folder: name the file asked for, not the hidden temporary
+        _name_target(exc, target, target.parent / _temp_prefix(target))
+        raise
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs get the usual permissions
@@ -33,9 +52,11 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         _fsync_file(tmp_path)
         os.replace(tmp_path, target)
-    except OSError as exc:
-        _name_target(exc, target, tmp_path)
-        raise
+    except Exception as exc:
+        refused = _refused_write(exc, target, tmp_path)
+        if refused is exc:
+            raise
+        raise refused from exc
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -74,7 +95,8 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    remove_stale_temporaries(target)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     old = target.with_name(target.name + ".old")
     try:
@@ -88,9 +110,11 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, target)
         if old.exists():
             shutil.rmtree(old)
-    except OSError as exc:
-        _name_target(exc, target, tmp)
-        raise
+    except Exception as exc:
+        refused = _refused_write(exc, target, tmp)
+        if refused is exc:
+            raise
+        raise refused from exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -104,6 +128,72 @@ def recover_dir(target: str | os.PathLike) -> Path:
     if not target.exists() and old.exists():
         os.replace(old, target)
     return target
+
+
+def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
+    """Delete the temporaries of ``target`` left by writers that were killed; returns what was deleted.
+
+    Only those written on this host by a process that no longer runs: another process writing the
+    same target right now keeps its file (deleting it would make its rename fail). A pid reused by
+    another program counts as running, which only keeps a leftover longer.
+    """
+    target = Path(target)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.{_host_tag()}-(\d+)-[^/]*\.tmp")
+    removed = []
+    for path in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        match = pattern.fullmatch(path.name)
+        if match is None or _running(int(match[1])):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+    return removed
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}.{_host_tag()}-{os.getpid()}-"
+
+
+def _host_tag() -> str:
+    """8 hex digits of this host's name: temporaries in a folder shared between hosts tell their host apart."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process; a pid no system has
+        return True
+    return True
+
+
+def _refused_write(exc: Exception, target: Path, tmp: Path) -> Exception:
+    """``exc`` as the error a reader can act on: an ``OSError`` naming ``target`` when the system refused the write.
+
+    ``torch.save`` reports a full disk as ``RuntimeError: [enforce fail at inline_container.cc:672] .
+    unexpected pos 576 vs 534`` (the ``OSError`` of the file object it wrote to is only its context),
+    and safetensors as ``SafetensorError: … No space left on device (os error 28)``: neither says what
+    is wrong nor which file, and the command line, which shows refused writes as one line, cannot
+    recognise them. Other errors are returned unchanged.
+    """
+    if isinstance(exc, OSError):
+        _name_target(exc, target, tmp)
+        return exc
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__ or cause.__context__
+    code = cause.errno if isinstance(cause, OSError) else None
+    if code is None:
+        found = re.search(r"\(os error (\d+)\)", str(exc))
+        code = int(found[1]) if found else None
+    if code not in REFUSALS:  # e.g. a parser's error raised while handling a FileNotFoundError
+        return exc
+    return OSError(code, os.strerror(code), str(target))
 
 
 def _name_target(exc: OSError, target: Path, tmp: Path) -> None:
