@@ -27,11 +27,13 @@ LOCK_DIR = "locks"  # under the run's output folder: one <name>.lock per run
 UNWRITTEN_LOCK_S = 10  # a lock file still without its record after this long was left by a process that died
 
 
-def ensure_output_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
+def ensure_output_dir(path: str | os.PathLike, what: str = "output folder", advice: str | None = None) -> Path:
     """Create ``path`` if needed and prove it writable (a probe file is made and removed).
 
     ``what`` names the folder for the user (e.g. ``--out``); any failure is an :class:`OutputError`
-    saying which folder, why (read-only file system, permission, a file in the way) and what to do.
+    saying which folder, why (read-only file system, permission, a file in the way) and what to do:
+    ``advice`` when the caller knows better than "choose a writable folder" (a data folder is not chosen
+    as an output is).
     """
     path = Path(path)
     blocker = next((p for p in (path, *path.parents) if p.exists() or p.is_symlink()), None)
@@ -46,8 +48,8 @@ def ensure_output_dir(path: str | os.PathLike, what: str = "output folder") -> P
         os.unlink(probe)
     except OSError as exc:
         raise OutputError(f"cannot write to the {what} {path}: {exc.strerror or exc} (a read-only file system, "
-                          "missing permission or a full disk). Choose a writable folder, e.g. under your home "
-                          "directory or /tmp.") from None
+                          "missing permission or a full disk). " + (advice or "Choose a writable folder, e.g. under "
+                                                                    "your home directory or /tmp.")) from None
     return path
 
 

@@ -29,6 +29,7 @@ from zoedam_lib.data.synthrooms.shade import shade
 from zoedam_lib.data.synthrooms.style import get_style
 from zoedam_lib.utils.atomic import atomic_write_json
 from zoedam_lib.utils.errors import ConfigError
+from zoedam_lib.utils.output_dirs import ensure_output_dir
 from zoedam_lib.utils.paths import DEFAULT_SYNTH_DIR, display_path
 from zoedam_lib.utils.progress import tqdm
 
@@ -219,6 +220,7 @@ def ensure_domain(name: str, data_dir: str | os.PathLike = DEFAULT_SYNTH_DIR, **
     path = Path(data_dir) / get_domain(name).file
     if path.is_file() or (path.is_dir() and any(path.glob("*.jpg"))):
         return path
+    _writable_data_folder(name, path)
     print(f"SynthRooms domain {name!r} not found at {display_path(path)}: generating it now (one-off)")
     return generate_domain(name, data_dir, **kwargs)
 
@@ -234,5 +236,16 @@ def ensure_synthrooms(path: str | os.PathLike, **kwargs) -> Path:
     if path.name != MAT_NAME:
         raise ConfigError(f"{path} does not exist and SynthRooms can only generate a file named {MAT_NAME}; "
                           f"pass {path.with_name(MAT_NAME)} or download the dataset you meant")
+    _writable_data_folder("labeled", path)
     print(f"SynthRooms not found at {display_path(path)}: generating it now (one-off, ~1 min for the default size)")
     return generate_synthrooms(path.parent, **kwargs)
+
+
+def _writable_data_folder(name: str, path: Path) -> None:
+    """Prove the folder a missing file is rendered into writable first: a read-only data folder (a shared
+    course copy, a mounted dataset) gets what to do instead, not an error about a hidden temporary file."""
+    ensure_output_dir(path.parent, "data folder", advice=(
+        f"{path.name} is missing there, and SynthRooms renders a missing file into the folder it was asked "
+        f"in. Render it into a writable folder (python -m zoedam_lib synth --domain {name} --out DIR) and pass "
+        f"DIR/{path.name} instead (data_path / --data, or zero_shot / --zero-shot), or copy {path.parent} "
+        "somewhere writable."))

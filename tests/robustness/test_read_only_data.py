@@ -1,0 +1,131 @@
+"""Read-only data folders: a course's shared copy, a mounted dataset, a container's read-only volume.
+
+Training and evaluating on data that exists must write nothing beside it (splits, caches, locks and
+results go under ``--out``); a missing SynthRooms file, which is rendered on first use into its
+folder, must say that the folder is not writable and what to do, not name a hidden temporary and
+advise ``--resume``. Tests run as root, where ``chmod`` blocks nothing: the data is bind-mounted
+read-only where this process may mount, otherwise the os calls that create files there fail with EROFS.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from zoedam_lib.cli import main
+from zoedam_lib.data.folder.export import export_folder
+from zoedam_lib.data.synthrooms.generate import generate_synthrooms
+from zoedam_lib.experiments.context import setup_run
+from zoedam_lib.utils.errors import OutputError
+
+TINY = ["--device", "cpu", "--preset", "cpu", "--img-size", "28x42", "--epochs", "1", "--max-steps-per-epoch", "1",
+        "--batch-size", "2", "--n-val", "2"]
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory) -> Path:
+    """A folder holding a tiny SynthRooms ``mat/synthrooms.mat`` and the same pairs as a folder dataset."""
+    root = tmp_path_factory.mktemp("data")
+    mat = generate_synthrooms(root / "mat", n=24, size=(60, 80), n_unlabeled=0, workers=1, progress=False)
+    export_folder(mat, root / "pairs")
+    return root
+
+
+@pytest.fixture
+def read_only(monkeypatch, tmp_path):
+    """``read_only(folder)``: a read-only view of ``folder`` (a bind mount, or refused os calls)."""
+    mounted: list[Path] = []
+
+    def make(folder: Path) -> Path:
+        view = tmp_path / f"ro_{folder.name}"
+        view.mkdir()
+        if _ran(["mount", "--bind", str(folder), str(view)]):
+            if _ran(["mount", "-o", "remount,ro,bind", str(view)]):
+                mounted.append(view)
+                return view
+            subprocess.run(["umount", str(view)], check=True)
+        shutil.copytree(folder, view, dirs_exist_ok=True)
+        _refuse_writes_under(monkeypatch, view)
+        return view
+    yield make
+    for view in mounted:
+        subprocess.run(["umount", "--lazy", str(view)], check=True)
+
+
+def _ran(command: list[str]) -> bool:
+    try:
+        return subprocess.run(command, capture_output=True).returncode == 0
+    except OSError:  # no such command
+        return False
+
+
+def _refuse_writes_under(monkeypatch, folder: Path) -> None:
+    real_open, real_mkdir = os.open, os.mkdir
+
+    def inside(path) -> bool:
+        return Path(os.path.abspath(path)).is_relative_to(folder)
+
+    def fake_open(path, flags, *args, **kwargs):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and inside(path):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    def fake_mkdir(path, *args, **kwargs):
+        if inside(path):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_mkdir(path, *args, **kwargs)
+    monkeypatch.setattr(os, "open", fake_open)
+    monkeypatch.setattr(os, "mkdir", fake_mkdir)
+
+
+def listing(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+@pytest.mark.parametrize("kind", ["mat", "pairs"])
+def test_training_and_evaluating_on_a_read_only_dataset_write_nothing_beside_it(kind, datasets, read_only,
+                                                                                tmp_path, capsys):
+    data = read_only(datasets)
+    before = listing(data)
+    path = data / ("mat/synthrooms.mat" if kind == "mat" else "pairs")
+    out = tmp_path / "out"
+    assert main(["train", "--model", "zoedam", "--backbone", "vitt", "--data", str(path), "--out", str(out),
+                 *TINY]) == 0, capsys.readouterr().err[-3000:]
+    assert main(["eval", "--checkpoint", str(out / "checkpoints" / "zoedam_vitt"), "--data", str(path), "--out",
+                 str(out), "--device", "cpu", "--preset", "cpu", "--name", "again"]) == 0
+    assert listing(data) == before
+    assert (out / "results" / "again.json").is_file() and list((out / "splits").glob("*.json"))
+
+
+def test_a_missing_synthrooms_file_in_a_read_only_folder_says_where_to_render_it(datasets, read_only, tmp_path,
+                                                                                 capsys):
+    data = read_only(datasets)
+    with pytest.raises(OutputError) as caught:  # a notebook's setup_run
+        setup_run(data / "synthrooms.mat", out_dir=tmp_path / "nb", device="cpu", verbose=False)
+    message = str(caught.value)
+    assert message.startswith(f"cannot write to the data folder {data}: Read-only file system"), message
+    assert ("synthrooms.mat is missing there, and SynthRooms renders a missing file into the folder it was asked in. "
+            "Render it into a writable folder (python -m zoedam_lib synth --domain labeled --out DIR) and pass "
+            f"DIR/synthrooms.mat instead (data_path / --data, or zero_shot / --zero-shot), or copy {data} somewhere "
+            "writable.") in message
+
+    ckpt = tmp_path / "out" / "checkpoints" / "zoedam_vitt"
+    assert main(["train", "--model", "zoedam", "--backbone", "vitt", "--data", str(datasets / "mat/synthrooms.mat"),
+                 "--out", str(tmp_path / "out"), *TINY]) == 0
+    capsys.readouterr()
+    for args in (["train", "--model", "zoedam", "--backbone", "vitt", "--data", str(data / "synthrooms.mat"),
+                  "--out", str(tmp_path / "out2"), *TINY],
+                 ["eval", "--checkpoint", str(ckpt), "--data", str(data / "mat/synthrooms.mat"), "--zero-shot",
+                  str(data / "mat/zeroshot_wide.mat"), "--out", str(tmp_path / "out"), "--device", "cpu",
+                  "--preset", "cpu"]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        last = err.strip().splitlines()[-1]
+        assert "Traceback" not in err and last.startswith("error: cannot write to the data folder "), err[-2000:]
+        assert "--resume" not in last and ".tmp" not in last  # before: "cannot write …/.zeroshot_wide.mat.x1y2.tmp"
+        assert "synth --domain labeled" in last or "synth --domain zeroshot_wide --out DIR" in last
