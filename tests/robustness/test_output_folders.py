@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from helpers import SUBPROCESS_ENV, tiny_zoedam
 
+from robustness.cli_runs import assert_same_run, final_outputs, train_args
 from zoedam_lib import save_model
 from zoedam_lib.cli import main
 from zoedam_lib.data.synthrooms.generate import generate_synthrooms
@@ -202,3 +203,47 @@ def test_lock_held_on_another_host_is_refused_with_how_to_clear_it(tmp_path):
                                           rf".*If that process is no longer running, delete {lock}"), \
             run_lock(tmp_path, KEY):
         pass
+
+
+# Two notebooks (or a notebook and a command) writing one out_dir at once: both meet inside Trainer.fit.
+MEETING_SCRIPT = """
+import os, sys, time
+from pathlib import Path
+from zoedam_lib.training.trainer import Trainer
+from zoedam_lib.cli import main
+
+meeting, fit = Path(os.environ["MEETING"]), Trainer.fit
+
+def fit_when_both_are_here(self, *args, **kwargs):
+    (meeting / str(os.getpid())).touch()
+    deadline = time.time() + 120
+    while len(list(meeting.iterdir())) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    return fit(self, *args, **kwargs)
+
+Trainer.fit = fit_when_both_are_here
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_training_other_models_into_one_folder_at_once(run_data, uninterrupted, tmp_path):
+    out, meeting = tmp_path / "shared", tmp_path / "meeting"
+    meeting.mkdir()
+    densedepth = ["train", "--model", "densedepth", "--pretrained", "none", "--img-size", "64x96", "--decoder-width",
+                  "0.1", "--data", str(run_data), "--out", str(out), "--preset", "cpu", "--device", "cpu", "--epochs",
+                  "1", "--max-steps-per-epoch", "2", "--batch-size", "2", "--n-val", "2"]
+    env = {**SUBPROCESS_ENV, "MEETING": str(meeting)}
+    runs = [subprocess.Popen([sys.executable, "-c", MEETING_SCRIPT, *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+            for args in (train_args(run_data, out), densedepth)]
+    ended = [run.communicate(timeout=400) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _, err in ended]
+    assert len(list(meeting.iterdir())) == 2  # both were inside Trainer.fit at the same time
+    assert_same_run(final_outputs(out), uninterrupted)  # as alone, bit for bit
+    record = json.loads((out / "results" / "densedepth.json").read_text())
+    assert (out / record["checkpoint"] / "model.safetensors").is_file()
+    assert (out / record["history"]).is_file()
+    assert len(list((out / "splits").glob("*.json"))) == 1 and list((out / "locks").iterdir()) == []
+    assert sorted(p.name for p in (out / "results").glob("*.json")) == ["densedepth.json", f"{KEY}.json"]
+    assert list(out.rglob("*.tmp")) == []
