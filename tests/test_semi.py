@@ -22,7 +22,7 @@ from zoedam_lib.losses.affine_invariant import affine_invariant_loss
 from zoedam_lib.losses.feature_alignment import feature_alignment_loss
 from zoedam_lib.semi.cutmix import apply_cutmix, cutmix_box, cutmix_loss
 from zoedam_lib.semi.perturb import StrongPerturbConfig, strong_perturb
-from zoedam_lib.semi.pseudo_labels import PseudoLabelCache, teacher_predict
+from zoedam_lib.semi.pseudo_labels import CACHE_VERSION, PseudoLabelCache, teacher_predict
 from zoedam_lib.semi.student import SemiSupervisedDataset, ZoeDAMPlusLossConfig, make_student_step
 from zoedam_lib.utils.errors import CheckpointError, ConfigError
 
@@ -207,6 +207,21 @@ def test_student_step_uses_the_cached_pseudo_labels_as_the_options_say():
         "loss_labeled"]
 
 
+def test_on_the_fly_pseudo_labels_with_teacher_tta_are_the_flip_tta_cache_s():
+    """``pseudo_tta`` in on-the-fly mode: the step's teacher predicts with flip TTA, as a ``tta`` cache holds."""
+    batch, teacher, student = semi_batch(), tiny_zoedam(1), tiny_zoedam(2).train()
+    cached = {**batch, "u_pseudo": teacher_predict(teacher, batch["u_image"].flatten(0, 1), tta=True).unflatten(
+        0, (2, 2))}
+
+    def logs(b, tta):
+        step = make_student_step(ZoeDAMPlusLossConfig(), teacher=teacher, generator=torch.Generator().manual_seed(0),
+                                 teacher_tta=tta)
+        with torch.no_grad():
+            return step(student, b)[1]["loss_unlabeled"]
+    assert logs(batch, True) == pytest.approx(logs(cached, False), rel=1e-5)
+    assert logs(batch, False) != pytest.approx(logs(batch, True), rel=1e-5)
+
+
 def test_feature_alignment_pulls_only_towards_a_different_encoder():
     batch = semi_batch()
     batch["u_pseudo"] = teacher_predict(tiny_zoedam(1), batch["u_image"].flatten(0, 1)).unflatten(0, (2, 2))
@@ -266,17 +281,136 @@ def test_pseudo_label_cache_reuses_and_recomputes(tmp_path):
     expected = teacher_predict(tiny_zoedam(1), images[0]["image"][None])[0]
     assert torch.allclose(label, expected, rtol=2e-3)  # float16 storage
     manifest = json.loads((cache.dir / "manifest.json").read_text())
-    assert manifest["complete"] and manifest["n"] == 5
+    assert manifest["version"] == CACHE_VERSION and manifest["teacher_fingerprint"] == cache.teacher_fingerprint
+    assert manifest["tta"] is False and "images" not in manifest  # several pools share the folder
 
     calls = {"images": 0}
     again = PseudoLabelCache(tmp_path / "cache", counting(tiny_zoedam(1), calls), images, progress=False)
     assert again.dir == cache.dir and again.build() == 0 and calls["images"] == 0
 
     other = PseudoLabelCache(tmp_path / "cache", tiny_zoedam(2), images, progress=False)  # another teacher
-    assert other.dir != cache.dir and other.build() == 5
+    assert other.dir != cache.dir and other.teacher_fingerprint != cache.teacher_fingerprint
+    assert other.fingerprint != cache.fingerprint and other.build() == 5
     assert not torch.equal(other.get(0), cache.get(0))
-    fewer = UnlabeledImages(tmp_path / "imgs", n=4, seed=1, size=TINY_SIZE)
-    assert PseudoLabelCache(tmp_path / "cache", tiny_zoedam(1), fewer, progress=False).dir != cache.dir
+    fewer = UnlabeledImages(tmp_path / "imgs", n=4, seed=1, size=TINY_SIZE)  # another pool: the same folder
+    smaller = PseudoLabelCache(tmp_path / "cache", tiny_zoedam(1), fewer, progress=False)
+    assert smaller.dir == cache.dir and smaller.fingerprint != cache.fingerprint  # the run identity names the pool
+    new = {e.source for e in fewer.entries} - {e.source for e in images.entries}
+    assert smaller.build() == len(new) > 0
+
+
+def small_jpegs(folder, n: int, distinct: bool = True) -> None:
+    """``n`` tiny JPEG files (distinct noise images, or one image's bytes ``n`` times)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    data = b""
+    for i in range(n):
+        if distinct or not data:
+            buf = io.BytesIO()
+            Image.fromarray(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)).save(buf, format="JPEG")
+            data = buf.getvalue()
+        (folder / f"{i:04d}.jpg").write_bytes(data)
+
+
+def test_pseudo_label_cache_pools_of_one_folder_share_their_images_entries(tmp_path, capsys):
+    """Issue 26: entries are per image, so a larger pool holding a smaller one computes only its new images."""
+    from zoedam_lib.experiments.teacher import build_pseudo_labels
+
+    small_jpegs(tmp_path / "pool", 16)
+    calls = {"images": 0}
+    eight = UnlabeledImages(tmp_path / "pool", n=8, seed=0, size=TINY_SIZE)
+    first = PseudoLabelCache(tmp_path / "cache", counting(tiny_zoedam(1), calls), eight, batch_size=3,
+                             progress=False)
+    assert first.build() == 8 and calls["images"] == 8
+    everything = UnlabeledImages(tmp_path / "pool", n=16, seed=0, size=TINY_SIZE)  # all 16: holds the 8
+    calls["images"] = 0
+    second = PseudoLabelCache(tmp_path / "cache", counting(tiny_zoedam(1), calls), everything, progress=False)
+    assert second.dir == first.dir
+    build_pseudo_labels(second)
+    assert calls["images"] == 8 and second.damaged == []
+    assert f"teacher pseudo-labels: 8 computed, 8 reused ({second.dir})" in capsys.readouterr().out
+    sources = [e.source for e in everything.entries]
+    for i, entry in enumerate(eight.entries):  # the first pool's 8 are reused, not recomputed
+        assert torch.equal(second.get(sources.index(entry.source)), first.get(i))
+    calls["images"] = 0
+    twelve = UnlabeledImages(tmp_path / "pool", n=12, seed=1, size=TINY_SIZE)  # another size and seed
+    assert PseudoLabelCache(tmp_path / "cache", counting(tiny_zoedam(1), calls), twelve,
+                            progress=False).build() == 0 and calls["images"] == 0
+    entries = sorted(p.name for p in first.dir.glob("*.npy"))
+    assert entries == sorted(second.path(i).name for i in range(16)) and len(entries) == 16
+    listed = sorted(line.split("  ")[1] for line in (first.dir / "entries.sha256").read_text().splitlines())
+    assert listed == entries  # compacted: one line per entry of every pool
+
+
+def test_pseudo_label_cache_entry_follows_the_substitute_of_an_unreadable_image_in_its_pool(tmp_path):
+    """An unreadable image is replaced by the next readable one of ITS pool: two pools holding it may replace
+    it by different images, so its entry is named after both (never the other pool's substitute's label)."""
+    write_images(tmp_path / "imgs")  # a b c d e, f and g unreadable, then sub/h
+    whole = UnlabeledImages(tmp_path / "imgs", size=TINY_SIZE)
+    names = [e.source.rsplit("/", 1)[-1] for e in whole.entries]
+    assert names[5:] == ["f_random.jpg", "g_truncated.jpg", "h_nested.bmp"]
+    cache = PseudoLabelCache(tmp_path / "cache", tiny_zoedam(1), whole, progress=False)
+    assert cache.build() == 8
+    assert torch.equal(cache.get(5), cache.get(7)) and torch.equal(cache.get(6), cache.get(7))  # f, g → h
+    part = UnlabeledImages(tmp_path / "imgs", size=TINY_SIZE)
+    part.entries = part.entries[:6]  # a pool of a … f: f's next readable image wraps round to a
+    wraps = PseudoLabelCache(tmp_path / "cache", tiny_zoedam(1), part, progress=False)
+    assert wraps.build() == 1  # f's label in this pool; a … e reused
+    assert torch.equal(wraps.get(5), cache.get(0)) and torch.equal(wraps.get(0), cache.get(0))
+    expected = teacher_predict(tiny_zoedam(1), part[5]["image"][None])[0]
+    assert torch.allclose(wraps.get(5), expected, rtol=2e-3)
+    assert len(json.loads((cache.dir / "manifest.json").read_text())["unreadable"]) == 2
+    fresh = PseudoLabelCache(tmp_path / "cache", tiny_zoedam(1), whole, progress=False)
+    assert torch.equal(fresh.get(5), cache.get(7))  # without a build, the manifest says which are unreadable
+
+
+def test_flip_tta_pseudo_labels_average_the_mirrored_prediction_in_their_own_folder(tmp_path):
+    small_jpegs(tmp_path / "pool", 4)
+    images = UnlabeledImages(tmp_path / "pool", size=TINY_SIZE)
+    teacher = tiny_zoedam(1)
+    plain = PseudoLabelCache(tmp_path / "cache", teacher, images, progress=False)
+    tta = PseudoLabelCache(tmp_path / "cache", teacher, images, progress=False, tta=True)
+    assert tta.dir != plain.dir and tta.fingerprint != plain.fingerprint
+    assert plain.build() == 4 and tta.build() == 4
+    assert json.loads((tta.dir / "manifest.json").read_text())["tta"] is True
+    x = torch.stack([images[i]["image"] for i in range(4)])
+    direct = teacher_predict(teacher, x)
+    mirrored = torch.flip(teacher_predict(teacher, torch.flip(x, dims=[3])), dims=[3])
+    half_step = 2.5e-4  # float16 rounding of depths in [0.5, 1) m, the tiny teacher's (about 0.68 m)
+    assert float(direct.abs().max()) < 1 and float((direct - mirrored).abs().max()) > 8 * half_step  # not symmetric
+    for i in range(4):
+        assert torch.allclose(plain.get(i), direct[i], rtol=0, atol=half_step)
+        assert torch.allclose(tta.get(i), 0.5 * (direct[i] + mirrored[i]), rtol=0, atol=half_step)
+        assert float((tta.get(i) - plain.get(i)).abs().max()) > 4 * half_step
+    assert torch.allclose(teacher_predict(teacher, x, tta=True), 0.5 * (direct + mirrored), atol=1e-6)
+
+
+# pinned draws of UnlabeledImages(n, seed) from 600 files: sha256 of the sorted indices (json), first 16 digits
+DRAWS = {(0, 30): "eab15d1e8debc0e6", (0, 120): "e7932f5757c9e1c4", (0, 480): "52f820835f9adaff",
+         (1, 30): "186164c50e2064a9", (1, 120): "275c4d05cc2220d3", (1, 480): "10dc94dca8736a81"}
+
+
+def test_unlabeled_pools_are_drawn_as_committed_results_were_and_are_not_nested(tmp_path):
+    """The draw behind committed ZoeDAM+ results must not change (a numpy change would fail here). It is NOT
+    nested (numpy's Floyd sampling for N <= 10,000, see UnlabeledImages): pools share their common images'
+    pseudo-labels through the per-image cache, not through nesting."""
+    import hashlib
+
+    small_jpegs(tmp_path / "pool", 600, distinct=False)
+    names = sorted(p.name for p in (tmp_path / "pool").iterdir())
+    for seed in (0, 1):
+        pools = {}
+        for n in (30, 120, 480):
+            drawn = UnlabeledImages(tmp_path / "pool", n=n, seed=seed)
+            pools[n] = {names.index(e.source.rsplit("/", 1)[-1]) for e in drawn.entries}
+            digest = hashlib.sha256(json.dumps(sorted(pools[n])).encode()).hexdigest()[:16]
+            assert digest == DRAWS[seed, n], (seed, n)
+        assert not pools[30] <= pools[120] and not pools[120] <= pools[480]
 
 
 # --------------------------------------------------------------------------- dataset and end to end

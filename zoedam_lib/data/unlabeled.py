@@ -78,6 +78,14 @@ class UnlabeledImages(Dataset):
         n: use ``n`` images drawn with ``np.random.default_rng(seed)`` (None: all).
         seed: seed of that draw.
         size: resize every image to (H, W), bilinear with align_corners=True (None: keep sizes).
+
+    Pools of one seed are NOT nested: up to 10,000 images found, numpy's ``Generator.choice(N, n,
+    replace=False)`` runs Floyd's algorithm, whose k-th draw lies in ``[0, N - n + k]``: every draw
+    depends on n, so the pools of 300 and 1,200 of one seed share about as many images as two
+    independent draws (n1·n2/N: 75 of 300 at N = 4,800). Above 10,000 (and n > N/50) numpy shuffles
+    the tail instead and such pools happen to be nested. Nothing relies on either, and the draw stays
+    as it is (committed results depend on it; ``tests/test_semi.py`` pins it). The pseudo-label cache
+    is kept per image: pools share the entries of their common images, and a pool of all covers any.
     """
 
     def __init__(self, dirs: str | os.PathLike | list[str | os.PathLike], n: int | None = None, seed: int = 0,
@@ -170,7 +178,7 @@ class UnlabeledImages(Dataset):
         return text
 
     def listing(self) -> list[list]:
-        """(source, key, bytes, mtime_ns) per image: what the pseudo-label cache fingerprints."""
+        """(source, key, bytes, mtime_ns) per image: the run's fingerprint, and each pseudo-label's name."""
         rows = []
         for e in self.entries:
             stat = os.stat(Path(e.source) / LMDB_FILE if e.key is not None else e.source)

@@ -60,6 +60,7 @@ class ZoeDAMPlusOptions(ZoeDAMOptions):
     unlabeled_ratio: int = 2  # unlabeled images per labeled image in a step
     n_unlabeled: int | None = None  # unlabeled images used (None: all)
     student_init: str = "pretrained"  # pretrained (start like the teacher's encoder did) | teacher (a copy)
+    pseudo_tta: bool = False  # pseudo-labels with flip TTA (the teacher's mean over the image and its mirror)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -56,22 +56,24 @@ class ZoeDAMPlusResult:
     pseudo: PseudoLabelCache | None  # None in on-the-fly mode
     loss_config: ZoeDAMPlusLossConfig
     init: str  # how the student was initialised
+    pseudo_tta: bool = False  # pseudo-labels with flip TTA (the cache's own setting in cache mode)
 
     def example_inputs(self, k: int = 4, seed: int = 0, cutmix_p: float = 1.0) -> dict[str, torch.Tensor]:
         """``k`` unlabeled images through the student's input pipeline (see :func:`example_inputs`)."""
-        return example_inputs(self.unlabeled, self.teacher, self.loss_config, k, seed, self.pseudo, cutmix_p)
+        return example_inputs(self.unlabeled, self.teacher, self.loss_config, k, seed, self.pseudo, cutmix_p,
+                              self.pseudo_tta)
 
 
 def example_inputs(unlabeled: UnlabeledImages, teacher: nn.Module, cfg: ZoeDAMPlusLossConfig, k: int = 4,
                    seed: int = 0, pseudo: PseudoLabelCache | None = None,
-                   cutmix_p: float = 1.0) -> dict[str, torch.Tensor]:
+                   cutmix_p: float = 1.0, tta: bool = False) -> dict[str, torch.Tensor]:
     """Clean, perturbed and CutMixed unlabeled images with masks and pseudo-labels (the paper's Fig. 5).
 
     The same steps as a training step, with a seeded generator and by default a CutMix on every
     image (``cutmix_p=1``) so each example shows one. Keys: ``clean``, ``perturbed``, ``mixed``
     (B, 3, H, W); ``mask`` (B, 1, H, W) bool; ``pseudo`` (teacher depth on the clean image) and
     ``pseudo_mixed`` (the target the student is held to) (B, 1, H, W); ``partner`` (u_a of each
-    image) and ``index``.
+    image) and ``index``. ``tta``: flip-TTA pseudo-labels when there is no cache (a cache knows its own).
     """
     k = min(k, len(unlabeled))
     index = torch.from_numpy(np.linspace(0, len(unlabeled) - 1, k).round().astype(np.int64))
@@ -79,7 +81,7 @@ def example_inputs(unlabeled: UnlabeledImages, teacher: nn.Module, cfg: ZoeDAMPl
     if pseudo is not None:
         depth = torch.stack([pseudo.get(int(i)) for i in index])
     else:
-        depth = teacher_predict(teacher, clean.to(model_device(teacher))).cpu()
+        depth = teacher_predict(teacher, clean.to(model_device(teacher)), tta).cpu()
     size = tuple(clean.shape[-2:])
     depth = torch.nn.functional.interpolate(depth, size=size, mode="bilinear", align_corners=True)
     gen = torch.Generator().manual_seed(seed)
@@ -134,7 +136,7 @@ def _unlabeled(ctx: RunContext, teacher: ZoeDAM, unlabeled_dirs, pseudo_labels: 
     if pseudo_labels != "cache":
         return images, None
     cache = PseudoLabelCache(ctx.out_dir / "pseudo_labels", teacher, images, ctx.device,
-                             batch_size=recipe.train.batch_size * opts.unlabeled_ratio)
+                             batch_size=recipe.train.batch_size * opts.unlabeled_ratio, tta=opts.pseudo_tta)
     main = dist_utils.is_main_process()
     if main:  # one rank computes; the others find every entry done
         build_pseudo_labels(cache)
@@ -166,8 +168,9 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
     """Train the ZoeDAM+ student, evaluate student and teacher, write ``results/<key>.json``.
 
     ``overrides`` are flat recipe settings (``epochs``, ``unlabeled_ratio``, ``n_unlabeled``,
-    ``student_init`` …; ``None`` keeps the preset's). ``pseudo_labels``: ``cache`` (computed once
-    under ``out_dir/pseudo_labels``) or ``on_the_fly`` (the teacher predicts inside every step).
+    ``student_init``, ``pseudo_tta`` (flip-TTA pseudo-labels) …; ``None`` keeps the preset's).
+    ``pseudo_labels``: ``cache`` (computed once per image under ``out_dir/pseudo_labels``, shared by
+    pools of any size) or ``on_the_fly`` (the teacher predicts inside every step).
     ``loss_config``: the objective (CutMix probability, perturbations, feature alignment …).
     ``key`` names the results row (variants beside the paper's ZoeDAM+ get their own).
     ``resume_override``: settings a resume may change on purpose (see :func:`~.zoedam.run_zoedam`).
@@ -192,11 +195,11 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
     add_rooms = with_lens_rooms(ctx, opts, augment, zoom, recipe.train.seed) or (lambda labeled: labeled)
     experiment = train_evaluate_write(
         ctx, key, student, make_student_step(cfg, teacher=teacher_model if cache is None else None,
-                                             frozen_model=frozen),
+                                             frozen_model=frozen, teacher_tta=opts.pseudo_tta),
         recipe, augment, param_groups=student.param_groups(recipe.train.lr, **factors),
         resume=resume, resume_override=resume_override, zoom=zoom,
         identity={"teacher": source, "teacher_and_unlabeled.sha256": cache.fingerprint if cache is not None
-                  else fingerprint(teacher_model, images),
+                  else fingerprint(teacher_model, images, opts.pseudo_tta),
                   "pseudo_labels": pseudo_labels, **{f"loss.{k}": v for k, v in to_dict(cfg).items()}},
         train_set_fn=lambda labeled: SemiSupervisedDataset(add_rooms(labeled), images, cache,
                                                            ratio=opts.unlabeled_ratio, seed=recipe.train.seed),
@@ -210,4 +213,4 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
                "loss_config": to_dict(cfg), "lr_factors": factors, "parameters": student.parameter_counts()})
     print(images.report())
     return ZoeDAMPlusResult(experiment, teacher_eval, teacher_zero_shot, teacher_model, images, cache, cfg,
-                            init.summary)
+                            init.summary, opts.pseudo_tta)

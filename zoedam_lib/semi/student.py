@@ -139,7 +139,8 @@ def _forward_both(model: nn.Module, labeled: torch.Tensor, unlabeled: torch.Tens
 
 
 def make_student_step(cfg: ZoeDAMPlusLossConfig | None = None, teacher: nn.Module | None = None,
-                      frozen_model: nn.Module | None = None, generator: torch.Generator | None = None):
+                      frozen_model: nn.Module | None = None, generator: torch.Generator | None = None,
+                      teacher_tta: bool = False):
     """The trainer ``loss_fn(model, batch) -> (loss, logs)`` of the ZoeDAM+ student.
 
     Args:
@@ -150,6 +151,7 @@ def make_student_step(cfg: ZoeDAMPlusLossConfig | None = None, teacher: nn.Modul
             reference features), for ``cfg.feature_alignment``.
         generator: CPU generator of the perturbations and CutMix boxes (None: the global torch
             RNG, which the trainer checkpoints, so a resumed run draws the same ones).
+        teacher_tta: on-the-fly pseudo-labels with flip TTA, as a cache built with ``tta`` holds them.
     """
     cfg = cfg or ZoeDAMPlusLossConfig()
     if cfg.feature_alignment and frozen_model is None:
@@ -167,7 +169,7 @@ def make_student_step(cfg: ZoeDAMPlusLossConfig | None = None, teacher: nn.Modul
         if "u_pseudo" in batch:
             pseudo = batch["u_pseudo"].flatten(0, 1).float()  # (B·ratio, 1, h, w), cached T(clean)
         elif teacher is not None:
-            pseudo = teacher_predict(teacher, clean)  # on-the-fly: the teacher sees the clean images
+            pseudo = teacher_predict(teacher, clean, teacher_tta)  # on-the-fly: the teacher sees the clean images
         else:
             raise ConfigError("batch has no u_pseudo (no pseudo-label cache) and no teacher was given")
         n, _, height, width = clean.shape
