@@ -24,11 +24,13 @@ table, which depends on neither data nor preset, is compared with its committed 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -40,13 +42,24 @@ SMOKE_SETS = {"zeroshot_shifted": 24, "zeroshot_wide": 24, "zeroshot_tele": 24, 
 
 def smoke_data(folder: Path) -> Path:
     """A small SynthRooms in ``folder`` (same renderer, first rooms of each domain's stream): its labeled file."""
-    from zoedam_lib.data.synthrooms.generate import generate_domain, generate_synthrooms
     from zoedam_lib.experiments.camera import HEAD_HOLDOUT
 
-    path = generate_synthrooms(folder, n=120, n_unlabeled=60, workers=1, progress=False)
-    for name, n in {**SMOKE_SETS, "lenses": HEAD_HOLDOUT + 40}.items():
-        generate_domain(name, folder, n=n, workers=1, progress=False)
-    return path
+    return helpers_module().render_small_synthrooms(folder, {**SMOKE_SETS, "lenses": HEAD_HOLDOUT + 40},
+                                                  labeled={"n": 120, "n_unlabeled": 60})
+
+
+def helpers_module() -> ModuleType:
+    """``tests/helpers.py`` as the unit tests import it (``helpers``), also when ``tests/`` is not on sys.path
+    (``pytest notebooks`` puts only the rootdir there): one module object either way, sys.path untouched."""
+    path = Path(__file__).resolve().parent / "tests" / "helpers.py"
+    module = sys.modules.get("helpers")
+    if module is not None and Path(getattr(module, "__file__", "")).resolve() == path:
+        return module
+    spec = importlib.util.spec_from_file_location("helpers", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["helpers"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_folder_manifest(folder: Path) -> dict[str, tuple[int, int, int]]:

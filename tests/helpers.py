@@ -164,3 +164,27 @@ SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 def random_photo(rng: np.random.Generator, h: int, w: int) -> Image.Image:
     """An RGB noise photo of the given size."""
     return Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+
+
+# --------------------------------------------------------------------------- small SynthRooms data sets
+
+
+def render_small_synthrooms(folder: Path, domains: dict[str, int], size: tuple[int, int] | None = None,
+                            labeled: dict | None = None) -> Path:
+    """Render a small SynthRooms into ``folder``: the labeled file when ``labeled`` gives its
+    :func:`generate_synthrooms` options (``n``, ``n_unlabeled``), then ``domains`` (name → image count), all at
+    ``size`` (None: each domain's own size); returns the labeled file, or ``folder``.
+
+    Why small: a notebook or solution renders a missing zero-shot set or the camera head's lenses rooms at
+    full size (200 per set, 1,500 lenses rooms), minutes of a test spent rendering. One thread: the same
+    files whatever the core count, and no spawned workers under pytest.
+    """
+    from zoedam_lib.data.synthrooms.generate import generate_domain, generate_synthrooms
+
+    sized = {} if size is None else {"size": size}
+    path = folder
+    if labeled is not None:
+        path = generate_synthrooms(folder, **labeled, **sized, workers=1, progress=False)
+    for name, n in domains.items():
+        generate_domain(name, folder, n=n, **sized, workers=1, progress=False)
+    return path

@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
+from helpers import render_small_synthrooms
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
@@ -81,12 +82,10 @@ def test_committed_with_outputs_of_the_default_run(path):
 def small_domains(folder: Path) -> None:
     """The zero-shot sets and the camera head's lenses rooms beside a test's data, small: a notebook renders a
     missing one at its full size (1,500 lenses rooms, 200 per set), minutes of a test spent on rendering."""
-    from zoedam_lib.data.synthrooms.generate import generate_domain
     from zoedam_lib.experiments.camera import HEAD_HOLDOUT
 
-    for name, n in (("zeroshot_shifted", 4), ("zeroshot_wide", 4), ("zeroshot_tele", 4), ("zeroshot_mixed", 4),
-                    ("lenses", HEAD_HOLDOUT + 8)):
-        generate_domain(name, folder, n=n, size=(60, 80), workers=1, progress=False)
+    render_small_synthrooms(folder, {"zeroshot_shifted": 4, "zeroshot_wide": 4, "zeroshot_tele": 4,
+                                     "zeroshot_mixed": 4, "lenses": HEAD_HOLDOUT + 8}, size=(60, 80))
 
 
 @pytest.mark.slow

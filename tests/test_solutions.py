@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import render_small_synthrooms
 
 from zoedam_lib import solutions
 
@@ -22,21 +23,16 @@ PREPARED: set[str] = set()  # notebooks whose module's prepare() has run in this
 def tiny(tmp_path_factory):
     """A tiny SynthRooms (24 rooms of 60×80 with 12 unlabeled images) with tiny lens sets beside it (notebooks 04,
     06, 07 score them), and an out_dir for the whole module (each notebook's solutions get a folder in it)."""
-    from zoedam_lib.data.synthrooms.generate import generate_domain, generate_synthrooms
-
     root = tmp_path_factory.mktemp("solutions")
-    data = generate_synthrooms(root / "data", n=24, size=(60, 80), workers=1, progress=False)
-    for name, n in (("zeroshot_wide", 6), ("zeroshot_tele", 6), ("zeroshot_mixed", 9)):
-        generate_domain(name, root / "data", n=n, size=(60, 80), workers=1, progress=False)
+    data = render_small_synthrooms(root / "data", {"zeroshot_wide": 6, "zeroshot_tele": 6, "zeroshot_mixed": 9},
+                                   size=(60, 80), labeled={"n": 24})
     return {"data_path": str(data), "out_dir": str(root / "run"), "device": "cpu"}
 
 
 def tiny_lenses(tiny) -> None:
     """The ``lenses`` domain a camera head trains on, tiny: the 150 images it holds out and 10 to learn from."""
-    from zoedam_lib.data.synthrooms.generate import generate_domain
-
     if not (Path(tiny["data_path"]).parent / "lenses.mat").exists():
-        generate_domain("lenses", Path(tiny["data_path"]).parent, n=160, size=(60, 80), workers=1, progress=False)
+        render_small_synthrooms(Path(tiny["data_path"]).parent, {"lenses": 160}, size=(60, 80))
 
 
 def test_every_course_notebook_with_exercises_has_solutions():
