@@ -188,6 +188,13 @@ def _app(args: argparse.Namespace) -> int:
     return launch(args.checkpoint, host=args.host, port=args.port, device=args.device, intrinsics=args.intrinsics)
 
 
+def _plus_study(args: argparse.Namespace) -> int:
+    from zoedam_lib.cli.plus_study import run
+
+    return run(args)
+
+
 COMMANDS = {"synth": _synth, "download-nyu": _download, "train": _train, "pretrain": _pretrain, "seeds": _seeds,
             "eval": _eval,
-            "predict": _predict, "export": _export, "bench": _bench, "app": _app}
+            "predict": _predict, "export": _export, "bench": _bench, "app": _app,
+            "plus-study": _plus_study}

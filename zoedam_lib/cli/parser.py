@@ -6,6 +6,7 @@ import argparse
 
 from zoedam_lib.camera.geometry import EDGE_JUMP
 from zoedam_lib.checkpoints.loading import DECODER_CHOICES
+from zoedam_lib.cli import plus_study
 from zoedam_lib.data.splits import SPLIT_KINDS
 from zoedam_lib.experiments.presets import EXPERIMENTS
 from zoedam_lib.io.images import MAX_PIXELS
@@ -220,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=3, help="--paper-recipe: untimed steps before them")
     p.add_argument("--backbones", default="vits,vitb,vitl", help="--paper-recipe: comma-separated backbones")
     p.add_argument("--device", default="auto", help="--paper-recipe: auto | cpu | cuda | cuda:N")
+
+    plus_study.add_parser(sub)
 
     p = sub.add_parser("app", help="local web app: a photo in; depth in metres, a 3-D view and downloads out "
                                    '(needs pip install -e ".[app]")')

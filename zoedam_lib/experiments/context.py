@@ -101,9 +101,11 @@ class RunContext:
 
     def with_camera_sets(self) -> RunContext:
         """This run with the camera test sets (``zeroshot_tele``, ``zeroshot_mixed``) among its zero-shot
-        sets, for a camera-aware model, found as :func:`default_zero_shot` finds the others."""
-        return replace(self, zero_shot={**self.zero_shot, **default_zero_shot(self.data_path, self.data_kind,
-                                                                             CAMERA_ZERO_SHOT)})
+        sets, for a camera-aware model, found as :func:`default_zero_shot` finds the others; a set of that
+        name the run already has (a larger one given by a study) is kept."""
+        found = default_zero_shot(self.data_path, self.data_kind, CAMERA_ZERO_SHOT)
+        return replace(self, zero_shot={**self.zero_shot,
+                                        **{n: p for n, p in found.items() if n not in self.zero_shot}})
 
 
 def resolve_device(device: str) -> torch.device:
