@@ -54,10 +54,11 @@ def summarise(cfg: StudyConfig) -> dict[str, Any]:
         for pool in cfg.pool_sizes:
             student = records.get(student_key(pool, seed))
             if student is None or control is None:
-                summary["missing"].append(student_key(pool, seed) if student is None else control_key(seed))
+                summary["missing"] += [k for k, r in ((student_key(pool, seed), student), (control_key(seed), control))
+                                       if r is None]
                 continue
             point: dict[str, Any] = {"seed": seed, "pool": pool, "sets": {}}
-            for s in sets:
+            for s in [s for s in sets if s == "test" or all(s in r.get("zero_shot", {}) for r in (student, control))]:
                 rows_s, rows_c, rows_t = (_abs_rel(out, r, s) for r in (student, control, teacher))
                 vs_c = paired_values(rows_s, rows_c, "abs_rel")
                 vs_t = paired_values(rows_s, rows_t, "abs_rel")
@@ -68,6 +69,8 @@ def summarise(cfg: StudyConfig) -> dict[str, Any]:
                                     "minus_teacher": _interval(bootstrap_difference(*vs_t))}
             summary["points"].append(point)
     summary["missing"] = sorted(set(summary["missing"]))
+    if summary["points"]:  # the sets every point has (a student has no camera head: no "_estimated" sets)
+        summary["sets"] = [s for s in sets if all(s in p["sets"] for p in summary["points"])]
     return summary
 
 
