@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import SUBPROCESS_ENV, tiny_zoedam
+from helpers import SUBPROCESS_ENV, refuse_writes_under, tiny_zoedam
 
 from robustness.cli_runs import assert_same_run, final_outputs, train_args
 from zoedam_lib import save_model
@@ -49,32 +49,13 @@ def read_only(monkeypatch):
     def make(folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "none", str(folder)], capture_output=True).returncode:
-            _refuse_writes_under(monkeypatch, folder)
+            refuse_writes_under(monkeypatch, folder)
         else:
             mounted.append(folder)
         return folder
     yield make
     for folder in mounted:
         subprocess.run(["umount", str(folder)], check=True)
-
-
-def _refuse_writes_under(monkeypatch, folder: Path) -> None:
-    real_open, real_mkdir = os.open, os.mkdir
-
-    def inside(path) -> bool:
-        return Path(os.path.abspath(path)).is_relative_to(folder)
-
-    def fake_open(path, flags, *args, **kwargs):
-        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and inside(path):
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
-        return real_open(path, flags, *args, **kwargs)
-
-    def fake_mkdir(path, *args, **kwargs):
-        if inside(path):
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
-        return real_mkdir(path, *args, **kwargs)
-    monkeypatch.setattr(os, "open", fake_open)
-    monkeypatch.setattr(os, "mkdir", fake_mkdir)
 
 
 def command(kind: str, out: Path, data: Path, checkpoint: Path) -> list[str]:

@@ -9,13 +9,12 @@ read-only where this process may mount, otherwise the os calls that create files
 
 from __future__ import annotations
 
-import errno
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import refuse_writes_under
 
 from zoedam_lib.cli import main
 from zoedam_lib.data.folder.export import export_folder
@@ -50,7 +49,7 @@ def read_only(monkeypatch, tmp_path):
                 return view
             subprocess.run(["umount", str(view)], check=True)
         shutil.copytree(folder, view, dirs_exist_ok=True)
-        _refuse_writes_under(monkeypatch, view)
+        refuse_writes_under(monkeypatch, view)
         return view
     yield make
     for view in mounted:
@@ -62,25 +61,6 @@ def _ran(command: list[str]) -> bool:
         return subprocess.run(command, capture_output=True).returncode == 0
     except OSError:  # no such command
         return False
-
-
-def _refuse_writes_under(monkeypatch, folder: Path) -> None:
-    real_open, real_mkdir = os.open, os.mkdir
-
-    def inside(path) -> bool:
-        return Path(os.path.abspath(path)).is_relative_to(folder)
-
-    def fake_open(path, flags, *args, **kwargs):
-        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and inside(path):
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
-        return real_open(path, flags, *args, **kwargs)
-
-    def fake_mkdir(path, *args, **kwargs):
-        if inside(path):
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
-        return real_mkdir(path, *args, **kwargs)
-    monkeypatch.setattr(os, "open", fake_open)
-    monkeypatch.setattr(os, "mkdir", fake_mkdir)
 
 
 def listing(folder: Path) -> dict[str, tuple[int, int]]:
