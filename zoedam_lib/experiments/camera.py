@@ -126,22 +126,15 @@ def lens_rooms(data_dir: Path, n: int, transform: Transform | None, zoom: Random
     return DepthDataset(mat, sorted(pick.tolist()), transform, seed=seed + 1, zoom=zoom)
 
 
-def train_camera_head(model: nn.Module, lenses: NyuMat, epochs: int = 40, n_holdout: int = HEAD_HOLDOUT, seed: int = 0,
-                      lr: float = 1e-3, batch_size: int = 64, progress: bool = True) -> CameraHeadReport:
-    """Fit ``model.camera_head`` (the rest frozen) on ``lenses``; returns its held-out error.
+def fit_head(head: nn.Module, tokens: list[torch.Tensor], target: torch.Tensor, epochs: int, lr: float = 1e-3,
+             batch_size: int = 64, seed: int = 0, weight_decay: float = 0.01, progress: bool = True) -> None:
+    """Train ``head`` on precomputed token maps against ``target`` log focal ratios; it ends in eval mode.
 
-    AdamW with a cosine schedule on an L1 loss in log focal length (a 10 % error costs the same for
-    a wide and a long lens); the model ends in eval mode with only the head changed.
+    AdamW with a one-cycle cosine schedule on an L1 loss in log focal length (a 10 % error costs the
+    same for a wide and a long lens), batches drawn with a generator seeded by ``seed``.
     """
-    start = time.perf_counter()
-    rng = np.random.default_rng([seed, 7])
-    holdout, train = lens_split(len(lenses), n_holdout, rng)
-    model.eval()
-    images, cameras = _views(lenses, train, rng, crops=True)
-    tokens, target = _tokens(model, images), _log_ratio(model, cameras, tuple(images.shape[-2:]))
-    del images
-    head = model.camera_head.train()
-    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.01)
+    head.train()
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
     steps = epochs * math.ceil(len(target) / batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     gen = torch.Generator().manual_seed(seed)
@@ -153,6 +146,22 @@ def train_camera_head(model: nn.Module, lenses: NyuMat, epochs: int = 40, n_hold
             opt.step()
             sched.step()
     head.eval()
+
+
+def train_camera_head(model: nn.Module, lenses: NyuMat, epochs: int = 40, n_holdout: int = HEAD_HOLDOUT, seed: int = 0,
+                      lr: float = 1e-3, batch_size: int = 64, progress: bool = True) -> CameraHeadReport:
+    """Fit ``model.camera_head`` (the rest frozen) on ``lenses``; returns its held-out error.
+
+    The head learns with :func:`fit_head`; the model ends in eval mode with only the head changed.
+    """
+    start = time.perf_counter()
+    rng = np.random.default_rng([seed, 7])
+    holdout, train = lens_split(len(lenses), n_holdout, rng)
+    model.eval()
+    images, cameras = _views(lenses, train, rng, crops=True)
+    tokens, target = _tokens(model, images), _log_ratio(model, cameras, tuple(images.shape[-2:]))
+    del images
+    fit_head(model.camera_head, tokens, target, epochs, lr, batch_size, seed, progress=progress)
     errors = focal_errors(model, lenses, holdout)
     return CameraHeadReport(len(train), len(holdout), epochs, round(time.perf_counter() - start, 1),
                             float(np.median(errors)), float(np.quantile(errors, 0.9)))
