@@ -491,6 +491,28 @@ def test_student_and_control_side_by_side_share_the_prepared_teacher(synth, tmp_
     assert again.student.state.steps == runs["control"].student.state.steps  # the same losses, step by step
 
 
+def test_prepared_teacher_evaluation_of_a_camera_aware_teacher_is_the_one_its_students_read(tmp_path, capsys):
+    """A camera-aware teacher's students score it on the other lenses too: prepare_teacher must compute that
+    evaluation (and no other), or every student process evaluates the teacher again."""
+    from zoedam_lib.data.synthrooms.generate import generate_domain
+    from zoedam_lib.experiments.context import setup_run
+    from zoedam_lib.experiments.evaluation_cache import evaluation_key
+    from zoedam_lib.experiments.zoedam_plus import prepare_teacher
+
+    data = generate_synthrooms(tmp_path / "data", n=24, size=(60, 80), n_unlabeled=4, workers=1, progress=False)
+    for name in ("zeroshot_tele", "zeroshot_mixed"):  # the camera sets beside the data
+        generate_domain(name, tmp_path / "data", n=3, size=(60, 80), workers=1, progress=False)
+    ctx = setup_run(data_path=data, out_dir=tmp_path / "run", device="cpu", preset="cpu", verbose=False)
+    teacher = tiny_zoedam(1, camera="canonical", max_depth=20.0)
+    save_model(teacher, ctx.out_dir / "checkpoints" / "zoedam_vits")
+    recipe = recipe_for("zoedam_plus", "cpu", epochs=1, batch_size=2, img_size=TINY_SIZE, n_val=4, n_unlabeled=4)
+    prepare_teacher(ctx, recipe=recipe)
+    scored = ctx.with_camera_sets()
+    assert set(scored.zero_shot) > set(ctx.zero_shot)  # the test means something only if the sets differ
+    found = sorted(p.stem for p in (ctx.out_dir / "evaluations").glob("*.json"))
+    assert found == [evaluation_key(scored, teacher, recipe.flip_tta)[:32]]  # the file is named by the key's head
+
+
 def test_student_starts_as_the_teacher_did_or_as_its_copy(tmp_path, capsys):
     from zoedam_lib.experiments.zoedam_plus import build_student
 

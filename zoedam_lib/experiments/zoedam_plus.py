@@ -157,7 +157,12 @@ def prepare_teacher(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
     recipe = _recipe(pseudo_labels, recipe, ctx, overrides)
     teacher_model, _, _ = load_teacher(ctx, teacher)
     _unlabeled(ctx, teacher_model, unlabeled_dirs, pseudo_labels, recipe)
-    evaluate_once(ctx, teacher_model, recipe.flip_tta)
+    evaluate_once(_scored_on(ctx, teacher_model), teacher_model, recipe.flip_tta)
+
+
+def _scored_on(ctx: RunContext, model: ZoeDAM) -> RunContext:
+    """The run's sets for ``model``: a camera-aware model (and so its student) is scored on the other lenses too."""
+    return ctx.with_camera_sets() if model.config.camera == "canonical" else ctx
 
 
 def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | None = None,
@@ -187,7 +192,7 @@ def run_zoedam_plus(ctx: RunContext, teacher: str | os.PathLike | nn.Module | No
         frozen = copy.deepcopy(student).to(ctx.device).eval().requires_grad_(False)
     factors = lr_factors(init, opts)
     aware = student.config.camera == "canonical"  # a camera-aware teacher makes a camera-aware student
-    ctx = ctx.with_camera_sets() if aware else ctx  # then both are scored on the other lenses too
+    ctx = _scored_on(ctx, student)  # the teacher's evaluation: the same sets, as prepare_teacher computed it
     teacher_eval, teacher_zero_shot = (evaluate_once(ctx, teacher_model, recipe.flip_tta)
                                        if dist_utils.is_main_process() else (None, None))
     augment = EXPERIMENTS[KEY].augment()
