@@ -26,10 +26,6 @@ SUMMARY = "summary"  # summary.json, summary.md and summary.png in the study's f
 DOCS_NAME = "zoedam_plus_study"  # docs/zoedam_plus_study.{json,md,png} with --docs
 
 
-def _abs_rel(out_dir: Path, record: dict[str, Any], eval_set: str) -> list[dict]:
-    return per_image_rows(out_dir, record, eval_set)
-
-
 def _interval(i: Interval) -> dict[str, float]:
     return {"mean": round(i.mean, 5), "low": round(i.low, 5), "high": round(i.high, 5)}
 
@@ -46,8 +42,8 @@ def summarise(cfg: StudyConfig) -> dict[str, Any]:
     sets = ["test", *teacher.get("zero_shot", {})]
     summary: dict[str, Any] = {"config": {k: v for k, v in vars(cfg).items() if k != "extra"},
                                "data": teacher.get("data"), "preset": teacher.get("preset"), "sets": sets,
-                               "teacher": {s: _interval(bootstrap_mean([r["abs_rel"] for r in
-                                                                        _abs_rel(out, teacher, s)])) for s in sets},
+                               "teacher": {s: _interval(bootstrap_mean([r["abs_rel"] for r in per_image_rows(
+                                   out, teacher, s)])) for s in sets},
                                "points": [], "missing": []}
     for seed in cfg.seeds:
         control = records.get(control_key(seed))
@@ -59,7 +55,7 @@ def summarise(cfg: StudyConfig) -> dict[str, Any]:
                 continue
             point: dict[str, Any] = {"seed": seed, "pool": pool, "sets": {}}
             for s in [s for s in sets if s == "test" or all(s in r.get("zero_shot", {}) for r in (student, control))]:
-                rows_s, rows_c, rows_t = (_abs_rel(out, r, s) for r in (student, control, teacher))
+                rows_s, rows_c, rows_t = (per_image_rows(out, r, s) for r in (student, control, teacher))
                 vs_c = paired_values(rows_s, rows_c, "abs_rel")
                 vs_t = paired_values(rows_s, rows_t, "abs_rel")
                 point["sets"][s] = {"student": round(float(vs_c[0].mean()), 5),
