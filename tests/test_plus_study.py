@@ -95,3 +95,25 @@ def test_a_run_made_with_other_settings_is_refused_not_reused(study):
 
         train_teacher(study_context(replace(cfg, teacher_epochs=2), root / "study" / "zeroshot_shifted.mat",
                                     verbose=False), replace(cfg, teacher_epochs=2))
+
+
+def test_the_committed_record_is_the_whole_study_of_the_default_config():
+    """docs/zoedam_plus_study.json (what notebook 05 and the README show) is a finished study of the settings
+    ``make zoedam-plus-study`` runs: every (seed, pool) point, each paired on the same images, none missing."""
+    from dataclasses import asdict
+
+    from zoedam_lib.reports.plus_study import committed_summary, markdown_summary
+
+    record = committed_summary()
+    default = json.loads(json.dumps({k: v for k, v in asdict(StudyConfig()).items() if k != "extra"}, default=str))
+    assert record["config"] == default, "the committed record was made with other settings: re-run the study"
+    assert record["missing"] == []
+    assert sorted((p["seed"], p["pool"]) for p in record["points"]) == sorted(
+        (s, n) for s in StudyConfig().seeds for n in StudyConfig().pool_sizes)
+    for p in record["points"]:
+        shifted = p["sets"]["zeroshot_shifted"]
+        assert shifted["n_images"] == StudyConfig().n_test
+        d = shifted["minus_control"]
+        assert d["low"] <= d["mean"] <= d["high"]
+        assert d["mean"] == pytest.approx(shifted["student"] - shifted["control"], abs=2e-5)
+    assert "Not run yet" not in markdown_summary(record)

@@ -20,10 +20,11 @@ from zoedam_lib.experiments.results import load_results, per_image_rows
 from zoedam_lib.utils.atomic import atomic_open, atomic_write_json
 from zoedam_lib.utils.errors import DataFileError
 from zoedam_lib.utils.markdown import markdown_table
-from zoedam_lib.utils.paths import display_path
+from zoedam_lib.utils.paths import display_path, project_root
 
 SUMMARY = "summary"  # summary.json, summary.md and summary.png in the study's folder
 DOCS_NAME = "zoedam_plus_study"  # docs/zoedam_plus_study.{json,md,png} with --docs
+COMMITTED_URL = f"https://raw.githubusercontent.com/zoedam/zoedam/main/docs/{DOCS_NAME}.json"
 
 
 def _interval(i: Interval) -> dict[str, float]:
@@ -122,5 +123,23 @@ def write_summary(cfg: StudyConfig, docs: str | os.PathLike | None = None) -> Pa
 
 
 def load_summary(path: str | os.PathLike) -> dict[str, Any]:
-    """A summary.json written by :func:`write_summary` (notebook 05 reads docs/zoedam_plus_study.json)."""
+    """A summary.json written by :func:`write_summary`."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def committed_summary() -> dict[str, Any]:
+    """The committed record, docs/zoedam_plus_study.json of the checkout (notebook 05 shows it: the full
+    curve does not fit ``make demo``); fetched from the repository where zoedam_lib is not installed from a
+    checkout (Colab's ``pip install git+...``)."""
+    root = project_root(Path(__file__).parent)
+    if root is not None and (root / "docs" / f"{DOCS_NAME}.json").is_file():
+        return load_summary(root / "docs" / f"{DOCS_NAME}.json")
+    from urllib.request import urlopen
+
+    try:
+        with urlopen(COMMITTED_URL, timeout=30) as r:
+            return json.loads(r.read().decode("utf-8"))
+    except OSError as e:
+        raise DataFileError(f"the study's record docs/{DOCS_NAME}.json is not in this installation and could not be "
+                            f"downloaded from {COMMITTED_URL} ({e}); open the notebook in a zoedam checkout, or run "
+                            "the study (python -m zoedam_lib plus-study) and load_summary() its summary.json") from e
