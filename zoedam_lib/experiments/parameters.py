@@ -87,7 +87,7 @@ RULES: dict[str, Rule] = {
     "teacher": PATH_OR_NONE, "unlabeled_dirs": PATHS_OR_NONE, "n_unlabeled": integer(1, optional=True),
     "unlabeled_ratio": integer(1, optional=True), "cutmix_p": number(0.0, 1.0), "unlabeled_weight": number(0.0),
     "pseudo_labels": choice(*PSEUDO_MODES), "student_init": choice(None, *STUDENT_INITS), "control": FLAG,
-    "feature_alignment": FLAG, "metric_pseudo": FLAG,
+    "feature_alignment": FLAG, "metric_pseudo": FLAG, "train_missing": FLAG,
     # 07 (cameras)
     "example": integer(0),
 }
