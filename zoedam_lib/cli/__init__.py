@@ -18,8 +18,10 @@ from zoedam_lib.utils.errors import TrainingInterrupted, ZoeDAMError
 
 __all__ = ["build_parser", "main"]
 
-WRITE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
-                errno.EEXIST, errno.ENOTEMPTY, errno.ENAMETOOLONG}
+# Errors of a write the system refused (full disk, quota, file size limit, read-only, a name in the way):
+# the user fixes the folder, not the code, so they get one line naming the file instead of a traceback.
+WRITE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.ENOTDIR,
+                errno.EISDIR, errno.EEXIST, errno.ENOTEMPTY, errno.ENAMETOOLONG}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,8 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.errno not in WRITE_ERRNOS:
             raise
         where = exc.filename or "an output file (the system named none)"
-        print(f"error: cannot write {where}: {exc.strerror}. Free space or choose a writable output "
-              "folder; a training run can continue with --resume from its last checkpoint.", file=sys.stderr)
+        fix = ("Raise the file size limit (ulimit -f) or choose an output folder on a file system that allows "
+               "larger files" if exc.errno == errno.EFBIG else "Free space or choose a writable output folder")
+        print(f"error: cannot write {where}: {exc.strerror}. {fix}; a training run can continue with --resume "
+              "from its last checkpoint.", file=sys.stderr)
         return 2
 
 

@@ -18,10 +18,12 @@ def _synth(args: argparse.Namespace) -> int:
     settings = {k: list(v) if isinstance(v, tuple) else v  # as dataset.json records them
                 for k, v in ((k, getattr(args, k)) for k in ("domain", "n", "size", "seed", "n_unlabeled"))}
     if args.format == "folder":
-        from zoedam_lib.data.folder.export import check_export_target
+        from zoedam_lib.data.folder.export import check_export_target, mark_export_started
 
         check_export_target(args.out, settings)
     ensure_output_dir(args.out, "--out folder")
+    if args.format == "folder":  # before the first file, so a killed run's folder stays ours to complete
+        mark_export_started(args.out, settings)
     if args.domain == "labeled":
         d = DOMAINS["labeled"]
         path = generate_synthrooms(args.out, n=d.n if args.n is None else args.n, size=args.size or d.size,

@@ -24,6 +24,8 @@ from zoedam_lib.utils.atomic import atomic_path, atomic_write_json
 from zoedam_lib.utils.errors import OutputError
 from zoedam_lib.utils.progress import tqdm
 
+IN_PROGRESS = ".synth_in_progress.json"  # marks a folder synth is rendering into; removed once complete
+
 
 def check_export_target(out_dir: str | os.PathLike, settings: dict[str, Any]) -> None:
     """Refuse to render a folder dataset into ``out_dir`` unless it is empty or a previous export of ``settings``.
@@ -31,21 +33,50 @@ def check_export_target(out_dir: str | os.PathLike, settings: dict[str, Any]) ->
     ``synth --format folder`` writes ``images/00000.png``…, ``depth/`` and ``dataset.json``: into a user's
     own dataset it would overwrite their pairs and mix synthetic ones in. Re-rendering the same
     settings (recorded in ``dataset.json`` as ``attrs.synth``) gives the same files, so that is allowed.
+    A run killed before its ``dataset.json`` leaves only :data:`IN_PROGRESS` (see :func:`mark_export_started`)
+    to say the folder is synth's: a re-run of the same settings completes it, other settings are refused.
     """
     out = Path(out_dir)
     found = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
     if not found:
         return
-    try:
-        previous = json.loads((out / DATASET_JSON).read_text(encoding="utf-8")).get("attrs", {}).get("synth")
-    except (OSError, ValueError, AttributeError):
-        previous = None
-    if previous == settings:
+    started = _synth_settings(out / IN_PROGRESS, "synth")
+    previous = _synth_settings(out / DATASET_JSON, "attrs", "synth")
+    if started == settings or (started is None and previous == settings):
         return
-    what = (f"a synth output of other settings ({previous})" if previous is not None else
-            f"not a synth output (it holds {', '.join(found[:5])}{', …' if len(found) > 5 else ''})")
+    if started is not None:
+        what = f"an interrupted synth output of other settings ({started}), not of these ({settings})"
+    elif previous is not None:
+        what = f"a synth output of other settings ({previous}), not of these ({settings})"
+    else:
+        what = f"not a synth output (it holds {', '.join(found[:5])}{', …' if len(found) > 5 else ''})"
     raise OutputError(f"--out {out} is not empty and {what}: rendering there would overwrite its files and mix "
                       "synthetic pairs into them. Pass a new or empty folder.")
+
+
+def mark_export_started(out_dir: str | os.PathLike, settings: dict[str, Any]) -> Path:
+    """Write ``out_dir``/:data:`IN_PROGRESS` (atomically) before synth writes anything else; returns its path.
+
+    A synth killed (SIGKILL, OOM) between its first image and ``dataset.json`` otherwise leaves a folder
+    that looks like a user's dataset, which :func:`check_export_target` must refuse, so the same command
+    could never finish it. The marker records the settings, so only a re-run of the same ones takes the
+    folder over; :func:`export_folder` removes it once the folder is complete.
+    """
+    marker = Path(out_dir) / IN_PROGRESS
+    atomic_write_json(marker, {"synth": settings, "note": "synth --format folder is writing this folder; "
+                                                          "a re-run with the same settings completes it"})
+    return marker
+
+
+def _synth_settings(path: Path, *keys: str) -> Any:
+    """The settings recorded under ``keys`` in the JSON file ``path``; None if absent or unreadable."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+        for key in keys:
+            value = value.get(key)
+        return value
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def export_folder(mat_path: str | os.PathLike, out_dir: str | os.PathLike, name: str | None = None,
@@ -85,6 +116,7 @@ def export_folder(mat_path: str | os.PathLike, out_dir: str | os.PathLike, name:
     atomic_write_json(out / DATASET_JSON, spec)
     if remove_source:
         source.unlink()
+    (out / IN_PROGRESS).unlink(missing_ok=True)  # complete: dataset.json now says whose folder this is
     return out
 
 
