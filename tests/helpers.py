@@ -210,3 +210,16 @@ def refuse_writes_under(monkeypatch, folder: Path) -> None:
         return real_mkdir(path, *args, **kwargs)
     monkeypatch.setattr(os, "open", fake_open)
     monkeypatch.setattr(os, "mkdir", fake_mkdir)
+
+
+def folder_files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative path → bytes): compared before and after, it proves a command
+    left a folder byte-identical (or changed only what it should)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def last_error(capsys) -> str:
+    """The last stderr line of a CLI call, after checking it printed no traceback (a refusal is one line)."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err[-3000:]
+    return err.strip().splitlines()[-1]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import errno
 import json
 import os
-from pathlib import Path
 
 import pytest
+from helpers import folder_files, last_error
 from PIL import Image
 
 import zoedam_lib.data.folder.export as export
@@ -23,16 +23,6 @@ SYNTH = ["synth", "--domain", "zeroshot_wide", "--n", "3", "--size", "12x16", "-
 
 class Killed(BaseException):
     """Stands for SIGKILL: no handler of the CLI catches it, and nothing after it runs."""
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _last_error(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err, err[-3000:]
-    return err.strip().splitlines()[-1]
 
 
 def test_synth_folder_killed_before_dataset_json_is_completed_by_a_rerun(tmp_path, monkeypatch, capsys):
@@ -61,15 +51,15 @@ def test_synth_folder_killed_before_dataset_json_is_completed_by_a_rerun(tmp_pat
     assert not (out / "dataset.json").exists() and (out / export.IN_PROGRESS).is_file()
     assert json.loads((out / export.IN_PROGRESS).read_text())["synth"]["n"] == 3
     assert main([*SYNTH[:4], "2", *SYNTH[5:], str(out)]) == 2  # other settings: refused, untouched
-    last = _last_error(capsys)
+    last = last_error(capsys)
     assert (f"--out {out} is not empty and an interrupted synth output of other settings ({{'domain': "
             "'zeroshot_wide', 'n': 3,") in last and "not of these ({'domain': 'zeroshot_wide', 'n': 2," in last, last
     assert main([*SYNTH, str(out)]) == 0  # the same command again completes it
-    assert _files(out) == _files(reference) and not (out / export.IN_PROGRESS).exists()
+    assert folder_files(out) == folder_files(reference) and not (out / export.IN_PROGRESS).exists()
     users = make_folder(tmp_path / "mine", n=3, spec={"name": "mine", "depth_unit": "mm"})
-    before = _files(users)
-    assert main([*SYNTH, str(users)]) == 2 and _files(users) == before
-    assert "is not empty and not a synth output (it holds dataset.json, depth, images)" in _last_error(capsys)
+    before = folder_files(users)
+    assert main([*SYNTH, str(users)]) == 2 and folder_files(users) == before
+    assert "is not empty and not a synth output (it holds dataset.json, depth, images)" in last_error(capsys)
 
 
 @pytest.mark.parametrize("code", [errno.EFBIG, errno.EDQUOT])
@@ -82,6 +72,6 @@ def test_a_file_size_limit_or_quota_names_the_file_it_could_not_write(code, tmp_
     monkeypatch.setattr(Image.Image, "save", refused)
     out = tmp_path / "out"
     assert main([*SYNTH, str(out)]) == 2
-    last = _last_error(capsys)
+    last = last_error(capsys)
     assert last.startswith(f"error: cannot write {out / 'images' / '00000.png'}: {os.strerror(code)}"), last
     assert ("ulimit -f" in last) == (code == errno.EFBIG)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import folder_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,10 +39,6 @@ def _pytest(folder: Path) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-def _files(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 @pytest.mark.slow
 def test_notebook_under_nbval_writes_into_its_own_folder_not_runs_demo(tmp_path):
     """The notebook writes ``<out_dir>/results/a.json``: under the test run that is a temporary folder, and the
@@ -49,10 +46,10 @@ def test_notebook_under_nbval_writes_into_its_own_folder_not_runs_demo(tmp_path)
     work = ("from pathlib import Path\nout = Path(out_dir) / 'results'\nout.mkdir(parents=True, exist_ok=True)\n"
             "(out / 'a.json').write_text('the test run')\nassert Path(out_dir).is_absolute(), out_dir")
     project = _project(tmp_path, work)
-    before = _files(project / "runs")
+    before = folder_files(project / "runs")
     run = _pytest(project)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert _files(project / "runs") == before
+    assert folder_files(project / "runs") == before
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import random_photo, tiny_zoedam
+from helpers import folder_files, last_error, random_photo, tiny_zoedam
 from PIL import Image
 
 from zoedam_lib import save_model
@@ -41,16 +41,6 @@ def checkpoint(tmp_path_factory) -> Path:
     return save_model(tiny_zoedam(), tmp_path_factory.mktemp("ckpt") / "tiny")
 
 
-def _files(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _last_error(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err, err[-3000:]
-    return err.strip().splitlines()[-1]
-
-
 # --------------------------------------------------------------------------- results names
 
 
@@ -62,13 +52,13 @@ def test_eval_name_with_a_path_stays_inside_results_and_spares_the_checkpoint(ti
     users = out / "checkpoints" / "average"
     users.mkdir(parents=True)
     (users / "config.json").write_text('{"model": "average"}\n')
-    before = _files(users)
+    before = folder_files(users)
     for name, stem in (("../../x/escaped", "escaped"), ("../checkpoints/average/config", "config")):
         assert main(["eval", "--checkpoint", str(checkpoint), "--data", str(tiny_data), "--out", str(out),
                      "--device", "cpu", "--preset", "cpu", "--name", name, "--zero-shot"]) == 0
         assert f"the results are named {stem!r}" in capsys.readouterr().out
         assert (out / "results" / f"{stem}.json").is_file() and (out / "results" / f"{stem}_per_image.csv").is_file()
-    assert _files(users) == before
+    assert folder_files(users) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing beside --out
     assert not (out / "x").exists()
 
@@ -142,7 +132,7 @@ def test_predict_folder_into_itself_says_the_output_folder_is_left_out(checkpoin
     random_photo(np.random.default_rng(1), 8, 8).save(tmp_path / "a.png")
     assert main(["predict", str(tmp_path), "--checkpoint", str(checkpoint), "--out", str(tmp_path),
                  "--device", "cpu"]) == 2
-    last = _last_error(capsys)
+    last = last_error(capsys)
     assert "its 1 image(s) lie inside the output folder" in last and "pass another --out" in last, last
     assert "folders without image files" not in last
 
@@ -165,7 +155,7 @@ def test_intrinsics_that_fit_one_photo_skip_only_the_other(checkpoint, tmp_path,
     assert f"skipped {photos / 'b_small.png'}: --intrinsics for b_small.png: " in captured.err
     assert sorted(p.name for p in (tmp_path / "out").glob("*.ply")) == ["a_big.ply", "c_big.ply"]
     assert main([*args[:1], str(photos / "b_small.png"), *args[2:]]) == 2
-    assert "the given --intrinsics fit none of the 1 images" in _last_error(capsys)
+    assert "the given --intrinsics fit none of the 1 images" in last_error(capsys)
 
 
 # --------------------------------------------------------------------------- a full disk
@@ -186,7 +176,7 @@ def test_a_full_disk_names_the_file_it_could_not_write(checkpoint, tmp_path, mon
     monkeypatch.setattr(Image.Image, "save", full)
     assert main(["predict", str(tmp_path / "p.png"), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "out"),
                  "--device", "cpu"]) == 2
-    assert _last_error(capsys).startswith(f"error: cannot write {tmp_path / 'out' / 'p_depth.png'}: No space left")
+    assert last_error(capsys).startswith(f"error: cannot write {tmp_path / 'out' / 'p_depth.png'}: No space left")
 
 
 # --------------------------------------------------------------------------- synth into a user's dataset
@@ -199,17 +189,17 @@ def test_synth_folder_into_an_existing_dataset_is_refused(tmp_path, capsys):
     from folder_helpers import make_folder
 
     users = make_folder(tmp_path / "mine", n=3, spec={"name": "mine", "depth_unit": "mm"})
-    before = _files(users)
+    before = folder_files(users)
     synth = ["synth", "--domain", "zeroshot_wide", "--n", "2", "--size", "12x16", "--format", "folder", "--out"]
     assert main([*synth, str(users)]) == 2
-    last = _last_error(capsys)
+    last = last_error(capsys)
     assert f"--out {users} is not empty and not a synth output (it holds dataset.json, depth, images)" in last, last
-    assert "Pass a new or empty folder" in last and _files(users) == before
+    assert "Pass a new or empty folder" in last and folder_files(users) == before
     fresh = tmp_path / "fresh"
     assert main([*synth, str(fresh)]) == 0 and main([*synth, str(fresh)]) == 0  # the same settings again
     assert sorted(p.name for p in (fresh / "images").iterdir()) == ["00000.png", "00001.png"]
     assert main([*synth[:4], "3", *synth[5:], str(fresh)]) == 2
-    assert "a synth output of other settings ({'domain': 'zeroshot_wide', 'n': 2," in _last_error(capsys)
+    assert "a synth output of other settings ({'domain': 'zeroshot_wide', 'n': 2," in last_error(capsys)
 
 
 def test_per_image_csvs_of_two_keys_never_share_a_name(tmp_path: Path) -> None:
