@@ -89,6 +89,7 @@ def figures():
         "depth_histograms": lambda: viz.depth_histograms({"train": gts[0], "test": gts[1]}, note=NOTE),
         "image_row": lambda: viz.image_row([("rgb", rgb()), ("depth", gts[0])], note=NOTE),
         "depth_map": lambda: viz.depth_map(gts[0], "mean", note=NOTE),
+        "relative_figure": lambda: viz.relative_figure([1 / g for g in gts], gts, gts, note=NOTE),
         "cutmix_figure": lambda: viz.cutmix_figure(ex, note=NOTE),
         "prediction_grid": lambda: viz.prediction_grid([rgb(), rgb()], gts, {"A": [g * 1.1 for g in gts]}, note=NOTE),
         "training_curves": lambda: viz.training_curves([viz.TrainingRun("A", hist, {"SILog": "loss"})], note=NOTE),
@@ -148,6 +149,22 @@ def test_image_row_shares_one_scale_between_its_depth_maps():
     fig = drawn(viz.image_row([("rgb", rgb()), ("near", depth(top=2)), ("far", depth(top=9))], note=NOTE))
     clims = {im.get_clim() for ax in fig.axes for im in ax.images if im.get_array().ndim == 2}
     assert len(clims) == 1 and len(colorbars(fig)) == 1
+    assert_bars_cover_no_panel(fig)
+
+
+def test_relative_figure_draws_disparity_on_its_own_scale_and_colour_map():
+    """Notebook 04's triplets: a disparity map (no unit, values near 0.1-1) drawn on the depth scale would be a
+    uniform dark patch; each must be divided by its own maximum, in another colour map, with its own bar."""
+    gts = [depth(top=t) for t in (3, 6, 9)]
+    disparity = [5.0 / g for g in gts]  # arbitrary units, each image's range its own
+    fig = drawn(viz.relative_figure(disparity, [g * 1.1 for g in gts], gts, note=NOTE))
+    images = [im for ax in fig.axes for im in ax.images]
+    disp = [im for im in images if im.get_cmap().name != viz.DEPTH_CMAP]
+    metric = [im for im in images if im.get_cmap().name == viz.DEPTH_CMAP]
+    assert len(disp) == 3 and len(metric) == 6
+    assert {im.get_clim() for im in disp} == {(0.0, 1.0)} and len({im.get_clim() for im in metric}) == 1
+    assert all(np.nanmax(im.get_array()) == pytest.approx(1.0) for im in disp)  # each map's own maximum
+    assert sorted(bar.ax.get_ylabel() for bar in colorbars(fig)) == ["depth [m]", "disparity ÷ its image's max"]
     assert_bars_cover_no_panel(fig)
 
 

@@ -29,10 +29,10 @@ from zoedam_lib.viz.head import head_figure
 from zoedam_lib.viz.palette import MODEL_COLOURS, model_colour
 from zoedam_lib.viz.pointcloud import point_cloud_figure
 from zoedam_lib.viz.predictions import prediction_grid
-from zoedam_lib.viz.samples import cutmix_figure, depth_histograms, depth_map, image_row, sample_grid
+from zoedam_lib.viz.samples import cutmix_figure, depth_histograms, depth_map, image_row, relative_figure, sample_grid
 from zoedam_lib.viz.scale import median_scatter
 
 __all__ = ["DEPTH_CMAP", "ERROR_CMAP", "MODEL_COLOURS", "Scale", "TrainingRun", "add_note", "cutmix_figure",
            "depth_histograms", "depth_map", "error_by_depth", "figure_note", "head_figure", "image_row",
-           "median_scatter", "metric_bars", "model_colour", "point_cloud_figure", "prediction_grid", "sample_grid",
-           "save_figure", "show", "training_curves"]
+           "median_scatter", "metric_bars", "model_colour", "point_cloud_figure", "prediction_grid", "relative_figure",
+           "sample_grid", "save_figure", "show", "training_curves"]

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from zoedam_lib.viz.figures import DEPTH_CMAP, Scale, legend_outside, new_figure, rgb_panel
 
 BAR = 0.06  # width of a colour-bar column, relative to an image column
+DISPARITY_CMAP = "viridis"  # relative output (disparity in arbitrary units): never the depth map's colours
 
 
 def sample_grid(images: Sequence[np.ndarray], depths: Sequence[np.ndarray], *, note: str,
@@ -63,6 +64,35 @@ def image_row(items: Sequence[tuple[str, np.ndarray]], *, note: str, ncols: int 
             rgb_panel(ax, arr, title)
     if scale is not None:
         scale.colorbar(fig, im, fig.add_subplot(grid[:, -1]), "depth [m]")
+    return fig
+
+
+def relative_figure(disparity: Sequence[np.ndarray], aligned: Sequence[np.ndarray], gts: Sequence[np.ndarray], *,
+                    note: str, per_row: int = 2) -> Figure:
+    """Triplets disparity | aligned to metres | ground truth (notebook 04's relative-depth lesson).
+
+    A relative model's output has no unit, so each disparity map is divided by its own maximum and
+    drawn in its own colour map (:data:`DISPARITY_CMAP`) with its own bar; on the depth scale it would
+    be a uniform dark patch and read as "everything near". The aligned maps and the truth share one
+    scale in metres. Two stacked bars in the last column: depth on top, disparity below.
+    """
+    n = len(disparity)
+    nrows = int(np.ceil(n / per_row))
+    depth = Scale.covering([*aligned, *gts])
+    unit = Scale(0.0, 1.0, "neither")
+    fig = new_figure(note, (2.6 * 3 * per_row + 0.8, 2.2 * max(nrows, 2) + 0.3))
+    grid = fig.add_gridspec(max(nrows, 2), 3 * per_row + 1, width_ratios=[1] * (3 * per_row) + [BAR])
+    im_depth = im_disp = None
+    for k, (d, a, g) in enumerate(zip(disparity, aligned, gts, strict=True)):
+        row, col = divmod(k, per_row)
+        d = np.asarray(d, dtype=np.float64)
+        top = np.nanmax(d) if np.isfinite(d).any() and np.nanmax(d) > 0 else 1.0
+        im_disp = unit.image(fig.add_subplot(grid[row, 3 * col]), d / top, DISPARITY_CMAP, "SynthDA disparity")
+        im_depth = depth.image(fig.add_subplot(grid[row, 3 * col + 1]), a, DEPTH_CMAP, "aligned to metres")
+        depth.image(fig.add_subplot(grid[row, 3 * col + 2]), g, DEPTH_CMAP, "ground truth")
+    half = max(nrows, 2) // 2
+    depth.colorbar(fig, im_depth, fig.add_subplot(grid[:half, -1]), "depth [m]")
+    unit.colorbar(fig, im_disp, fig.add_subplot(grid[half:, -1]), "disparity ÷ its image's max")
     return fig
 
 
