@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 
@@ -189,27 +188,6 @@ def render_small_synthrooms(folder: Path, domains: dict[str, int], size: tuple[i
     for name, n in domains.items():
         generate_domain(name, folder, n=n, **sized, workers=1, progress=False)
     return path
-
-
-def refuse_writes_under(monkeypatch, folder: Path) -> None:
-    """Make every write under ``folder`` fail with EROFS (os.open for writing, os.mkdir): a read-only folder
-    where the tests cannot mount one (they run as root, so chmod stops nothing)."""
-    real_open, real_mkdir = os.open, os.mkdir
-
-    def inside(path) -> bool:
-        return Path(os.path.abspath(path)).is_relative_to(folder)
-
-    def fake_open(path, flags, *args, **kwargs):
-        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and inside(path):
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
-        return real_open(path, flags, *args, **kwargs)
-
-    def fake_mkdir(path, *args, **kwargs):
-        if inside(path):
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
-        return real_mkdir(path, *args, **kwargs)
-    monkeypatch.setattr(os, "open", fake_open)
-    monkeypatch.setattr(os, "mkdir", fake_mkdir)
 
 
 def folder_files(folder: Path) -> dict[str, bytes]:

@@ -3,7 +3,8 @@ refused late, and two processes on one run. Each is one ``error:`` line and exit
 where it can be; a second process on a run stops at once, naming the holder.
 
 Tests run as root, where ``chmod 555`` blocks nothing: a read-only tmpfs is mounted over the folder where this
-process may mount (root on Linux), otherwise the os calls that create files in it fail with EROFS.
+process may mount (root on Linux), otherwise the Python calls that write in it fail with EROFS
+(``read_only_helpers``; ``ZOEDAM_TESTS_NO_MOUNT=1`` forces that fallback).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import SUBPROCESS_ENV, refuse_writes_under, tiny_zoedam
+from helpers import SUBPROCESS_ENV, tiny_zoedam
+from read_only_helpers import mounted, refuse_writes_under
 
 from robustness.cli_runs import assert_same_run, final_outputs, train_args
 from zoedam_lib import save_model
@@ -44,17 +46,17 @@ def checkpoint(tmp_path_factory) -> Path:
 @pytest.fixture
 def read_only(monkeypatch):
     """``read_only(folder)`` makes ``folder`` (created if missing) refuse every new file."""
-    mounted: list[Path] = []
+    mounts: list[Path] = []
 
     def make(folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "none", str(folder)], capture_output=True).returncode:
-            refuse_writes_under(monkeypatch, folder)
+        if mounted(["mount", "-t", "tmpfs", "-o", "ro", "none", str(folder)]):
+            mounts.append(folder)
         else:
-            mounted.append(folder)
+            refuse_writes_under(monkeypatch, folder)
         return folder
     yield make
-    for folder in mounted:
+    for folder in mounts:
         subprocess.run(["umount", str(folder)], check=True)
 
 

@@ -4,7 +4,8 @@ Training and evaluating on data that exists must write nothing beside it (splits
 results go under ``--out``); a missing SynthRooms file, which is rendered on first use into its
 folder, must say that the folder is not writable and what to do, not name a hidden temporary and
 advise ``--resume``. Tests run as root, where ``chmod`` blocks nothing: the data is bind-mounted
-read-only where this process may mount, otherwise the os calls that create files there fail with EROFS.
+read-only where this process may mount, otherwise the Python calls that write there fail with EROFS
+(``read_only_helpers``; ``ZOEDAM_TESTS_NO_MOUNT=1`` forces that fallback).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import refuse_writes_under
+from read_only_helpers import mounted, refuse_writes_under
 
 from zoedam_lib.cli import main
 from zoedam_lib.data.folder.export import export_folder
@@ -38,29 +39,22 @@ def datasets(tmp_path_factory) -> Path:
 @pytest.fixture
 def read_only(monkeypatch, tmp_path):
     """``read_only(folder)``: a read-only view of ``folder`` (a bind mount, or refused os calls)."""
-    mounted: list[Path] = []
+    mounts: list[Path] = []
 
     def make(folder: Path) -> Path:
         view = tmp_path / f"ro_{folder.name}"
         view.mkdir()
-        if _ran(["mount", "--bind", str(folder), str(view)]):
-            if _ran(["mount", "-o", "remount,ro,bind", str(view)]):
-                mounted.append(view)
+        if mounted(["mount", "--bind", str(folder), str(view)]):
+            if mounted(["mount", "-o", "remount,ro,bind", str(view)]):
+                mounts.append(view)
                 return view
             subprocess.run(["umount", str(view)], check=True)
         shutil.copytree(folder, view, dirs_exist_ok=True)
         refuse_writes_under(monkeypatch, view)
         return view
     yield make
-    for view in mounted:
+    for view in mounts:
         subprocess.run(["umount", "--lazy", str(view)], check=True)
-
-
-def _ran(command: list[str]) -> bool:
-    try:
-        return subprocess.run(command, capture_output=True).returncode == 0
-    except OSError:  # no such command
-        return False
 
 
 def listing(folder: Path) -> dict[str, tuple[int, int]]:
@@ -109,3 +103,66 @@ def test_a_missing_synthrooms_file_in_a_read_only_folder_says_where_to_render_it
         assert "Traceback" not in err and last.startswith("error: cannot write to the data folder "), err[-2000:]
         assert "--resume" not in last and ".tmp" not in last  # before: "cannot write …/.zeroshot_wide.mat.x1y2.tmp"
         assert "synth --domain labeled" in last or "synth --domain zeroshot_wide --out DIR" in last
+
+
+def test_the_fallback_read_only_folder_refuses_every_python_write_and_serves_reads(tmp_path, monkeypatch):
+    """Where no read-only mount is possible the fixtures fall back to ``refuse_writes_under``, forced here (as by
+    ``ZOEDAM_TESTS_NO_MOUNT=1``). Was: only ``os.open`` and ``os.mkdir`` were refused, so a plain ``open(path, "w")``,
+    ``Path.write_text`` or an ``os.replace`` into the folder wrote there and a test of a read-only folder passed
+    without one. Now every write a mount would refuse raises ``PermissionError`` EROFS "Read-only file system",
+    reads work, writes elsewhere work, and the folder is byte-identical."""
+    import errno
+    import io
+    import os
+    import tempfile
+
+    from helpers import folder_files
+    from read_only_helpers import NO_MOUNT_ENV, mounted
+
+    monkeypatch.setenv(NO_MOUNT_ENV, "1")
+    assert not mounted(["true"])  # the fixtures take the fallback
+    folder, outside = tmp_path / "ro", tmp_path / "rw"
+    (folder / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (folder / "a.txt").write_text("data")
+    (outside / "b.txt").write_text("mine")
+    (outside / "link").symlink_to(folder, target_is_directory=True)
+    before = folder_files(folder)
+    refuse_writes_under(monkeypatch, folder)
+    a = folder / "a.txt"
+    writes = {
+        "open w": lambda: open(folder / "new.txt", "w"),  # noqa: SIM115
+        "open a": lambda: open(a, "a"),  # noqa: SIM115
+        "open r+": lambda: open(a, "r+"),  # noqa: SIM115
+        "open xb": lambda: open(folder / "new.bin", "xb"),  # noqa: SIM115
+        "open w via a link": lambda: open(outside / "link" / "new.txt", "w"),  # noqa: SIM115
+        "io.open": lambda: io.open(folder / "new.txt", "w"),  # noqa: SIM115, UP020
+        "Path.write_text": lambda: a.write_text("changed"),
+        "Path.write_bytes": lambda: (folder / "n.bin").write_bytes(b"x"),
+        "Path.open": lambda: (folder / "n.txt").open("w"),
+        "Path.touch": lambda: (folder / "t").touch(),
+        "Path.mkdir": lambda: (folder / "d").mkdir(),
+        "os.makedirs": lambda: os.makedirs(folder / "d" / "e"),
+        "os.open": lambda: os.open(folder / "o", os.O_WRONLY | os.O_CREAT),
+        "os.replace into": lambda: os.replace(outside / "b.txt", folder / "b.txt"),
+        "os.rename out of": lambda: os.rename(a, outside / "a.txt"),
+        "os.remove": lambda: os.remove(a),
+        "Path.unlink": lambda: a.unlink(),
+        "os.rmdir": lambda: os.rmdir(folder / "sub"),
+        "tempfile.mkstemp": lambda: tempfile.mkstemp(dir=folder),
+        "shutil.copy": lambda: shutil.copy(outside / "b.txt", folder),
+    }
+    for what, write in writes.items():
+        with pytest.raises(PermissionError) as caught:
+            write()
+        assert caught.value.errno == errno.EROFS and caught.value.strerror == "Read-only file system", what
+    with open(a) as f:
+        assert f.read() == "data"
+    with a.open("rb") as f:
+        assert f.read() == b"data" and a.read_text() == "data" and a.read_bytes() == b"data"
+    os.close(os.open(a, os.O_RDONLY))
+    assert sorted(os.listdir(folder)) == ["a.txt", "sub"]
+    (outside / "c.txt").write_text("elsewhere")  # writes outside the folder still work
+    os.replace(outside / "c.txt", outside / "d.txt")
+    monkeypatch.undo()
+    assert folder_files(folder) == before and (outside / "b.txt").read_text() == "mine"
