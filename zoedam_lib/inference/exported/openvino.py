@@ -10,6 +10,7 @@ The metadata contract and the call signature are :class:`~.base.ExportedDepthMod
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from zoedam_lib.inference.exported.base import ExportedDepthModel, missing_model_error, output_names
+from zoedam_lib.inference.exported.signal_stack import keep_signal_stack
 from zoedam_lib.utils.errors import CheckpointError, ConfigError
 from zoedam_lib.utils.optional import require
 from zoedam_lib.utils.paths import display_path
@@ -49,9 +51,12 @@ class OpenVinoDepthModel(ExportedDepthModel):
         self.source = display_path(source)
         if not Path(source).is_file():
             raise missing_model_error(self.source)
-        self._core, self._threads = ov.Core(), threads or torch.get_num_threads()
+        self._compiled: dict[str, Any] = {}  # inference precision hint → compiled model, built on first use
+        self._threads = threads or torch.get_num_threads()
         try:
-            self._graph = self._core.read_model(os.fspath(source))
+            with keep_signal_stack():  # every OpenVINO call: see close()
+                self._core = ov.Core()
+                self._graph = self._core.read_model(os.fspath(source))
         except RuntimeError as exc:  # OpenVINO reports unreadable files as RuntimeError
             raise CheckpointError(f"OpenVINO cannot read {self.source}: {str(exc)[:300]}. Is it a complete .onnx "
                                   "file? Export it again.") from None
@@ -65,14 +70,31 @@ class OpenVinoDepthModel(ExportedDepthModel):
             shape = names = None
         self._read_metadata({k: v.astype(str) if hasattr(v, "astype") else str(v) for k, v in framework.items()},
                             shape, names)
-        self._compiled: dict[str, Any] = {}  # inference precision hint → compiled model, built on first use
 
     def _run(self, images: np.ndarray, camera: np.ndarray | None) -> list[np.ndarray]:
         bf16 = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
         hint = "bf16" if bf16 else "f32"
-        if hint not in self._compiled:
-            self._compiled[hint] = self._core.compile_model(self._graph, "CPU", {
-                "INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": self._threads})
-        compiled = self._compiled[hint]
-        result = compiled(self._inputs(images, camera))
-        return [result[compiled.output(name)] for name in output_names(self.camera_aware)]
+        with keep_signal_stack():
+            if hint not in self._compiled:
+                self._compiled[hint] = self._core.compile_model(self._graph, "CPU", {
+                    "INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": self._threads})
+            compiled = self._compiled[hint]
+            result = compiled(self._inputs(images, camera))  # copies (share_outputs=False): nothing outlives close
+            return [result[compiled.output(name)] for name in output_names(self.camera_aware)]
+
+    def close(self) -> None:
+        """Release the compiled models and OpenVINO's core now (also when the runner is collected).
+
+        Through :func:`~.signal_stack.keep_signal_stack`, as every OpenVINO call here: OpenVINO's CPU
+        plugin swaps the thread's signal stack when it compiles and destroys a model, and two runners
+        dropped in the order they were made left the thread on a freed one, so the next Ctrl-C or
+        SIGTERM was a segmentation fault (the process died instead of saving its checkpoint).
+        """
+        with keep_signal_stack():
+            self.__dict__.get("_compiled", {}).clear()
+            self.__dict__.pop("_graph", None)
+            self.__dict__.pop("_core", None)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter exit the modules may be gone already
+            self.close()
