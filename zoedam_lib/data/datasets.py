@@ -51,7 +51,8 @@ class DepthDataset(Dataset):
         return {"image": torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0),
                 "depth": torch.from_numpy(np.ascontiguousarray(depth, dtype=np.float32))[None],
                 "index": torch.tensor(index),
-                "camera": torch.tensor([camera.fx * zoomed.scale, camera.fy * zoomed.scale], dtype=torch.float32)}
+                "camera": torch.tensor([camera.fx * zoomed.scale, camera.fy * zoomed.scale], dtype=torch.float32),
+                "focal_known": torch.tensor(not zoomed.padded)}  # a photograph's own field of view (no padding)
 
     def camera(self, index: int, height: int, width: int) -> PhotoCamera:
         """Item ``index``'s camera at its read size and where it came from (for results: ``.source``)."""

@@ -37,12 +37,22 @@ class ZoeDAMOptions:
     canonical_max_depth: float = 20.0  # canonical: the depth range in canonical metres (a 0.5x lens doubles depth)
     camera_head_epochs: int = 40  # canonical: epochs of the camera head on the lenses domain (0: no head)
     lens_rooms: int = 0  # rooms of other cameras (SynthRooms' lenses domain) added to the training images
+    camera_loss_weight: float = 0.0  # canonical: > 0 trains the camera head with the depth (experiments.camera_joint)
+    camera_rooms: int = 0  # ... and adds this many lenses rooms for that camera loss only (their depth unlearned)
 
     def __post_init__(self) -> None:
         if self.camera not in CAMERA_MODES:
             raise ConfigError(f"camera must be one of {CAMERA_MODES}, got {self.camera!r}")
         if isinstance(self.lens_rooms, bool) or not isinstance(self.lens_rooms, int) or self.lens_rooms < 0:
             raise ConfigError(f"lens_rooms must be a number of rooms >= 0, got {self.lens_rooms!r}")
+        if isinstance(self.camera_rooms, bool) or not isinstance(self.camera_rooms, int) or self.camera_rooms < 0:
+            raise ConfigError(f"camera_rooms must be a number of rooms >= 0, got {self.camera_rooms!r}")
+        if not (isinstance(self.camera_loss_weight, (int, float)) and 0 <= self.camera_loss_weight < float("inf")):
+            raise ConfigError(f"camera_loss_weight must be a finite number >= 0, got {self.camera_loss_weight!r}")
+        if (self.camera_loss_weight > 0 or self.camera_rooms > 0) and (
+                self.camera != "canonical" or self.camera_head_epochs == 0 or self.camera_loss_weight == 0):
+            raise ConfigError("camera_loss_weight and camera_rooms train a camera head with the depth: they need "
+                              "camera='canonical', camera_head_epochs > 0 and camera_loss_weight > 0")
 
 
 @dataclass
@@ -64,6 +74,9 @@ class ZoeDAMPlusOptions(ZoeDAMOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.camera_loss_weight or self.camera_rooms:  # the student's loss is its own (semi.student)
+            raise ConfigError("camera_loss_weight and camera_rooms belong to ZoeDAM's fine-tuning, not the ZoeDAM+ "
+                              "student: train the teacher with them (run_zoedam) and the student without")
         if self.student_init not in STUDENT_INITS:
             raise ConfigError(f"student_init must be one of {STUDENT_INITS}, got {self.student_init!r}")
 

@@ -19,6 +19,7 @@ from zoedam_lib.data.nyu.reader import NyuMat
 from zoedam_lib.data.synthrooms.generate import ensure_domain
 from zoedam_lib.data.zoom import RandomZoom
 from zoedam_lib.experiments.camera import lens_rooms, train_camera_head
+from zoedam_lib.experiments.camera_joint import joint_step, with_camera_rooms
 from zoedam_lib.experiments.concurrent import run_concurrently
 from zoedam_lib.experiments.context import RunContext
 from zoedam_lib.experiments.pipeline import ExperimentResult, train_evaluate_write
@@ -140,6 +141,21 @@ def _silog_step(beta: float):
     return lambda model, batch: silog_step(model, batch, beta=beta)
 
 
+def _joint_step(options: ZoeDAMOptions):
+    """The trainer's loss with the camera head trained alongside (:mod:`.camera_joint`)."""
+    return lambda model, batch: joint_step(model, batch, options.silog_beta, options.camera_loss_weight)
+
+
+def _train_set_fn(ctx: RunContext, options: ZoeDAMOptions, augment: Transform, zoom: RandomZoom | None,
+                  seed: int) -> Callable[[DepthDataset], Dataset] | None:
+    """The wrappers of the training set: rooms of other cameras for the depth, then for the camera loss."""
+    depth_rooms = with_lens_rooms(ctx, options, augment, zoom, seed)
+    if options.camera_rooms == 0:
+        return depth_rooms
+    camera_rooms = with_camera_rooms(ctx.data_path.parent, options.camera_rooms, augment, zoom, seed + 2)
+    return camera_rooms if depth_rooms is None else (lambda labeled: camera_rooms(depth_rooms(labeled)))
+
+
 def run_zoedam(ctx: RunContext, backbone: str = "vits", pretrained: str | None = AUTO,
                decoder: str = "pretrained", resume: bool = False, recipe: Recipe | None = None,
                key: str | None = None, resume_override: tuple[str, ...] = (), **overrides) -> ExperimentResult:
@@ -162,13 +178,16 @@ def run_zoedam(ctx: RunContext, backbone: str = "vits", pretrained: str | None =
     model, init = build_zoedam(backbone, pretrained, decoder, recipe.img_size, **camera_config(options))
     factors = lr_factors(init, options)
     groups = model.param_groups(recipe.train.lr, **factors)
+    joint = options.camera_loss_weight > 0
+    if joint:  # the camera head learns with the depth, at the metric head's rate
+        groups.append({"name": "camera_head", "params": list(model.camera_head.parameters()), "lr": recipe.train.lr})
     aware = options.camera == "canonical"
     zoom = RandomZoom((options.zoom_min, options.zoom_max), options.zoom_p) if aware else None
     augment = EXPERIMENTS["zoedam"].augment()
     return train_evaluate_write(ctx.with_camera_sets() if aware else ctx, key or f"zoedam_{backbone}", model,
-                                _silog_step(options.silog_beta), recipe, augment,
+                                _joint_step(options) if joint else _silog_step(options.silog_beta), recipe, augment,
                                 param_groups=groups, resume=resume, resume_override=resume_override,
-                                zoom=zoom, train_set_fn=with_lens_rooms(ctx, options, augment, zoom, recipe.train.seed),
+                                zoom=zoom, train_set_fn=_train_set_fn(ctx, options, augment, zoom, recipe.train.seed),
                                 after_fit=partial(fit_camera_head, ctx, options, recipe.train.seed) if aware else None,
                                 identity={"pretrained": pretrained, "decoder": decoder},
                                 checkpoint_extra={"init": to_dict(init)},

@@ -264,15 +264,19 @@ class ExactFastZoeDAM(nn.Module):
         self.model, self.config, self.banded, self.band_pixels = model, model.config, banded, band_pixels
 
     def forward(self, x: torch.Tensor, return_final_centers: bool = False,
-                return_probs: bool = False, *, camera: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        if return_final_centers or return_probs:
-            return self.model(x, return_final_centers=return_final_centers, return_probs=return_probs, camera=camera)
+                return_probs: bool = False, *, camera: torch.Tensor | None = None,
+                return_focal_estimate: bool = False) -> dict[str, torch.Tensor]:
+        if return_final_centers or return_probs or (return_focal_estimate and self.banded):
+            return self.model(x, return_final_centers=return_final_centers, return_probs=return_probs, camera=camera,
+                              return_focal_estimate=return_focal_estimate)
         if self.banded:
             return forward_depth(self.model, x, band_pixels=self.band_pixels, camera=camera)
         tokens, feats = self.model.features(x)
         # The head stays in fp32: the 0.0212 minimum temperature amplifies rounding errors.
         with torch.autocast(device_type=feats.out_conv.device.type, enabled=False):
             out = {"metric_depth": head_depth(self.model.head, feats.float()), "rel_depth": feats.rel_depth}
+        if return_focal_estimate:  # the camera head trained with the depth (experiments.camera_joint)
+            out["log_focal_estimate"] = self.model.log_focal_estimate(tokens)
         return _with_camera(self.model, out, tokens, x.shape[-2:], camera)
 
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -112,12 +112,15 @@ class ZoeDAM(nn.Module):
         self.camera_head = CameraHead(spec.embed_dim) if config.camera_head else None
 
     def forward(self, x: torch.Tensor, return_final_centers: bool = False,
-                return_probs: bool = False, *, camera: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                return_probs: bool = False, *, camera: torch.Tensor | None = None,
+                return_focal_estimate: bool = False) -> dict[str, torch.Tensor]:
         """RGB (B, 3, H, W) in [0, 1] → ``metric_depth`` (B, 1, h, w) metres and ``rel_depth`` (B, h, w).
 
         (h, w) is the network size. With ``return_final_centers`` / ``return_probs`` the dict also
         holds ``bin_centers`` / ``probs`` (B, n_bins, h, w). A camera-aware model also takes
-        ``camera`` and returns ``canonical_depth`` and ``focal_ratio``: see :meth:`to_metric`.
+        ``camera`` and returns ``canonical_depth`` and ``focal_ratio``: see :meth:`to_metric`; with
+        ``return_focal_estimate`` also the camera head's ``log_focal_estimate`` (B,) of every image
+        (what a camera head trained with the depth learns from, :mod:`zoedam_lib.experiments.camera_joint`).
         """
         tokens, feats = self.features(x)
         # The head stays in fp32: the 0.0212 minimum temperature amplifies rounding errors.
@@ -126,6 +129,8 @@ class ZoeDAM(nn.Module):
         out = {"metric_depth": metric, "rel_depth": feats.rel_depth}
         if self.config.camera == "canonical":
             out.update(self.to_metric(metric, tokens, x.shape[-2:], camera))
+        if return_focal_estimate:
+            out["log_focal_estimate"] = self.log_focal_estimate(tokens)
         if return_final_centers or return_probs:
             out["bin_centers"] = centers
         if return_probs:
@@ -164,6 +169,13 @@ class ZoeDAM(nn.Module):
         ratio = known.view(b, 1, 1, 1)
         return {"metric_depth": from_canonical(canonical, ratio), "canonical_depth": canonical,
                 "focal_ratio": known}
+
+    def log_focal_estimate(self, tokens: list[torch.Tensor]) -> torch.Tensor:
+        """The camera head's ``log(f / f_c)`` (B,) from the encoder's tokens, in fp32 (what it trains on)."""
+        if self.camera_head is None:
+            raise ConfigError("return_focal_estimate needs a model with a camera head (config camera_head=True)")
+        with torch.autocast(device_type=tokens[0].device.type, enabled=False):
+            return self.camera_head(tokens)
 
     def focal_fallback(self, tokens: list[torch.Tensor], image_size: tuple[int, int], batch: int) -> torch.Tensor:
         """f / f_c (B,) for images of unknown camera: the camera head's estimate, else NYU's field of view.
