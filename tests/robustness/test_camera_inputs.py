@@ -11,9 +11,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
+from helpers import tiny_zoedam
 from PIL import Image
 
-from zoedam_lib.camera.intrinsics import default_intrinsics, validate_intrinsics
+from zoedam_lib.camera.intrinsics import default_intrinsics, scaled_intrinsics, validate_intrinsics
 from zoedam_lib.camera.photo import photo_intrinsics
 from zoedam_lib.cli import main
 from zoedam_lib.data.nyu.matfile import NyuMatWriter
@@ -121,8 +123,6 @@ def test_canonical_focal_that_is_not_a_positive_number_is_refused(value, tmp_pat
     ``ConfigError`` naming the field and the default, from the library and from a checkpoint's ``config.json``."""
     import json
 
-    from helpers import tiny_zoedam
-
     from zoedam_lib import load_model, save_model
     from zoedam_lib.models.zoedam import ZoeDAMConfig
 
@@ -137,3 +137,17 @@ def test_canonical_focal_that_is_not_a_positive_number_is_refused(value, tmp_pat
         load_model(saved)
     default = ZoeDAMConfig(backbone="vitt", img_size=(56, 70), camera="canonical", canonical_focal=None)
     assert default.canonical_focal > 0
+
+
+@pytest.mark.parametrize("row", [(0.0, 0.0), (float("inf"), 40.0), (-40.0, -41.0), (float("nan"), 40.0)])
+def test_the_forward_refuses_camera_rows_that_would_set_a_wrong_scale(row):
+    """A raw ``model(x, camera=...)`` call: zero depth, infinite depth, a sign flipped away or a half-NaN row
+    silently replaced by the head's estimate — each is an error naming the row; (nan, nan) still estimates."""
+    model = tiny_zoedam(camera="canonical", max_depth=20.0, camera_head=True)
+    x = torch.rand(2, 3, 24, 32)
+    f = scaled_intrinsics(24, 32)[0]
+    with pytest.raises(ConfigError, match="camera row 1"):
+        model(x, camera=torch.tensor([[f, f], list(row)]))
+    with torch.no_grad():
+        out = model(x, camera=torch.tensor([[f, f], [float("nan"), float("nan")]]))
+    assert torch.isfinite(out["metric_depth"]).all()

@@ -88,6 +88,22 @@ class ZoeDAMConfig:
             self.canonical_focal = float(given or canonical_focal(self.img_size))
 
 
+def check_camera_rows(camera: torch.Tensor) -> None:
+    """Refuse ``camera`` rows that would set a wrong scale: a row is (fx, fy) > 0 and finite, or all NaN (unknown).
+
+    The metres are canonical depth × f / f_c, so a zero focal length gave zero depth, an infinite one
+    infinite depth, (-f, -f) the depth of (f, f), and a half-NaN row the head's estimate in silence.
+    The exported runners check their camera input the same way (inference/exported/base.py).
+    """
+    cam = camera.detach().float()
+    unknown = torch.isnan(cam).all(dim=1)
+    bad = ~unknown & ~(torch.isfinite(cam) & (cam > 0)).all(dim=1)
+    if bool(bad.any()):
+        row = int(torch.nonzero(bad)[0])
+        raise ConfigError(f"camera row {row} is {tuple(round(float(v), 3) for v in cam[row])}: each row must be a "
+                          "positive, finite (fx, fy) in pixels at the input's size, or (nan, nan) to estimate it")
+
+
 class ZoeDAM(nn.Module):
     """ZoeDepth's metric-bins head on a Depth Anything (DINOv2 + DPT) core.
 
@@ -160,6 +176,8 @@ class ZoeDAM(nn.Module):
         without a head NYU's field of view (:func:`~zoedam_lib.camera.intrinsics.default_intrinsics`).
         """
         b = canonical.shape[0]
+        if camera is not None:
+            check_camera_rows(camera)
         known = torch.full((b,), float("nan"), device=canonical.device) if camera is None else focal_ratio(
             camera[:, 0].float(), camera[:, 1].float(), tuple(image_size), self.config.img_size,
             self.config.canonical_focal)
