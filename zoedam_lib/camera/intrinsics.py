@@ -112,6 +112,21 @@ def fov_problem(fx: float, fy: float, height: int, width: int) -> str | None:
     return None
 
 
+def camera_row_problem(fx: float, fy: float, height: int | None = None, width: int | None = None) -> str | None:
+    """Why one ``(fx, fy)`` row of a camera-aware model's ``camera`` input would set a wrong scale; None if it will
+    not. The metres are canonical depth × f / f_c, so a row is NaN, NaN (unknown: the camera head estimates it)
+    or two finite focal lengths > 0: a half-known row (one NaN) or one negative focal length silently became the
+    estimate, 0 gave zero depth, inf infinite depth, two negative ones the positive pair's. With the input's
+    size also the field-of-view check (:func:`fov_problem`). Shared by the PyTorch forward
+    (``ZoeDAM.to_metric``) and the exported runners (``inference.exported.base``).
+    """
+    if math.isnan(fx) and math.isnan(fy):
+        return None
+    if not (math.isfinite(fx) and math.isfinite(fy) and fx > 0 and fy > 0):
+        return f"({fx:g}, {fy:g}) is neither two finite focal lengths > 0 nor NaN, NaN"
+    return None if height is None or width is None else fov_problem(fx, fy, height, width)
+
+
 def intrinsics_problem(intrinsics: Sequence[float], height: int | None = None, width: int | None = None
                        ) -> str | None:
     """Why ``(fx, fy, cx, cy)`` cannot be pixels of a ``height`` x ``width`` image, in a few words; None if they

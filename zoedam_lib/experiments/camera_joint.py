@@ -11,8 +11,8 @@ padding's width would tell the answer) — to the SILog of the depth.
 
 The training camera alone gives the head one field of view and its crops (1-1.6×, longer lenses
 only), so ``camera_rooms`` adds rooms of SynthRooms' ``lenses`` domain (0.5-1.6×) for the camera
-loss only: their depth is not learned, as the `lenses` rooms' other styles with their other room
-sizes cost the depth of long lenses when learned (docs/camera.md, "What limits the wide lens").
+loss only: their depth is not learned, so the depth batches stay the run's own rooms (learning the
+`lenses` rooms' depth shifted the long lenses' scale, docs/camera.md, "What limits the wide lens").
 Each labeled item carries one such room beside it, as a ZoeDAM+ item carries its unlabeled images
 (:mod:`zoedam_lib.experiments.zoedam_plus`): the depth batch keeps its size and its steps, and the
 step runs the labeled and camera images through one forward.

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from zoedam_lib.camera.canonical import CAMERA_MODES, canonical_focal, focal_ratio, from_canonical
-from zoedam_lib.camera.intrinsics import default_intrinsics
+from zoedam_lib.camera.intrinsics import camera_row_problem, default_intrinsics
 from zoedam_lib.models.backbones import LAYER_FAMILIES, get_backbone
 from zoedam_lib.models.layers.camera_head import CameraHead
 from zoedam_lib.models.layers.dpt import HEAD_FEATURES_2, DPTFeatures, DPTHead
@@ -89,19 +89,13 @@ class ZoeDAMConfig:
 
 
 def check_camera_rows(camera: torch.Tensor) -> None:
-    """Refuse ``camera`` rows that would set a wrong scale: a row is (fx, fy) > 0 and finite, or all NaN (unknown).
-
-    The metres are canonical depth × f / f_c, so a zero focal length gave zero depth, an infinite one
-    infinite depth, (-f, -f) the depth of (f, f), and a half-NaN row the head's estimate in silence.
-    The exported runners check their camera input the same way (inference/exported/base.py).
-    """
-    cam = camera.detach().float()
-    unknown = torch.isnan(cam).all(dim=1)
-    bad = ~unknown & ~(torch.isfinite(cam) & (cam > 0)).all(dim=1)
-    if bool(bad.any()):
-        row = int(torch.nonzero(bad)[0])
-        raise ConfigError(f"camera row {row} is {tuple(round(float(v), 3) for v in cam[row])}: each row must be a "
-                          "positive, finite (fx, fy) in pixels at the input's size, or (nan, nan) to estimate it")
+    """Refuse ``camera`` rows that would set a wrong scale (:func:`~zoedam_lib.camera.intrinsics.camera_row_problem`):
+    each is (fx, fy) > 0 and finite, or NaN, NaN (unknown). The exported runners apply the same check."""
+    for i, (fx, fy) in enumerate(camera.detach().float().cpu().tolist()):
+        problem = camera_row_problem(fx, fy)
+        if problem is not None:
+            raise ConfigError(f"camera row {i} {problem}: each row must be a positive, finite (fx, fy) in pixels at "
+                              "the input's size, or (nan, nan) to estimate it")
 
 
 class ZoeDAM(nn.Module):

@@ -76,12 +76,11 @@ def relative_figure(disparity: Sequence[np.ndarray], aligned: Sequence[np.ndarra
     be a uniform dark patch and read as "everything near". The aligned maps and the truth share one
     scale in metres. Two stacked bars in the last column: depth on top, disparity below.
     """
-    n = len(disparity)
-    nrows = int(np.ceil(n / per_row))
+    nrows = max(int(np.ceil(len(disparity) / per_row)), 2)  # two rows at least: room for both bars
     depth = Scale.covering([*aligned, *gts])
     unit = Scale(0.0, 1.0, "neither")
-    fig = new_figure(note, (2.6 * 3 * per_row + 0.8, 2.2 * max(nrows, 2) + 0.3))
-    grid = fig.add_gridspec(max(nrows, 2), 3 * per_row + 1, width_ratios=[1] * (3 * per_row) + [BAR])
+    fig = new_figure(note, (2.6 * 3 * per_row + 0.8, 2.2 * nrows + 0.3))
+    grid = fig.add_gridspec(nrows, 3 * per_row + 1, width_ratios=[1] * (3 * per_row) + [BAR])
     im_depth = im_disp = None
     for k, (d, a, g) in enumerate(zip(disparity, aligned, gts, strict=True)):
         row, col = divmod(k, per_row)
@@ -90,7 +89,7 @@ def relative_figure(disparity: Sequence[np.ndarray], aligned: Sequence[np.ndarra
         im_disp = unit.image(fig.add_subplot(grid[row, 3 * col]), d / top, DISPARITY_CMAP, "SynthDA disparity")
         im_depth = depth.image(fig.add_subplot(grid[row, 3 * col + 1]), a, DEPTH_CMAP, "aligned to metres")
         depth.image(fig.add_subplot(grid[row, 3 * col + 2]), g, DEPTH_CMAP, "ground truth")
-    half = max(nrows, 2) // 2
+    half = nrows // 2
     depth.colorbar(fig, im_depth, fig.add_subplot(grid[:half, -1]), "depth [m]")
     unit.colorbar(fig, im_disp, fig.add_subplot(grid[half:, -1]), "disparity ÷ its image's max")
     return fig

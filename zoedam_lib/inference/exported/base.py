@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoedam_lib.camera.intrinsics import fov_problem
+from zoedam_lib.camera.intrinsics import camera_row_problem
 from zoedam_lib.models.layers.preprocess import config_input_size
 from zoedam_lib.models.predict import is_camera_aware
 from zoedam_lib.models.zoedam import ZoeDAMConfig
@@ -200,22 +199,6 @@ class ExportedDepthModel(nn.Module):
         return (f"ONNX {m['model']} {self.config.backbone} from {self.source} (input {h}x{w}, network {nh}x{nw}, "
                 f"batch {m['batch']}, {m.get('precision') or 'precision not recorded'}; exported from "
                 f"{m.get('source') or 'a model in memory'})")  # informational fields: not in the contract
-
-
-def camera_row_problem(fx: float, fy: float, height: int, width: int) -> str | None:
-    """Why one row of a camera-aware graph's ``camera`` input would set a wrong scale; None if it will not.
-
-    The graph takes a row as unknown where its focal ratio sqrt(fx fy) / f_c is NaN, so a half-known
-    row (one NaN) or one negative focal length silently became the estimate, the given value ignored;
-    0 gave zero depth, inf or 1e30 infinite depth, two negative ones the positive pair's. So a row is
-    NaN, NaN or two focal lengths through the one validator's field-of-view check
-    (:func:`~zoedam_lib.camera.intrinsics.fov_problem`) at the graph's input size.
-    """
-    if math.isnan(fx) and math.isnan(fy):
-        return None
-    if not (math.isfinite(fx) and math.isfinite(fy) and fx > 0 and fy > 0):
-        return f"({fx:g}, {fy:g}) is neither two finite focal lengths > 0 nor NaN, NaN"
-    return fov_problem(fx, fy, height, width)
 
 
 def _camera_problems(config: ZoeDAMConfig, camera: object, graph_inputs: Sequence[str] | None) -> list[str]:
