@@ -13,6 +13,7 @@ that it becomes f_c), `both` (also shrink longer lenses to f_c), `k=X` (every im
 size), `a=X` (enlarge by (f_c / f)^X where f < f_c). SETS: comma-separated zero-shot set names or `test`.
 `train` draws the network size as (98, 126) x s, s log-uniform in [LOW, HIGH], rounded to 14, per step.
 """
+import contextlib
 import math
 import sys
 import time
@@ -31,8 +32,16 @@ from zoedam_lib.data.nyu.reader import NyuMat
 from zoedam_lib.evaluation.evaluate import evaluate
 
 
-def scaled_size(base: tuple[int, int], k: float) -> tuple[int, int]:
-    return tuple(max(14, int(round(s * k / 14)) * 14) for s in base)
+@contextlib.contextmanager
+def network_size(cfg, k: float):
+    """The model's network size k times its own (rounded to 14) inside the block: its preprocess reads
+    ``cfg.img_size`` at each call, and the label transform's f / f_c follows it."""
+    base = tuple(cfg.img_size)
+    cfg.img_size = tuple(max(14, int(round(s * k / 14)) * 14) for s in base)
+    try:
+        yield base
+    finally:
+        cfg.img_size = base
 
 
 class InputSize(nn.Module):
@@ -58,11 +67,8 @@ class InputSize(nn.Module):
         depths, ratios = [], []
         for i in range(len(x)):
             ratio = float(focal_ratio(camera[i, 0], camera[i, 1], tuple(x.shape[-2:]), base, cfg.canonical_focal))
-            cfg.img_size = scaled_size(base, self.factor(ratio))  # read by the model's preprocess at each call
-            try:
+            with network_size(cfg, self.factor(ratio)):
                 out = self.model(x[i:i + 1], camera=camera[i:i + 1])
-            finally:
-                cfg.img_size = base
             depths.append(F.interpolate(out["metric_depth"], size=base, mode="bilinear", align_corners=True))
             ratios.append(out["focal_ratio"])
         return {"metric_depth": torch.cat(depths), "focal_ratio": torch.cat(ratios)}
@@ -79,15 +85,10 @@ def run_eval(checkpoint: str, mode: str, sets: list[str]) -> None:
     model = load_model(checkpoint, device="cpu").eval()
     wrapped = model if mode == "none" else InputSize(model, mode)
     for name in sets:
-        if name == "test":
-            with ctx.open_data() as data:
-                ev = evaluate(wrapped, DepthDataset(data, ctx.split.test), device="cpu", progress=False,
-                              name=name, precision="fp32")
-        else:
-            with NyuMat(ctx.zero_shot[name]) as data:
-                ev = evaluate(wrapped, DepthDataset(data, range(len(data))), device="cpu", progress=False,
-                              name=name, precision="fp32")
-        report(mode, name, ev)
+        with ctx.open_data() if name == "test" else NyuMat(ctx.zero_shot[name]) as data:
+            indices = ctx.split.test if name == "test" else range(len(data))
+            report(mode, name, evaluate(wrapped, DepthDataset(data, indices), device="cpu", progress=False,
+                                        name=name, precision="fp32"))
 
 
 def run_train(out_dir: str, low: float, high: float) -> None:
@@ -95,12 +96,8 @@ def run_train(out_dir: str, low: float, high: float) -> None:
 
     def step(model, batch, beta=0.15):
         cfg = getattr(model, "config", None) or model.model.config
-        base = tuple(cfg.img_size)
-        cfg.img_size = scaled_size(base, math.exp(rng.uniform(math.log(low), math.log(high))))
-        try:
+        with network_size(cfg, math.exp(rng.uniform(math.log(low), math.log(high)))):
             return reference(model, batch, beta)
-        finally:
-            cfg.img_size = base
 
     experiment.silog_step = step  # the trainer looks the step up at call time
     start = time.time()

@@ -79,9 +79,15 @@ def _tokens(model: nn.Module, images: torch.Tensor, batch_size: int = 32) -> lis
     return [torch.cat([c[k] for c in chunks]) for k in range(4)]
 
 
+def log_focal_ratio(cameras: torch.Tensor, size: tuple[int, int], img_size: tuple[int, int],
+                    canonical: float) -> torch.Tensor:
+    """log(f / f_c) (B,) of (B, 2) ``cameras`` (fx, fy px at ``size``) at network size ``img_size``: what a camera
+    head predicts, so its training target (here and in :mod:`.camera_joint`)."""
+    return torch.log(focal_ratio(cameras[:, 0], cameras[:, 1], tuple(size), img_size, canonical))
+
+
 def _log_ratio(model: nn.Module, cameras: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    cfg = model.config
-    return torch.log(focal_ratio(cameras[:, 0], cameras[:, 1], size, cfg.img_size, cfg.canonical_focal))
+    return log_focal_ratio(cameras, size, model.config.img_size, model.config.canonical_focal)
 
 
 def focal_estimates(model: nn.Module, data: NyuMat, indices: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:

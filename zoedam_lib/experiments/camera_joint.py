@@ -28,11 +28,10 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-from zoedam_lib.camera.canonical import focal_ratio
 from zoedam_lib.data.augment import Transform
 from zoedam_lib.data.datasets import DepthDataset
 from zoedam_lib.data.zoom import RandomZoom
-from zoedam_lib.experiments.camera import lens_rooms
+from zoedam_lib.experiments.camera import lens_rooms, log_focal_ratio
 from zoedam_lib.losses.silog import silog_loss
 from zoedam_lib.training.distributed import unwrap
 from zoedam_lib.utils.depth import valid_depth
@@ -86,7 +85,7 @@ def camera_loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], si
     """Mean |log f_est - log f| over the batch's images of known field of view (zero, in the graph, if none)."""
     known = batch["focal_known"].to(out["log_focal_estimate"].device)
     cam = batch["camera"].float()
-    target = torch.log(focal_ratio(cam[:, 0], cam[:, 1], tuple(size), img_size, canonical)).to(known.device)
+    target = log_focal_ratio(cam, size, img_size, canonical).to(known.device)
     err = (out["log_focal_estimate"].float() - target).abs()
     return (err * known).sum() / known.sum().clamp(min=1)
 
